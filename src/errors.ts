@@ -1,0 +1,50 @@
+/**
+ * Base error of the SDK. Every error the SDK raises on purpose is a `NervesHubError` with a
+ * stable string {@link NervesHubError.code | code} that callers can branch on; the underlying
+ * failure, if any, is kept in `cause`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await downloader.download(url);
+ * } catch (err) {
+ *   if (isNervesHubError(err) && err.code === 'NH_DOWNLOAD_HTTP_STATUS') retryLater();
+ * }
+ * ```
+ */
+export class NervesHubError extends Error {
+  /** Stable machine-readable code, e.g. `NH_FW_BAD_SIGNATURE`. Never changes between releases. */
+  readonly code: string;
+
+  /**
+   * @param code - stable error code
+   * @param message - human-readable explanation that says what to do
+   * @param options - `cause`: the underlying error
+   */
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'NervesHubError';
+    this.code = code;
+  }
+
+  /** Branding that survives duplicate copies of the package (robust across realms and bundles). */
+  get [Symbol.for('nerves-hub-link.error')](): true {
+    return true;
+  }
+}
+
+/**
+ * True when `value` is a {@link NervesHubError}, even one created by another copy of this package.
+ *
+ * @example
+ * ```ts
+ * if (isNervesHubError(err)) console.log(err.code);
+ * ```
+ */
+export function isNervesHubError(value: unknown): value is NervesHubError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[Symbol.for('nerves-hub-link.error')] === true
+  );
+}
