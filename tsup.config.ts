@@ -10,7 +10,7 @@ export default defineConfig({
   dts: { entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' } },
   target: 'node20',
   platform: 'node',
-  sourcemap: true,
+  sourcemap: false,
   clean: true,
   splitting: true,
   treeshake: true,
