@@ -1,0 +1,51 @@
+import { NervesHubError } from '../errors.js';
+
+/** Stable codes of {@link DownloadError}. */
+export const DownloadErrorCodes = Object.freeze({
+  /** The server answered with a status the downloader does not retry (see `status`). */
+  httpStatus: 'NH_DOWNLOAD_HTTP_STATUS',
+  /** 403: the presigned URL expired or was refused. */
+  urlExpired: 'NH_DOWNLOAD_URL_EXPIRED',
+  /** Too many failed attempts (drops, idle timeouts, 429/503). */
+  maxDisconnects: 'NH_DOWNLOAD_MAX_DISCONNECTS',
+  /** The whole download took longer than `maxTimeoutMs`. */
+  maxTimeout: 'NH_DOWNLOAD_MAX_TIMEOUT',
+  /** One request took longer than the worst-case-speed allowance. */
+  worstCaseTimeout: 'NH_DOWNLOAD_WORST_CASE_TIMEOUT',
+  /** A part or the whole file did not match its SHA-256. */
+  checksumMismatch: 'NH_DOWNLOAD_CHECKSUM_MISMATCH',
+  /** The server answered a resume with a range that cannot be continued without splicing. */
+  badRange: 'NH_DOWNLOAD_BAD_RANGE',
+  /** The server's size disagrees with the expected size. */
+  sizeMismatch: 'NH_DOWNLOAD_SIZE_MISMATCH',
+  /** More redirects than `maxRedirects`. */
+  tooManyRedirects: 'NH_DOWNLOAD_TOO_MANY_REDIRECTS',
+  /** The caller's AbortSignal fired. */
+  aborted: 'NH_DOWNLOAD_ABORTED',
+  /** The URL or an option is unusable (not http/https, bad retry option…). */
+  badRequest: 'NH_DOWNLOAD_BAD_REQUEST',
+} as const);
+
+/** One of {@link DownloadErrorCodes}. */
+export type DownloadErrorCode = (typeof DownloadErrorCodes)[keyof typeof DownloadErrorCodes];
+
+/**
+ * Why a download failed. `status` is set for HTTP status failures (`NH_DOWNLOAD_HTTP_STATUS`,
+ * `NH_DOWNLOAD_URL_EXPIRED`).
+ *
+ * @example
+ * ```ts
+ * try { for await (const chunk of downloader.stream(url)) write(chunk); }
+ * catch (err) { if (err instanceof DownloadError && err.code === 'NH_DOWNLOAD_URL_EXPIRED') waitForNewOffer(); }
+ * ```
+ */
+export class DownloadError extends NervesHubError {
+  /** HTTP status of the response that ended the download, when there was one. */
+  readonly status: number | undefined;
+
+  constructor(code: DownloadErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+    super(code, message, options);
+    this.name = 'DownloadError';
+    this.status = options?.status;
+  }
+}

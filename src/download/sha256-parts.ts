@@ -1,0 +1,97 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+
+/** Size of one part of NervesHub's `partials_checksums` (1 MiB). */
+export const PART_SIZE_BYTES = 1024 * 1024;
+
+/** Lower-case hex SHA-256 of `bytes`. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** True when two hex digests are equal, ignoring case (NervesHub sends upper-case). */
+export function sameDigest(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/** Number of 1 MiB parts of a file of `sizeBytes` (0 for an empty file). */
+export function partCount(sizeBytes: number): number {
+  return Math.ceil(sizeBytes / PART_SIZE_BYTES);
+}
+
+/**
+ * Incremental SHA-256 of a whole stream and of each 1 MiB part (aligned to offset 0), the way
+ * NervesHub computes `checksum` and `partials_checksums`.
+ *
+ * @example
+ * ```ts
+ * const parts = new Sha256Parts();
+ * for await (const chunk of file) parts.update(chunk);
+ * const { whole, parts: digests } = parts.digest();
+ * ```
+ */
+export class Sha256Parts {
+  readonly #whole: Hash = createHash('sha256');
+  #part: Hash = createHash('sha256');
+  #partFill = 0;
+  readonly #digests: string[] = [];
+  #finished = false;
+
+  /** Feeds the next bytes of the file. */
+  update(chunk: Uint8Array): void {
+    if (this.#finished) throw new Error('Sha256Parts.update after digest');
+    this.#whole.update(chunk);
+    let at = 0;
+    while (at < chunk.length) {
+      const take = Math.min(PART_SIZE_BYTES - this.#partFill, chunk.length - at);
+      this.#part.update(chunk.subarray(at, at + take));
+      this.#partFill += take;
+      at += take;
+      if (this.#partFill === PART_SIZE_BYTES) {
+        this.#digests.push(this.#part.digest('hex'));
+        this.#part = createHash('sha256');
+        this.#partFill = 0;
+      }
+    }
+  }
+
+  /** Finishes: the whole-file digest and one digest per part (the last part may be short). */
+  digest(): { whole: string; parts: string[] } {
+    if (!this.#finished) {
+      this.#finished = true;
+      if (this.#partFill > 0) this.#digests.push(this.#part.digest('hex'));
+    }
+    return { whole: this.#whole.digest('hex'), parts: [...this.#digests] };
+  }
+}
+
+/** Result of {@link verifyFileChecksums}. */
+export type FileChecksumResult =
+  | { ok: true; sizeBytes: number }
+  | { ok: false; sizeBytes: number; reason: 'checksum' | 'part' | 'part-count'; partIndex?: number };
+
+/**
+ * Re-verifies a file already on disk (e.g. a cached download) against NervesHub's `checksum`
+ * and/or `partials_checksums`, streaming it (never loaded whole into memory).
+ */
+export async function verifyFileChecksums(
+  path: string,
+  expected: { checksum?: string; partialsChecksums?: readonly string[]; signal?: AbortSignal },
+): Promise<FileChecksumResult> {
+  const parts = new Sha256Parts();
+  let sizeBytes = 0;
+  const stream = createReadStream(path, { highWaterMark: 256 * 1024, signal: expected.signal });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    parts.update(chunk);
+    sizeBytes += chunk.length;
+  }
+  const { whole, parts: digests } = parts.digest();
+  const partials = expected.partialsChecksums;
+  if (partials !== undefined) {
+    if (partials.length !== digests.length) return { ok: false, sizeBytes, reason: 'part-count' };
+    const bad = digests.findIndex((d, i) => !sameDigest(d, partials[i] ?? ''));
+    if (bad >= 0) return { ok: false, sizeBytes, reason: 'part', partIndex: bad };
+  }
+  if (expected.checksum !== undefined && !sameDigest(whole, expected.checksum)) return { ok: false, sizeBytes, reason: 'checksum' };
+  return { ok: true, sizeBytes };
+}
