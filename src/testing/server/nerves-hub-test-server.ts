@@ -1,0 +1,457 @@
+import type { RawData, WebSocket } from 'ws';
+import { NervesHubError } from '../../errors.js';
+import type { Logger } from '../../internal/logger.js';
+import { safeLog, silentLogger } from '../../internal/logger.js';
+import { FirmwareHost } from '../firmware-host.js';
+import type { IssuedCertificate } from '../test-ca.js';
+import { TestCertificateAuthority } from '../test-ca.js';
+import { routeDeviceMessage } from './device-channels.js';
+import type { ChannelContext } from './device-channels.js';
+import { DeviceConnection } from './device-connection.js';
+import { DeviceEndpoint } from './device-endpoint.js';
+import { DeviceRegistry } from './device-registry.js';
+import { decodePhoenixFrame } from './phoenix-frame.js';
+import { buildUpdatePayload } from './update-payload.js';
+import { Waiters } from './waiters.js';
+import type {
+  AuthMethod,
+  ConnectionInfo,
+  DeviceFrame,
+  MalformedFrameRecord,
+  NervesHubTestServerOptions,
+  RefuseUpgradesOptions,
+  ServerFrame,
+  TlsRejectionRecord,
+  UpdateOffer,
+  UpdatePayload,
+  UpgradeRecord,
+  WaitOptions,
+} from './types.js';
+
+/** Defaults of {@link NervesHubTestServer}, mirroring nerves_hub_web's configuration. */
+const SERVER_DEFAULTS = Object.freeze({
+  idleTimeoutMs: 180_000,
+  /** Phoenix `{:shutdown, :disconnected}` after the `disconnect` broadcast ends with a normal close. */
+  duplicateCloseCode: 1000,
+  /** Close code used by {@link NervesHubTestServer.restart} (newer Phoenix drainer: Service Restart). */
+  restartCloseCode: 1012,
+  /** Phoenix closes a socket whose frame it cannot decode (the handler crashes). */
+  malformedCloseCode: 1011,
+  restartGraceMs: 200,
+});
+
+/** Parses `x.y.z` (missing/unparseable → 1.0.0, like the server). */
+function apiVersionAtLeast(value: unknown, major: number, minor: number): boolean {
+  const match = typeof value === 'string' ? /^(\d+)\.(\d+)\.(\d+)/.exec(value) : null;
+  const [maj, min] = match ? [Number(match[1]), Number(match[2])] : [1, 0];
+  return maj > major || (maj === major && min >= minor);
+}
+
+/**
+ * A local NervesHub device endpoint for tests: HTTPS + WebSocket on 127.0.0.1 with real mTLS and
+ * NH1 shared-secret authentication, the Phoenix V2 JSON channel protocol of nerves_hub_web, records
+ * of everything devices send, and fault injection. Firmware is served from the same listener.
+ *
+ * @example
+ * ```ts
+ * const server = await NervesHubTestServer.start();
+ * const device = await server.issueDeviceCertificate('NH-0001');
+ * // connect the device to server.url with device.certPem/keyPem, trusting server.serverCaPem
+ * const params = await server.waitForJoin('NH-0001');
+ * server.pushUpdate('NH-0001', { firmwareUrl: server.hostFirmware('app.fw', bytes), firmwareMeta: { uuid } });
+ * await server.waitForFrame((f) => f.event === 'status_update');
+ * await server.close();
+ * ```
+ */
+export class NervesHubTestServer {
+  /** The CA that issued the server certificate (and, by default, device certificates). */
+  readonly ca: TestCertificateAuthority;
+  /** The firmware host mounted under `/firmware/` on the same listener. */
+  readonly firmware: FirmwareHost;
+  readonly #options: NervesHubTestServerOptions;
+  readonly #logger: Logger;
+  readonly #registry = new DeviceRegistry();
+  readonly #waiters = new Waiters();
+  readonly #connections = new Set<DeviceConnection>();
+  readonly #frames: DeviceFrame[] = [];
+  readonly #sent: ServerFrame[] = [];
+  readonly #malformed: MalformedFrameRecord[] = [];
+  readonly #endpoint: DeviceEndpoint;
+  #extensions: string[];
+  #closed = false;
+  #deployment: UpdatePayload | undefined;
+
+  private constructor(options: NervesHubTestServerOptions, ca: TestCertificateAuthority, serverCert: IssuedCertificate) {
+    this.#options = options;
+    this.ca = ca;
+    this.#logger = options.logger ?? silentLogger;
+    this.firmware = options.firmwareHost ?? new FirmwareHost();
+    this.#extensions = [...(options.extensions ?? [])];
+    this.#registry.setFwupPublicKeys(options.fwupPublicKeys ?? []);
+    this.#registry.setArchivePublicKeys(options.archivePublicKeys ?? []);
+    this.#registry.registerSignerCa(ca.certPem);
+    this.#endpoint = new DeviceEndpoint(
+      {
+        options,
+        registry: this.#registry,
+        firmware: this.firmware,
+        logger: this.#logger,
+        now: () => this.#now(),
+        notify: () => this.#waiters.notify(),
+        onAccepted: (ws, identifier, method, connectionId) => this.#onOpen(ws, identifier, method, connectionId),
+      },
+      serverCert,
+    );
+  }
+
+  /** Creates the CA and certificates and starts listening on 127.0.0.1. */
+  static async start(options: NervesHubTestServerOptions = {}): Promise<NervesHubTestServer> {
+    const ca = options.ca ?? (await TestCertificateAuthority.create({ commonName: 'NervesHubTestServer CA' }));
+    const serverCert = await ca.issueServerCertificate();
+    const server = new NervesHubTestServer(options, ca, serverCert);
+    await server.#endpoint.listen(options.port ?? 0);
+    return server;
+  }
+
+  /** PEM of the CA devices must trust for the server certificate. */
+  get serverCaPem(): string {
+    return this.ca.certPem;
+  }
+  /** The listening port. */
+  get port(): number {
+    return this.#endpoint.port;
+  }
+  /** `wss://127.0.0.1:PORT` (append `/socket/websocket` or `/device-socket/websocket`). */
+  get url(): string {
+    return `wss://127.0.0.1:${this.port}`;
+  }
+  /** `https://127.0.0.1:PORT`. */
+  get httpsUrl(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+  /** Every frame devices sent, in arrival order (heartbeats and joins included). */
+  get frames(): readonly DeviceFrame[] {
+    return this.#frames;
+  }
+  /** Every frame the server sent to devices. */
+  get sentFrames(): readonly ServerFrame[] {
+    return this.#sent;
+  }
+  /** Frames that could not be decoded (each closed its connection with 1011). */
+  get malformedFrames(): readonly MalformedFrameRecord[] {
+    return this.#malformed;
+  }
+  /** Every WebSocket upgrade attempt on a socket path, accepted or refused. */
+  get upgrades(): readonly UpgradeRecord[] {
+    return this.#endpoint.upgrades;
+  }
+  /** TLS connections dropped because the client certificate failed verification. */
+  get tlsRejections(): readonly TlsRejectionRecord[] {
+    return this.#endpoint.tlsRejections;
+  }
+
+  // ------------------------------------------------------------------ identities
+
+  /** Trusts `pem` as a device signer CA (like registering a CA certificate in an org). */
+  registerSignerCa(pem: string): void {
+    this.#registry.registerSignerCa(pem);
+    this.#endpoint.refreshTlsContext();
+  }
+  /** Registers a device identifier (certificate CN / shared-secret identifier). */
+  registerDevice(identifier: string): void {
+    this.#registry.registerDevice(identifier);
+  }
+  /** True when the identifier is a registered device. */
+  isRegistered(identifier: string): boolean {
+    return this.#registry.isRegistered(identifier);
+  }
+  /**
+   * Issues a device certificate (CN = identifier) from the server's CA and registers the device
+   * unless `register: false`.
+   */
+  async issueDeviceCertificate(identifier: string, options: { notBefore?: Date; notAfter?: Date; publicKeyPem?: string; register?: boolean } = {}): Promise<IssuedCertificate> {
+    const issued = await this.ca.issueDeviceCertificate({ commonName: identifier, notBefore: options.notBefore, notAfter: options.notAfter, publicKeyPem: options.publicKeyPem });
+    if (options.register !== false) this.registerDevice(identifier);
+    return issued;
+  }
+  /** Adds a product key (`nhp_…`): any identifier may connect; unknown devices are created. */
+  addProductKey(key: string, secret: string): void {
+    this.#registry.addCredential({ key, secret, kind: 'product' });
+  }
+  /** Adds a device key (`nhd_…`) bound to `identifier` and registers that device. */
+  addDeviceKey(key: string, secret: string, identifier: string): void {
+    this.#registry.addCredential({ key, secret, kind: 'device', identifier });
+    this.registerDevice(identifier);
+  }
+  /** Deactivates a shared-secret key (later attempts with it are refused). */
+  removeSharedSecretKey(key: string): void {
+    this.#registry.removeCredential(key);
+  }
+  /** Sets the org's fwup public keys pushed on `fwup_public_keys: "on_connect"`. */
+  setOrgFwupPublicKeys(keys: readonly string[]): void {
+    this.#registry.setFwupPublicKeys(keys);
+  }
+  /** Sets the org's archive public keys pushed on `archive_public_keys: "on_connect"`. */
+  setOrgArchivePublicKeys(keys: readonly string[]): void {
+    this.#registry.setArchivePublicKeys(keys);
+  }
+  /** Sets the names the `extensions` join answers with. */
+  setExtensions(names: readonly string[]): void {
+    this.#extensions = [...names];
+  }
+
+  // ------------------------------------------------------------------ observing
+
+  /** Identifiers with an open, authenticated WebSocket. */
+  connectedDevices(): string[] {
+    return [...new Set([...this.#connections].filter((c) => !c.closed).map((c) => c.identifier))];
+  }
+  /** A snapshot of the open connections. */
+  connections(): ConnectionInfo[] {
+    return [...this.#connections]
+      .filter((c) => !c.closed)
+      .map((c) => ({ identifier: c.identifier, connectionId: c.connectionId, authMethod: c.authMethod, joinedTopics: [...c.joins.keys()], stalled: c.stalled }));
+  }
+  /** How many times `identifier` joined the `device` topic. */
+  joinCount(identifier: string): number {
+    return this.#registry.device(identifier)?.joinCount ?? 0;
+  }
+  /** The params of the latest `device` join of `identifier`. */
+  lastJoinParams(identifier: string): Record<string, unknown> | undefined {
+    return this.#registry.device(identifier)?.lastJoinParams;
+  }
+  /** Resolves with the first recorded frame (past or future, from index `fromIndex`) matching `predicate`. */
+  waitForFrame(predicate: (frame: DeviceFrame) => boolean, options: WaitOptions & { fromIndex?: number } = {}): Promise<DeviceFrame> {
+    let index = options.fromIndex ?? 0;
+    return this.#waiters.waitFor(
+      'a matching device frame',
+      () => {
+        for (; index < this.#frames.length; index++) {
+          const frame = this.#frames[index];
+          if (frame && predicate(frame)) return frame;
+        }
+        return undefined;
+      },
+      options,
+    );
+  }
+  /** Resolves with the join params once `identifier` has joined `device` at least `count` (default 1) times. */
+  waitForJoin(identifier: string, options: WaitOptions & { count?: number } = {}): Promise<Record<string, unknown>> {
+    const count = options.count ?? 1;
+    return this.#waiters.waitFor(`join #${count} of ${identifier}`, () => (this.joinCount(identifier) >= count ? this.lastJoinParams(identifier) : undefined), options);
+  }
+  /** Resolves with the first upgrade record (past or future) matching `predicate`. */
+  waitForUpgrade(predicate: (record: UpgradeRecord) => boolean, options: WaitOptions & { fromIndex?: number } = {}): Promise<UpgradeRecord> {
+    let index = options.fromIndex ?? 0;
+    return this.#waiters.waitFor(
+      'a matching upgrade',
+      () => {
+        for (; index < this.upgrades.length; index++) {
+          const record = this.upgrades[index];
+          if (record && predicate(record)) return record;
+        }
+        return undefined;
+      },
+      options,
+    );
+  }
+  /** Resolves once `identifier` has an open WebSocket. */
+  waitForConnection(identifier: string, options: WaitOptions = {}): Promise<void> {
+    return this.#waiters.waitFor(`connection of ${identifier}`, () => (this.connectedDevices().includes(identifier) ? (true as const) : undefined), options).then(() => undefined);
+  }
+  /** Resolves once `identifier` has no open WebSocket. */
+  waitForDisconnect(identifier: string, options: WaitOptions = {}): Promise<void> {
+    return this.#waiters.waitFor(`disconnect of ${identifier}`, () => (this.connectedDevices().includes(identifier) ? undefined : (true as const)), options).then(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ talking to devices
+
+  /**
+   * Pushes `event` on the device topic of `identifier` (`[join_ref, null, "device", event, payload]`).
+   * Throws `NH_TEST_DEVICE_NOT_JOINED` when the device has no joined `device` channel.
+   */
+  push(identifier: string, event: string, payload: unknown): void {
+    const connection = this.#joinedConnection(identifier);
+    if (!connection) throw new NervesHubError('NH_TEST_DEVICE_NOT_JOINED', `device ${identifier} has not joined the device topic`);
+    connection.push('device', event, payload);
+  }
+  /**
+   * Offers a firmware update: pushes `update` now when the device is joined, otherwise queues it for
+   * its next join. Returns the exact payload.
+   */
+  pushUpdate(identifier: string, offer: UpdateOffer): UpdatePayload {
+    const payload = buildUpdatePayload(offer);
+    const connection = this.#joinedConnection(identifier);
+    if (connection) connection.push('device', 'update', payload);
+    else this.#registry.queueUpdate(identifier, payload);
+    return payload;
+  }
+  /** Pushes `event` to every device with a joined `device` topic. Returns how many got it. */
+  broadcast(event: string, payload: unknown): number {
+    let count = 0;
+    for (const connection of this.#connections) if (!connection.closed && connection.push('device', event, payload)) count += 1;
+    return count;
+  }
+  /**
+   * Fleet mode: a deployment every device is in (like a deployment group). Each joined device whose
+   * `nerves_fw_uuid` differs from the target and that is not already downloading
+   * (`currently_downloading_uuid`) gets `update` once per connection — now and after every later
+   * join. `undefined` removes the deployment. The penalty box and concurrency limits are not modelled.
+   */
+  setDeployment(offer: UpdateOffer | undefined): void {
+    this.#deployment = offer ? buildUpdatePayload({ deploymentId: 1, ...offer }) : undefined;
+    for (const connection of this.#connections) this.#offerDeployment(connection);
+  }
+  /** Sends arbitrary text (e.g. a malformed frame) on the device's socket. Returns false when not connected. */
+  sendRaw(identifier: string, text: string | Uint8Array): boolean {
+    let sent = false;
+    for (const connection of this.#connectionsOf(identifier)) sent = connection.sendRaw(text) || sent;
+    return sent;
+  }
+  /** Publishes firmware bytes (or a file) on this server and returns the full presigned-style https URL. */
+  hostFirmware(name: string, body: Uint8Array | { path: string }, options: { etag?: string } = {}): string {
+    return `${this.httpsUrl}${this.firmware.add(name, body, options)}`;
+  }
+
+  // ------------------------------------------------------------------ faults
+
+  /** Destroys the sockets of `identifier` (or of every device) without a close frame. Returns how many. */
+  dropConnections(identifier?: string): number {
+    const victims = [...this.#connections].filter((c) => !c.closed && (identifier === undefined || c.identifier === identifier));
+    for (const connection of victims) connection.terminate();
+    return victims.length;
+  }
+  /** Refuses the next `count` upgrades (default: all, until {@link acceptUpgrades}) with 401 or 503. */
+  refuseUpgrades(options: RefuseUpgradesOptions): void {
+    this.#endpoint.refuseUpgrades(options);
+  }
+  /** Stops refusing upgrades. */
+  acceptUpgrades(): void {
+    this.#endpoint.acceptUpgrades();
+  }
+  /** Makes the server hang for `identifier`: frames are still recorded but never answered; no pushes. */
+  stall(identifier: string): void {
+    for (const connection of this.#connectionsOf(identifier)) connection.stalled = true;
+  }
+  /** Ends {@link stall}. */
+  unstall(identifier: string): void {
+    for (const connection of this.#connectionsOf(identifier)) connection.stalled = false;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /**
+   * Closes every device socket (close code 1012, then destroyed), stops listening, waits
+   * `downtimeMs`, and listens again on the same port with the same state.
+   */
+  async restart(options: { downtimeMs?: number } = {}): Promise<void> {
+    if (this.#closed) throw new NervesHubError('NH_TEST_SERVER_CLOSED', 'the test server is closed');
+    for (const connection of this.#connections) connection.close(SERVER_DEFAULTS.restartCloseCode, 'server restart');
+    await this.#waiters
+      .waitFor('sockets to close', () => (this.#connections.size === 0 ? (true as const) : undefined), { timeoutMs: SERVER_DEFAULTS.restartGraceMs })
+      .catch(() => undefined);
+    for (const connection of this.#connections) connection.terminate();
+    await this.#endpoint.stopListening();
+    if (options.downtimeMs) await new Promise((resolve) => setTimeout(resolve, options.downtimeMs));
+    await this.#endpoint.listen(this.port);
+  }
+
+  /** Stops everything; no socket, timer or listener is left behind. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#waiters.failAll(new NervesHubError('NH_TEST_SERVER_CLOSED', 'the test server was closed'));
+    for (const connection of this.#connections) connection.terminate();
+    await this.#endpoint.close();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #now(): number {
+    return (this.#options.now ?? Date.now)();
+  }
+
+  /** Open connections of `identifier` (superseded or closing ones excluded). */
+  #connectionsOf(identifier: string): DeviceConnection[] {
+    return [...this.#connections].filter((c) => c.identifier === identifier && !c.closed);
+  }
+
+  #joinedConnection(identifier: string): DeviceConnection | undefined {
+    return this.#connectionsOf(identifier).find((c) => c.joins.has('device'));
+  }
+
+  #onOpen(ws: WebSocket, identifier: string, method: AuthMethod, connectionId: number): void {
+    const connection = new DeviceConnection(identifier, connectionId, method, ws, {
+      now: () => this.#now(),
+      onSent: (frame) => this.#sent.push(frame),
+    });
+    // A newer connection of the same device closes the older ones (the `disconnect` broadcast).
+    for (const older of this.#connectionsOf(identifier)) older.close(SERVER_DEFAULTS.duplicateCloseCode);
+    this.#connections.add(connection);
+    safeLog(this.#logger, 'info', 'test server: device connected', { identifier, method, connectionId });
+    const idleMs = this.#options.idleTimeoutMs ?? SERVER_DEFAULTS.idleTimeoutMs;
+    const idle = setTimeout(() => connection.terminate(), idleMs);
+    idle.unref();
+    ws.on('error', () => undefined);
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      idle.refresh();
+      this.#onMessage(connection, data, isBinary);
+    });
+    ws.on('close', () => {
+      clearTimeout(idle);
+      connection.closed = true;
+      this.#connections.delete(connection);
+      safeLog(this.#logger, 'info', 'test server: device disconnected', { identifier, connectionId });
+      this.#waiters.notify();
+    });
+    this.#waiters.notify();
+  }
+
+  #onMessage(connection: DeviceConnection, data: RawData, isBinary: boolean): void {
+    if (connection.closed) return; // superseded or being closed: Phoenix has stopped this socket
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+    const text = bytes.toString('utf8');
+    const message = isBinary ? undefined : decodePhoenixFrame(text);
+    const at = this.#now();
+    if (!message) {
+      this.#malformed.push({ identifier: connection.identifier, connectionId: connection.connectionId, data: isBinary ? bytes.toString('base64') : text, at });
+      connection.close(SERVER_DEFAULTS.malformedCloseCode);
+      this.#waiters.notify();
+      return;
+    }
+    this.#frames.push({ identifier: connection.identifier, connectionId: connection.connectionId, ...message, at });
+    if (!connection.stalled) routeDeviceMessage(connection, message, this.#channelContext);
+    this.#waiters.notify();
+  }
+
+  readonly #channelContext: ChannelContext = {
+    extensionNames: () => this.#extensions,
+    onDeviceJoined: (connection, params) => {
+      this.#registry.recordJoin(connection.identifier, params);
+      // Like DeviceLink.after_join: the pushes follow the join reply asynchronously.
+      setImmediate(() => this.#afterJoin(connection, params));
+    },
+  };
+
+  #afterJoin(connection: DeviceConnection, params: Record<string, unknown>): void {
+    if (connection.closed) return;
+    if (params['fwup_public_keys'] === 'on_connect') connection.push('device', 'fwup_public_keys', { keys: [...this.#registry.fwupPublicKeys] });
+    if (params['archive_public_keys'] === 'on_connect') connection.push('device', 'archive_public_keys', { keys: [...this.#registry.archivePublicKeys] });
+    if (apiVersionAtLeast(params['device_api_version'], 2, 2)) connection.push('device', 'extensions:get', {});
+    for (const payload of this.#registry.takeQueuedUpdates(connection.identifier)) connection.push('device', 'update', payload);
+    this.#offerDeployment(connection);
+    this.#waiters.notify();
+  }
+
+  #offerDeployment(connection: DeviceConnection): void {
+    const target = this.#deployment;
+    const params = connection.deviceJoinParams;
+    // The in-flight update of the real server: the same offer is not repeated on one connection.
+    const key = target ? JSON.stringify(target) : undefined;
+    if (!target || !params || connection.closed || connection.deploymentOffered === key) return;
+    const downloading = params['currently_downloading_uuid'];
+    if (params['nerves_fw_uuid'] === target.firmware_meta['uuid']) return;
+    if (typeof downloading === 'string' && downloading !== '') return;
+    if (connection.push('device', 'update', target)) connection.deploymentOffered = key;
+  }
+}
