@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NervesHubError } from '../errors.js';
+import { safeLog } from '../internal/logger.js';
+import { PART_SIZE_BYTES, verifyFileChecksums } from '../download/sha256-parts.js';
+import type { StrategyContext, UpdateStrategyRun } from './update-strategy.js';
+
+/** Defaults of the cached strategy. */
+export const CACHED_STRATEGY_DEFAULTS = Object.freeze({
+  /** fsync the partial file after this many new bytes, bounding what a power cut can lose. */
+  syncEveryBytes: 4 * 1024 * 1024,
+  /** Read size when verifying/applying from the cache. */
+  readChunkBytes: 64 * 1024,
+});
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const CACHE_FILE = /\.fw(\.partial)?$/;
+
+/** File-name stem for a firmware UUID (the UUID itself when it is a safe name, else its SHA-256). */
+export function cacheStem(uuid: string): string {
+  return SAFE_NAME.test(uuid) ? uuid : createHash('sha256').update(uuid).digest('hex');
+}
+
+/** Paths of one firmware in the cache directory. */
+export function cachePaths(cacheDir: string, uuid: string): { partial: string; complete: string } {
+  const complete = join(cacheDir, `${cacheStem(uuid)}.fw`);
+  return { partial: `${complete}.partial`, complete };
+}
+
+async function sizeOf(path: string): Promise<number | null> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+async function removeQuietly(path: string): Promise<void> {
+  await unlink(path).catch(() => undefined);
+}
+
+/** Deletes cached firmware files (`*.fw`, `*.fw.partial`) of other UUIDs; other files are left alone. */
+async function pruneOtherFirmware(cacheDir: string, keepStem: string): Promise<void> {
+  for (const name of await readdir(cacheDir)) {
+    if (!CACHE_FILE.test(name) || name === `${keepStem}.fw` || name === `${keepStem}.fw.partial`) continue;
+    await removeQuietly(join(cacheDir, name));
+  }
+}
+
+function readCachedFile(path: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  return createReadStream(path, { highWaterMark: CACHED_STRATEGY_DEFAULTS.readChunkBytes, signal }) as AsyncIterable<Uint8Array>;
+}
+
+/**
+ * Downloads (resuming) into `<cacheDir>/<uuid>.fw.partial` and renames it to `<uuid>.fw` once
+ * complete. Resumes from the partial file's size (rounded down to 1 MiB when partial checksums
+ * are checked); a resumed file is re-checked against `checksum`/`partials_checksums` as a whole.
+ */
+async function downloadToCache(ctx: StrategyContext, paths: { partial: string; complete: string }): Promise<void> {
+  const { info, signal } = ctx;
+  let offset = (await sizeOf(paths.partial)) ?? 0;
+  if (info.size !== undefined && offset > info.size) offset = 0; // not this file: start over
+  if (info.partialsChecksums !== undefined) offset -= offset % PART_SIZE_BYTES;
+  const handle = await open(paths.partial, offset === 0 ? 'w' : 'r+', 0o600);
+  let unsynced = 0;
+  try {
+    await handle.truncate(offset);
+    if (offset > 0) safeLog(ctx.logger, 'info', 'resuming cached firmware download', { uuid: info.firmwareMeta.uuid, offset });
+    let position = offset;
+    const download = ctx.downloader.stream(info.firmwareUrl, {
+      signal,
+      offset,
+      expectedSize: info.size,
+      checksum: info.checksum,
+      partialsChecksums: info.partialsChecksums,
+      onRequest: ({ attempt, offset: at }) => ctx.onConnect(attempt, at),
+      onProgress: ({ received, total }) => {
+        if (total !== undefined && total > 0) ctx.onDownloadProgress((received / total) * 100);
+      },
+    });
+    for await (const chunk of download) {
+      let written = 0;
+      while (written < chunk.length) {
+        const { bytesWritten } = await handle.write(chunk, written, chunk.length - written, position);
+        written += bytesWritten;
+        position += bytesWritten;
+      }
+      unsynced += chunk.length;
+      if (unsynced >= CACHED_STRATEGY_DEFAULTS.syncEveryBytes) {
+        await handle.sync();
+        unsynced = 0;
+      }
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  if (offset > 0 && (info.checksum !== undefined || info.partialsChecksums !== undefined)) {
+    // The downloader could only check the bytes it fetched; prove the resumed file as a whole.
+    const check = await verifyFileChecksums(paths.partial, { checksum: info.checksum, partialsChecksums: info.partialsChecksums, signal });
+    if (!check.ok) {
+      await removeQuietly(paths.partial);
+      throw new NervesHubError(
+        'NH_DOWNLOAD_CHECKSUM_MISMATCH',
+        `the resumed firmware file does not match its SHA-256 (${check.reason}${check.partIndex === undefined ? '' : ` ${check.partIndex}`}); the cached copy was deleted`,
+      );
+    }
+  }
+  await rename(paths.partial, paths.complete);
+}
+
+/** Verifies the complete cached archive; throws a `NervesHubError` (`NH_FW_*`) when it is not valid. */
+async function verifyCachedFile(ctx: StrategyContext, path: string): Promise<void> {
+  const { verifier, signal } = ctx;
+  if (verifier.verify === undefined) {
+    for await (const chunk of verifier.passThrough(readCachedFile(path, signal), { signal })) void chunk; // draining proves it
+    return;
+  }
+  // Read with fresh buffers (the verifier may hold chunks), rather than handing it the path.
+  const result = await verifier.verify(readCachedFile(path, signal), { signal });
+  if (!result.valid) throw new NervesHubError(result.code, result.message);
+}
+
+/**
+ * Creates the cached strategy (like nerves_hub_link's CachingUpdater, plus verification before
+ * apply): download into `<cacheDir>/<uuid>.fw.partial`, resumable across process restarts (the
+ * next attempt requests `Range: bytes=<partial size>-`), then verify the complete file with the
+ * `FirmwareVerifier`, and only then stream it into the applier, so the applier never sees an
+ * unverified byte. A file that fails verification is deleted. Cached files of other firmware are
+ * deleted when a new one starts; a successfully applied file is deleted too.
+ *
+ * Choose it when the applier cannot roll back a half-written image (e.g. a plain file or
+ * partition writer without fwup's own checks), when links are slow or flaky (a restart resumes
+ * instead of starting over), or when downloads must finish before a maintenance window. It
+ * needs free space for one whole firmware in `cacheDir`, which the SDK owns (keep it 0700 and
+ * out of reach of other processes: the file is verified, then re-read for apply).
+ */
+export function createCachedStrategy(options: { cacheDir: string }): UpdateStrategyRun {
+  const { cacheDir } = options;
+  return async (ctx) => {
+    const uuid = ctx.info.firmwareMeta.uuid;
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+    await pruneOtherFirmware(cacheDir, cacheStem(uuid));
+    const paths = cachePaths(cacheDir, uuid);
+    if ((await sizeOf(paths.complete)) === null) {
+      await downloadToCache(ctx, paths);
+    } else {
+      safeLog(ctx.logger, 'info', 'firmware already in the cache; verifying it again', { uuid });
+    }
+    ctx.signal.throwIfAborted();
+
+    try {
+      await verifyCachedFile(ctx, paths.complete);
+    } catch (error) {
+      if (!ctx.signal.aborted) await removeQuietly(paths.complete);
+      throw error;
+    }
+
+    await ctx.applier.apply(readCachedFile(paths.complete, ctx.signal), {
+      signal: ctx.signal,
+      publicKeys: ctx.publicKeys,
+      onProgress: (percent) => ctx.onApplyProgress(percent),
+      onMessage: (message) => ctx.onApplyMessage(message),
+    });
+    await removeQuietly(paths.complete);
+  };
+}

@@ -1,0 +1,74 @@
+import type { Logger } from '../internal/logger.js';
+import { safeLog } from '../internal/logger.js';
+import { NervesHubError } from '../errors.js';
+
+/** Outcome of {@link guardedCall}: the callback's value, or why there is none. */
+export type GuardedResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: NervesHubError; timedOut: boolean };
+
+/** Options of {@link guardedCall}. */
+export interface GuardedCallOptions {
+  /** Name of the callback, for logs and errors (e.g. `updateAvailable`). */
+  name: string;
+  /** Give up waiting after this many milliseconds (the callback keeps running, its result is ignored). */
+  timeoutMs: number;
+  /** Where failures are logged (level `error`). */
+  logger: Logger;
+  /** Stop waiting when this fires (`NH_CALLBACK_ABORTED`, logged at `debug` only: the SDK is shutting down). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Calls an app callback so that it can never wedge the SDK: a synchronous throw, a rejected
+ * promise and a promise that does not settle within `timeoutMs` all become `{ ok: false }` with a
+ * `NervesHubError` (`NH_CALLBACK_THREW` or `NH_CALLBACK_TIMEOUT`) that is also logged. Never rejects.
+ * An aborted `signal` stops the wait early (`NH_CALLBACK_ABORTED`).
+ *
+ * @example
+ * ```ts
+ * const r = await guardedCall(() => client.updateAvailable(info), { name: 'updateAvailable', timeoutMs: 60_000, logger });
+ * if (!r.ok) decision = { action: 'ignore' };
+ * ```
+ */
+export async function guardedCall<T>(
+  fn: () => T | Promise<T>,
+  options: GuardedCallOptions,
+): Promise<GuardedResult<Awaited<T>>> {
+  const { name, timeoutMs, logger, signal } = options;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    const stop = new Promise<{ stopped: 'timeout' | 'aborted' }>((resolve) => {
+      timer = setTimeout(() => resolve({ stopped: 'timeout' }), timeoutMs);
+      onAbort = () => resolve({ stopped: 'aborted' });
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    // Promise.resolve().then(fn) turns a synchronous throw into a rejection.
+    const call = Promise.resolve()
+      .then(fn)
+      .then((value) => ({ stopped: null as null, value }));
+    const raced = await Promise.race([call, stop]);
+    if (raced.stopped !== null) {
+      call.catch(() => undefined); // a late rejection must not become an unhandled rejection
+      if (raced.stopped === 'aborted') {
+        const error = new NervesHubError('NH_CALLBACK_ABORTED', `stopped waiting for callback ${name}: shutting down`);
+        safeLog(logger, 'debug', error.message, { callback: name, code: error.code });
+        return { ok: false, error, timedOut: false };
+      }
+      const error = new NervesHubError('NH_CALLBACK_TIMEOUT', `callback ${name} did not answer within ${timeoutMs} ms`);
+      safeLog(logger, 'error', error.message, { callback: name, code: error.code });
+      return { ok: false, error, timedOut: true };
+    }
+    return { ok: true, value: raced.value as Awaited<T> };
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    const error = new NervesHubError('NH_CALLBACK_THREW', `callback ${name} threw: ${detail}`, { cause });
+    safeLog(logger, 'error', error.message, { callback: name, code: error.code });
+    return { ok: false, error, timedOut: false };
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,70 @@
+import { NervesHubError } from '../errors.js';
+import type { StrategyContext } from './update-strategy.js';
+
+/**
+ * Streaming strategy (the default, like nerves_hub_link's StreamingUpdater): bytes flow
+ * download → `FirmwareVerifier.passThrough` → applier as they arrive, so nothing is stored on
+ * the device besides what the applier writes. The verifier withholds the end of each resource
+ * until its digest is proven, and a verification or download error aborts the applier (its
+ * `ApplyContext.signal` fires and its source throws) before it can complete.
+ *
+ * Choose it when storage is tight or the applier verifies as well (fwup with `--public-key`, which
+ * the `FwupApplier` always passes). An interrupted process restarts the download from byte 0.
+ */
+export async function runStreamingUpdate(ctx: StrategyContext): Promise<void> {
+  const { info, signal } = ctx;
+  const pipeline = new AbortController();
+  const forwardAbort = (): void => pipeline.abort(signal.reason);
+  if (signal.aborted) forwardAbort();
+  else signal.addEventListener('abort', forwardAbort, { once: true });
+
+  let sourceError: unknown;
+  let drained = false;
+  const download = ctx.downloader.stream(info.firmwareUrl, {
+    signal: pipeline.signal,
+    expectedSize: info.size,
+    checksum: info.checksum,
+    partialsChecksums: info.partialsChecksums,
+    onRequest: ({ attempt, offset }) => ctx.onConnect(attempt, offset),
+    onProgress: ({ received, total }) => {
+      if (total !== undefined && total > 0) ctx.onDownloadProgress((received / total) * 100);
+    },
+  });
+  const verified = ctx.verifier.passThrough(download, { signal: pipeline.signal });
+
+  // Remembers the first download/verification error (the applier may wrap or replace it) and
+  // aborts the applier so a bad archive can never be completed.
+  async function* watched(): AsyncGenerator<Uint8Array, void, undefined> {
+    try {
+      for await (const chunk of verified) yield chunk;
+      drained = true;
+    } catch (error) {
+      sourceError ??= error;
+      pipeline.abort(error);
+      throw error;
+    }
+  }
+
+  try {
+    await ctx.applier.apply(watched(), {
+      signal: pipeline.signal,
+      publicKeys: ctx.publicKeys,
+      onProgress: (percent) => ctx.onApplyProgress(percent),
+      onMessage: (message) => ctx.onApplyMessage(message),
+    });
+  } catch (error) {
+    throw sourceError ?? error;
+  } finally {
+    signal.removeEventListener('abort', forwardAbort);
+    if (!pipeline.signal.aborted) pipeline.abort(new Error('update finished'));
+  }
+  if (sourceError !== undefined) throw sourceError;
+  if (!drained) {
+    // The verifier only proves the last resource when the stream ends: an applier that stops
+    // early has written bytes nobody verified completely.
+    throw new NervesHubError(
+      'NH_UPDATE_SOURCE_NOT_DRAINED',
+      'the applier finished before reading the whole firmware, so its end was never verified',
+    );
+  }
+}

@@ -1,0 +1,105 @@
+import { NervesHubError } from '../errors.js';
+import type { Logger } from '../internal/logger.js';
+import type { UpdateReporter } from '../protocol/status.js';
+import type { FirmwareApplier } from './firmware-applier.js';
+import type { Clock } from './progress-throttle.js';
+import type { UpdateClient } from './update-client.js';
+import type { FirmwareDownloadSource, FirmwareStreamVerifier } from './update-ports.js';
+import type { UpdateStrategyName } from './update-strategy.js';
+
+/** Defaults of {@link UpdateManagerOptions}. */
+export const UPDATE_MANAGER_DEFAULTS = Object.freeze({
+  strategy: 'streaming' as UpdateStrategyName,
+  decisionTimeoutMs: 60_000,
+  callbackTimeoutMs: 10_000,
+  progressIntervalMs: 500,
+  maxVerificationFailures: 3,
+  maxInterruptedAttempts: 5,
+  failureMemoryMs: 24 * 60 * 60 * 1000,
+  /** Sub-directory of `stateDir` used as `cacheDir` when none is given. */
+  cacheSubdir: 'firmware',
+});
+
+/** Options of the {@link UpdateManager}. */
+export interface UpdateManagerOptions {
+  /** The app's behaviour (decisions and hooks). */
+  client: UpdateClient;
+  /** Where statuses and progress go (the `NervesHubSocket`). */
+  reporter: UpdateReporter;
+  /** Writes the verified firmware (`FwupApplier`, `FileApplier` or your own). */
+  applier: FirmwareApplier;
+  /** The fwup public keys (base64 Ed25519) in force right now; read at every offer. */
+  publicKeys: () => readonly string[];
+  /** Downloads the firmware; default `new Downloader({ logger })`. */
+  downloader?: FirmwareDownloadSource;
+  /** Builds the verifier for one update; default `new FirmwareVerifier({ publicKeys })`. */
+  createVerifier?: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
+  /** `streaming` (default) or `cached`; see `runStreamingUpdate` and `createCachedStrategy`. */
+  strategy?: UpdateStrategyName;
+  /** Cache directory of the `cached` strategy; default `<stateDir>/firmware`. */
+  cacheDir?: string;
+  /** Directory of the update journal (resume and failed-UUID memory). Without it nothing is persisted. */
+  stateDir?: string;
+  /** How long `updateAvailable` may take before it counts as `ignore` (ms, default 60 000). */
+  decisionTimeoutMs?: number;
+  /** How long other hooks (`reboot`, `onProgress`…) may take before they are abandoned (ms, default 10 000). */
+  callbackTimeoutMs?: number;
+  /** Minimum time between two progress reports (ms, default 500). */
+  progressIntervalMs?: number;
+  /** Network interface of the download, reported in `started` (default: `null`). */
+  networkInterface?: () => string | null;
+  /** Verification failures of one UUID after which it is refused without downloading (default 3). */
+  maxVerificationFailures?: number;
+  /** Restarts during one update after which it is reported `failed` instead of retried (default 5). */
+  maxInterruptedAttempts?: number;
+  /** How long a failure is remembered against its UUID (ms, default 24 h, NervesHub's penalty time). */
+  failureMemoryMs?: number;
+  logger?: Logger;
+  /** Monotonic clock for the progress throttle. */
+  clock?: Clock;
+}
+
+/** How {@link UpdateManager.handleUpdate} ended. */
+export interface UpdateOutcome {
+  /**
+   * - `completed`: applied, `completed` reported, reboot hook called.
+   * - `failed`: `failed` reported with `reason`.
+   * - `ignored` / `rescheduled`: reported as decided (or `ignored` after a bad answer).
+   * - `refused`: no public keys, `failed "Refusing unverified firmware…"` reported, client never asked.
+   * - `dropped`: another update was running (or the manager is closed); nothing reported.
+   * - `aborted`: `close()` stopped it; nothing reported (a cached download resumes later).
+   */
+  status: 'completed' | 'failed' | 'ignored' | 'rescheduled' | 'dropped' | 'refused' | 'aborted';
+  uuid: string;
+  reason?: string;
+}
+
+/** The numeric settings of an {@link UpdateManager}, validated. */
+export interface UpdateManagerSettings {
+  decisionTimeoutMs: number;
+  callbackTimeoutMs: number;
+  progressIntervalMs: number;
+  maxVerificationFailures: number;
+  maxInterruptedAttempts: number;
+  failureMemoryMs: number;
+}
+
+/** Merges the numeric options over the defaults; throws `NH_UPDATE_BAD_OPTIONS` naming a bad one. */
+export function resolveUpdateManagerSettings(options: Partial<UpdateManagerSettings>): UpdateManagerSettings {
+  const d = UPDATE_MANAGER_DEFAULTS;
+  return {
+    decisionTimeoutMs: checked('decisionTimeoutMs', options.decisionTimeoutMs ?? d.decisionTimeoutMs, true),
+    callbackTimeoutMs: checked('callbackTimeoutMs', options.callbackTimeoutMs ?? d.callbackTimeoutMs, true),
+    progressIntervalMs: checked('progressIntervalMs', options.progressIntervalMs ?? d.progressIntervalMs, false),
+    maxVerificationFailures: checked('maxVerificationFailures', options.maxVerificationFailures ?? d.maxVerificationFailures, true),
+    maxInterruptedAttempts: checked('maxInterruptedAttempts', options.maxInterruptedAttempts ?? d.maxInterruptedAttempts, true),
+    failureMemoryMs: checked('failureMemoryMs', options.failureMemoryMs ?? d.failureMemoryMs, false),
+  };
+}
+
+function checked(name: string, value: number, positive: boolean): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
+    throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', `${name} must be a finite number ${positive ? '> 0' : '≥ 0'} (got ${String(value)})`);
+  }
+  return value;
+}

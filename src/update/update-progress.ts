@@ -1,0 +1,63 @@
+import type { Logger } from '../internal/logger.js';
+import { safeLog } from '../internal/logger.js';
+import type { ProgressStage, UpdateReporter } from '../protocol/status.js';
+import type { Clock } from './progress-throttle.js';
+import { ProgressThrottle } from './progress-throttle.js';
+import type { UpdateStrategyName } from './update-strategy.js';
+
+/**
+ * Turns the download's and the applier's raw progress into throttled `fwup_progress` reports
+ * (and `UpdateClient.onProgress` calls with the same values).
+ *
+ * - cached strategy: download → stage `downloading`, apply → stage `updating`.
+ * - streaming strategy: one stage, `updating` (as nerves_hub_link's StreamingUpdater), fed by the
+ *   applier's own progress; until the applier reports any, by the download percent capped at
+ *   99 (an applier without progress, such as a plain file writer, would otherwise show nothing).
+ *   A single stage matters: the server writes to its database at every stage change.
+ *
+ * `updating 100` is never sent from here; the manager sends it right before `completed`.
+ */
+export class UpdateProgress {
+  private readonly throttles = new Map<ProgressStage, ProgressThrottle>();
+  private applierReported = false;
+
+  constructor(
+    private readonly options: {
+      strategy: UpdateStrategyName;
+      reporter: UpdateReporter;
+      intervalMs: number;
+      clock: Clock;
+      logger: Logger;
+      /** Called with every value sent (the app's hook, already guarded). */
+      notify(stage: ProgressStage, percent: number): void;
+    },
+  ) {}
+
+  /** Download progress, 0..100. */
+  download(percent: number): void {
+    if (this.options.strategy === 'cached') this.emit('downloading', percent);
+    else if (!this.applierReported) this.emit('updating', Math.min(99, percent));
+  }
+
+  /** Applier progress, 0..100. */
+  apply(percent: number): void {
+    this.applierReported = true;
+    this.emit('updating', Math.min(99, percent));
+  }
+
+  private emit(stage: ProgressStage, percent: number): void {
+    let throttle = this.throttles.get(stage);
+    if (!throttle) {
+      throttle = new ProgressThrottle(this.options.intervalMs, this.options.clock);
+      this.throttles.set(stage, throttle);
+    }
+    const value = throttle.accept(percent);
+    if (value === null) return;
+    try {
+      this.options.reporter.sendProgress(stage, value);
+    } catch (error) {
+      safeLog(this.options.logger, 'warn', 'reporter.sendProgress threw', { error: String(error) });
+    }
+    this.options.notify(stage, value);
+  }
+}
