@@ -1,4 +1,42 @@
 #!/usr/bin/env node
-// Placeholder; subcommands are added by the firmware, update and DX work.
-process.stderr.write('nerves-hub-link: no command yet\n');
-process.exitCode = 2;
+/**
+ * `nerves-hub-link` command: a small dispatcher. Each subcommand lives in `commands/<name>.ts` and
+ * exports `run(argv): Promise<number>` (the exit code). Exit codes: 0 success, 1 failure (e.g. an
+ * invalid archive), 2 usage errors.
+ */
+import { COMMANDS, type CommandModule } from './commands/registry.js';
+
+const USAGE = `Usage: nerves-hub-link <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, entry]) => `  ${name.padEnd(10)} ${entry.summary}`)
+  .join('\n')}
+
+Run 'nerves-hub-link <command> --help' for a command's options.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const entry = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!entry) {
+    process.stderr.write(`nerves-hub-link: unknown command '${name}'\n\n${USAGE}`);
+    return 2;
+  }
+  const command: CommandModule = await entry.load();
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`nerves-hub-link: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,16 @@
+/** A subcommand module: `run` gets the arguments after the command name and returns the exit code. */
+export interface CommandModule {
+  run(argv: string[]): Promise<number>;
+}
+
+/** A registered subcommand, loaded on demand so `--help` and other commands stay fast. */
+export interface CommandEntry {
+  summary: string;
+  load(): Promise<CommandModule>;
+}
+
+/** Subcommands by name. Add new ones here (one module per command in this folder). */
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
+  verify: { summary: 'verify a firmware archive (.fw) like fwup -V', load: () => import('./verify.js') },
+  metadata: { summary: "print a firmware archive's metadata like fwup -m", load: () => import('./metadata.js') },
+});

@@ -1,0 +1,177 @@
+import type { KeyObject } from 'node:crypto';
+import { createBlake2b256 } from './blake2b.js';
+import { firmwareChunks, type FirmwareInput } from './byte-source.js';
+import { FirmwareArchiveCheck, type FirmwareResource } from './firmware-archive-checker.js';
+import type { FirmwareMetadata } from './firmware-metadata.js';
+import { parsePublicKey } from './public-key.js';
+import { ed25519KeyObject } from './signature.js';
+import { FirmwareVerificationError, type FirmwareVerificationCode } from './verification-error.js';
+
+export type { FirmwareVerificationCode } from './verification-error.js';
+export { FirmwareVerificationError } from './verification-error.js';
+export type { FirmwareMetadata } from './firmware-metadata.js';
+export type { FirmwareResource } from './firmware-archive-checker.js';
+
+/** Outcome of {@link FirmwareVerifier.verify}. */
+export type VerificationResult =
+  | { valid: true; metadata: FirmwareMetadata; resources: FirmwareResource[] }
+  | { valid: false; code: FirmwareVerificationCode; message: string };
+
+/** Options of {@link FirmwareVerifier}. */
+export interface FirmwareVerifierOptions {
+  /** Trusted fwup public keys (base64 text as in `fwup-key.pub`, or 32 raw bytes). Any one may sign. */
+  publicKeys: ReadonlyArray<string | Uint8Array>;
+  /** fwup version that `require-fwup-version` in meta.conf is checked against. */
+  fwupVersion?: string;
+}
+
+/** Defaults of {@link FirmwareVerifier}. */
+export const FIRMWARE_VERIFIER_DEFAULTS = Object.freeze({
+  /** The fwup release whose verdicts this verifier reproduces. */
+  fwupVersion: '1.16.0',
+});
+
+/** Message for the fail-closed refusal when no key is configured. */
+export const NO_KEYS_MESSAGE = 'Refusing unverified firmware: no public keys available';
+
+function labelOf(input: FirmwareInput): string {
+  return typeof input === 'string' ? input : 'the archive';
+}
+
+/**
+ * Streaming, fwup-1.16-compatible verifier for Nerves `.fw` archives. One forward pass, bounded
+ * memory, no temp files. It checks, in fwup's order: entry order (signature, then meta.conf), the
+ * Ed25519 signature over the exact meta.conf bytes with any trusted key, meta.conf itself, every
+ * resource's length and BLAKE2b-256, and zip integrity (CRC-32, sizes, deflate, truncation,
+ * undeclared / duplicate / missing entries). Without keys it refuses everything (`NH_FW_NO_KEYS`).
+ *
+ * @example
+ * ```ts
+ * const verifier = new FirmwareVerifier({ publicKeys: [readFileSync('fwup-key.pub', 'utf8')] });
+ * const result = await verifier.verify('firmware.fw');
+ * if (!result.valid) throw new Error(`${result.code}: ${result.message}`);
+ * console.log(result.metadata.version, result.metadata.uuid);
+ * ```
+ */
+export class FirmwareVerifier {
+  private readonly keys: KeyObject[];
+  private readonly fwupVersion: string;
+
+  /**
+   * @throws TypeError when a key cannot be parsed (fwup: "Error decoding public key")
+   */
+  constructor(options: FirmwareVerifierOptions) {
+    if (!options || !Array.isArray(options.publicKeys)) {
+      throw new TypeError('FirmwareVerifier: options.publicKeys must be an array');
+    }
+    this.keys = options.publicKeys.map((key) => {
+      const raw = parsePublicKey(key);
+      try {
+        return ed25519KeyObject(raw);
+      } catch (error) {
+        throw new TypeError('Error decoding public key', { cause: error });
+      }
+    });
+    this.fwupVersion = options.fwupVersion ?? FIRMWARE_VERIFIER_DEFAULTS.fwupVersion;
+  }
+
+  /**
+   * Verifies a whole archive. Failures of the archive are results (`valid: false`), not throws;
+   * it throws only on abort (the signal's reason) and on I/O errors of the input (e.g. ENOENT).
+   *
+   * @param input - file path, Node readable, or async iterable of byte chunks
+   * @param options - `signal` aborts the verification in progress
+   */
+  async verify(input: FirmwareInput, options: { signal?: AbortSignal } = {}): Promise<VerificationResult> {
+    if (this.keys.length === 0) return { valid: false, code: 'NH_FW_NO_KEYS', message: NO_KEYS_MESSAGE };
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const check = new FirmwareArchiveCheck({
+      keys: this.keys,
+      label: labelOf(input),
+      fwupVersion: this.fwupVersion,
+      hasher: await createBlake2b256(),
+    });
+    try {
+      for await (const chunk of firmwareChunks(input, signal, true)) {
+        signal?.throwIfAborted();
+        await check.push(chunk);
+      }
+      signal?.throwIfAborted();
+      await check.finish();
+      return { valid: true, metadata: check.metadata!, resources: check.resources };
+    } catch (error) {
+      if (error instanceof FirmwareVerificationError && !signal?.aborted) {
+        return { valid: false, code: error.code, message: error.message };
+      }
+      throw error;
+    } finally {
+      check.dispose();
+    }
+  }
+
+  /**
+   * Passes the archive through while verifying it: yields the same bytes in order, but only bytes
+   * the verifier has already checked. The last byte(s) of every resource entry are held back until
+   * that entry's length and digest are checked, and the end of the archive until the whole archive
+   * verified, so a consumer (fwup's stdin, a file writer) never receives a complete archive that
+   * fails verification. On failure it throws {@link FirmwareVerificationError}.
+   *
+   * @param source - the archive bytes
+   * @param options - `signal` aborts; `onMetadata` runs once meta.conf is verified, before any
+   *   resource byte is yielded (if it throws, the pass-through stops with that error)
+   *
+   * @example
+   * ```ts
+   * for await (const bytes of verifier.passThrough(download, { onMetadata: (m) => log(m.version) })) {
+   *   await fwupStdin.write(bytes);
+   * }
+   * ```
+   */
+  async *passThrough(
+    source: AsyncIterable<Uint8Array>,
+    options: { signal?: AbortSignal; onMetadata?(metadata: FirmwareMetadata): void } = {},
+  ): AsyncGenerator<Uint8Array> {
+    if (this.keys.length === 0) throw new FirmwareVerificationError('NH_FW_NO_KEYS', NO_KEYS_MESSAGE);
+    const { signal, onMetadata } = options;
+    signal?.throwIfAborted();
+    const check = new FirmwareArchiveCheck({
+      keys: this.keys,
+      label: 'the archive',
+      fwupVersion: this.fwupVersion,
+      hasher: await createBlake2b256(),
+      ...(onMetadata ? { onMetadata: (metadata) => onMetadata.call(options, metadata) } : {}),
+    });
+    const pending: Uint8Array[] = [];
+    let pendingStart = 0;
+    let released = 0;
+    function* release(upTo: number): Generator<Uint8Array> {
+      while (released < upTo && pending.length > 0) {
+        const first = pending[0]!;
+        const available = pendingStart + first.length - released;
+        const offsetInChunk = released - pendingStart;
+        const take = Math.min(available, upTo - released);
+        yield first.subarray(offsetInChunk, offsetInChunk + take);
+        released += take;
+        if (released === pendingStart + first.length) {
+          pending.shift();
+          pendingStart += first.length;
+        }
+      }
+    }
+    try {
+      for await (const chunk of firmwareChunks(source, signal)) {
+        signal?.throwIfAborted();
+        if (chunk.length === 0) continue;
+        pending.push(chunk);
+        await check.push(chunk);
+        yield* release(check.releasableOffset);
+      }
+      signal?.throwIfAborted();
+      await check.finish();
+      yield* release(Infinity);
+    } finally {
+      check.dispose();
+    }
+  }
+}

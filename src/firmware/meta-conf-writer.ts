@@ -1,0 +1,106 @@
+import { fwupQuote } from './fwup-quote.js';
+
+/** One fwup function call in a task, e.g. `['raw_write', 0]`. */
+export type FwupCall = readonly [name: string, ...args: Array<string | number>];
+
+/** A task section of meta.conf (kept opaque by the verifier; written for fwup to apply). */
+export interface FirmwareTask {
+  /** Task name, e.g. `complete` or `upgrade.a`. */
+  name: string;
+  /** `require-*` calls, e.g. `['require-partition-offset', 1, 1024]`. */
+  requirements?: readonly FwupCall[];
+  onInit?: readonly FwupCall[];
+  onFinish?: readonly FwupCall[];
+  onError?: readonly FwupCall[];
+  /** Per-resource calls, in order, e.g. `{ 'rootfs.img': [['raw_write', 0]] }`. */
+  onResource?: Readonly<Record<string, readonly FwupCall[]>>;
+}
+
+/** The `meta-*` and top-level options fwup writes to meta.conf. */
+export interface FirmwareMetaOptions {
+  product?: string;
+  description?: string;
+  version?: string;
+  author?: string;
+  platform?: string;
+  architecture?: string;
+  fwupVersion?: string;
+  vcsIdentifier?: string;
+  misc?: string;
+  requireFwupVersion?: string;
+  blockCacheSizeMb?: number;
+}
+
+/** A resource as declared in meta.conf. */
+export interface MetaConfResourceLine {
+  name: string;
+  /** One size, or alternating data/hole run lengths (sparse). */
+  lengths: readonly number[];
+  blake2b256: string;
+}
+
+const META_ORDER: ReadonlyArray<readonly [keyof FirmwareMetaOptions, string]> = [
+  ['product', 'meta-product'],
+  ['description', 'meta-description'],
+  ['version', 'meta-version'],
+  ['author', 'meta-author'],
+  ['platform', 'meta-platform'],
+  ['architecture', 'meta-architecture'],
+  ['fwupVersion', 'meta-fwup-version'],
+  ['vcsIdentifier', 'meta-vcs-identifier'],
+  ['misc', 'meta-misc'],
+];
+
+function funlist(key: string, calls: readonly FwupCall[]): string {
+  const items: string[] = [];
+  for (const [name, ...args] of calls) items.push(String(args.length + 1), name, ...args.map(String));
+  if (items.length === 0) return '';
+  const values = items.map(fwupQuote);
+  return values.length > 1 ? `${key}={${values.join(',')}}\n` : `${key}=${values[0]}\n`;
+}
+
+function section(header: string, body: string, keepEmpty = false): string {
+  return body === '' && !keepEmpty ? '' : `${header} {\n${body}}\n`;
+}
+
+/**
+ * Writes meta.conf text in fwup's printer format: option-table order, bare or quoted strings,
+ * defaults and empty values left out, `file-resource` blocks with `length` and `blake2b-256`, task
+ * sections with flattened `funlist`s. Returns `# Empty file\n` when nothing is set, like fwup.
+ */
+export function formatMetaConf(
+  meta: FirmwareMetaOptions,
+  resources: readonly MetaConfResourceLine[],
+  tasks: readonly FirmwareTask[] = [],
+): string {
+  let out = '';
+  for (const [field, key] of META_ORDER) {
+    const value = meta[field];
+    if (typeof value === 'string' && value !== '') out += `${key}=${fwupQuote(value)}\n`;
+  }
+  if (meta.requireFwupVersion !== undefined && meta.requireFwupVersion !== '' && meta.requireFwupVersion !== '0') {
+    out += `require-fwup-version=${fwupQuote(meta.requireFwupVersion)}\n`;
+  }
+  if (meta.blockCacheSizeMb !== undefined && meta.blockCacheSizeMb !== 8) {
+    out += `block-cache-size-mb=${meta.blockCacheSizeMb}\n`;
+  }
+  for (const resource of resources) {
+    let body = '';
+    const { lengths } = resource;
+    if (lengths.length > 1) body += `length={${lengths.join(',')}}\n`;
+    else if ((lengths[0] ?? 0) !== 0) body += `length=${lengths[0]}\n`;
+    body += `blake2b-256=${fwupQuote(resource.blake2b256)}\n`;
+    out += section(`file-resource "${resource.name}"`, body);
+  }
+  for (const task of tasks) {
+    let body = funlist('reqlist', task.requirements ?? []);
+    body += section('on-init', funlist('funlist', task.onInit ?? []));
+    body += section('on-finish', funlist('funlist', task.onFinish ?? []));
+    body += section('on-error', funlist('funlist', task.onError ?? []));
+    for (const [resource, calls] of Object.entries(task.onResource ?? {})) {
+      body += section(`on-resource "${resource}"`, funlist('funlist', calls));
+    }
+    out += section(`task "${task.name}"`, body, true);
+  }
+  return out === '' ? '# Empty file\n' : out;
+}

@@ -1,0 +1,79 @@
+/** Zip record signatures (little-endian uint32 values of the `PK..` magic). */
+export const ZipSignature = Object.freeze({
+  localFile: 0x04034b50,
+  dataDescriptor: 0x08074b50,
+  centralFile: 0x02014b50,
+  endOfCentralDirectory: 0x06054b50,
+  zip64EndOfCentralDirectory: 0x06064b50,
+  zip64Locator: 0x07064b50,
+});
+
+/** Fixed sizes of zip records, in bytes. */
+export const ZipRecordSize = Object.freeze({
+  localFileHeader: 30,
+  centralFileHeader: 46,
+  endOfCentralDirectory: 22,
+  zip64Locator: 20,
+});
+
+/** General-purpose flag bits used here. */
+export const ZipFlag = Object.freeze({ encrypted: 0x0001, dataDescriptor: 0x0008, utf8: 0x0800 });
+
+/** Compression methods fwup archives use. */
+export const ZipMethod = Object.freeze({ stored: 0, deflated: 8 });
+
+/** Extra-field ids used here. */
+export const ZipExtraId = Object.freeze({ zip64: 0x0001, extendedTimestamp: 0x5455 });
+
+/** Little-endian readers over a byte array. */
+export function u16(bytes: Uint8Array, offset: number): number {
+  return bytes[offset]! | (bytes[offset + 1]! << 8);
+}
+
+/** Reads an unsigned little-endian 32-bit value. */
+export function u32(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) >>> 0;
+}
+
+/** Reads an unsigned little-endian 64-bit value as a number (exact up to 2^53). */
+export function u64(bytes: Uint8Array, offset: number): number {
+  return u32(bytes, offset) + u32(bytes, offset + 4) * 0x1_0000_0000;
+}
+
+/** Writes little-endian values into a byte array. */
+export function put16(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = value & 0xff;
+  bytes[offset + 1] = (value >>> 8) & 0xff;
+}
+
+/** Writes an unsigned little-endian 32-bit value. */
+export function put32(bytes: Uint8Array, offset: number, value: number): void {
+  put16(bytes, offset, value & 0xffff);
+  put16(bytes, offset + 2, (value >>> 16) & 0xffff);
+}
+
+/** Writes an unsigned little-endian 64-bit value (from a safe integer). */
+export function put64(bytes: Uint8Array, offset: number, value: number): void {
+  put32(bytes, offset, value % 0x1_0000_0000);
+  put32(bytes, offset + 4, Math.floor(value / 0x1_0000_0000));
+}
+
+/** MS-DOS date/time fields → seconds since the epoch, read as UTC (libarchive uses local time). */
+export function dosTimeToUnixSeconds(dosTime: number, dosDate: number): number {
+  const year = ((dosDate >> 9) & 0x7f) + 1980;
+  const month = ((dosDate >> 5) & 0x0f) - 1;
+  const day = dosDate & 0x1f;
+  const hours = (dosTime >> 11) & 0x1f;
+  const minutes = (dosTime >> 5) & 0x3f;
+  const seconds = (dosTime << 1) & 0x3e;
+  return Math.floor(Date.UTC(year, month, day, hours, minutes, seconds) / 1000);
+}
+
+/** Seconds since the epoch → MS-DOS `{ time, date }` in UTC (clamped to 1980). */
+export function unixSecondsToDos(seconds: number): { time: number; date: number } {
+  const d = new Date(Math.max(seconds, 315532800) * 1000);
+  return {
+    time: (d.getUTCHours() << 11) | (d.getUTCMinutes() << 5) | (d.getUTCSeconds() >> 1),
+    date: ((d.getUTCFullYear() - 1980) << 9) | ((d.getUTCMonth() + 1) << 5) | d.getUTCDate(),
+  };
+}

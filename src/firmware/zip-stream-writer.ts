@@ -1,0 +1,188 @@
+import { createDeflateRaw } from 'node:zlib';
+import { crc32 } from './crc32.js';
+import { ZipFlag, ZipMethod, ZipSignature, put16, put32, unixSecondsToDos } from './zip-records.js';
+
+/** How one entry is written. */
+export interface ZipEntryOptions {
+  /** 0 = stored, 1…9 = deflate level. */
+  compressionLevel: number;
+  /** Write CRC and sizes after the data (bit 3), like fwup/libarchive. */
+  dataDescriptor: boolean;
+  /** Modification time in seconds since the epoch (written as DOS time, and as 0x5455 when `extendedTimestamp`). */
+  mtimeSeconds: number;
+  /** Add an extended-timestamp (0x5455) field carrying the mtime. */
+  extendedTimestamp: boolean;
+  /** Uncompressed size, when known in advance (required for stored entries of streamed data). */
+  size?: number;
+}
+
+interface CentralRecord {
+  name: Uint8Array;
+  flags: number;
+  method: number;
+  dos: { time: number; date: number };
+  crc: number;
+  compressedSize: number;
+  size: number;
+  offset: number;
+  extra: Uint8Array;
+}
+
+const UNIX_EXTRA = Uint8Array.from([0x75, 0x78, 0x0b, 0x00, 0x01, 0x04, 0, 0, 0, 0, 0x04, 0, 0, 0, 0]);
+
+function extendedTimestampExtra(mtime: number | undefined): Uint8Array {
+  if (mtime === undefined) return Uint8Array.from([0x55, 0x54, 0x01, 0x00, 0x00]);
+  const out = new Uint8Array(9);
+  put16(out, 0, 0x5455);
+  put16(out, 2, 5);
+  out[4] = 1;
+  put32(out, 5, mtime >>> 0);
+  return out;
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Minimal streaming zip writer for fwup-style archives (test helper). Entries are written in order
+ * through `write`; only the small central-directory records are kept in memory.
+ */
+export class ZipStreamWriter {
+  private offset = 0;
+  private readonly records: CentralRecord[] = [];
+
+  constructor(private readonly write: (chunk: Uint8Array) => void | Promise<void>) {}
+
+  private async out(chunk: Uint8Array): Promise<void> {
+    if (chunk.length === 0) return;
+    this.offset += chunk.length;
+    await this.write(chunk);
+  }
+
+  /** Writes one entry whose data comes from `data` (bytes or a chunk stream). */
+  async addEntry(name: string, data: Uint8Array | AsyncIterable<Uint8Array>, options: ZipEntryOptions): Promise<void> {
+    const nameBytes = new TextEncoder().encode(name);
+    const method = options.compressionLevel > 0 ? ZipMethod.deflated : ZipMethod.stored;
+    const dos = unixSecondsToDos(options.mtimeSeconds);
+    const extra = concatBytes([
+      extendedTimestampExtra(options.extendedTimestamp ? options.mtimeSeconds : undefined),
+      UNIX_EXTRA,
+    ]);
+    const offset = this.offset;
+    if (!options.dataDescriptor && !(data instanceof Uint8Array)) {
+      throw new TypeError('entries without a data descriptor need their data as bytes');
+    }
+    const knownSize = data instanceof Uint8Array ? data.length : options.size;
+    if (method === ZipMethod.stored && knownSize === undefined) {
+      throw new TypeError('stored entries of streamed data need options.size');
+    }
+    // Without a descriptor, CRC and sizes must be in the local header: compute them first.
+    let precomputed: { crc: number; compressed: Uint8Array } | undefined;
+    if (!options.dataDescriptor && data instanceof Uint8Array) {
+      const compressed = method === ZipMethod.stored ? data : await deflateAll(data, options.compressionLevel);
+      precomputed = { crc: crc32(data), compressed };
+    }
+    const flags = options.dataDescriptor ? ZipFlag.dataDescriptor : 0;
+    const header = new Uint8Array(30);
+    put32(header, 0, ZipSignature.localFile);
+    put16(header, 4, method === ZipMethod.stored ? 10 : 20);
+    put16(header, 6, flags);
+    put16(header, 8, method);
+    put16(header, 10, options.mtimeSeconds === 0 ? 0 : dos.time);
+    put16(header, 12, options.mtimeSeconds === 0 ? 0 : dos.date);
+    put32(header, 14, precomputed?.crc ?? 0);
+    put32(header, 18, precomputed ? precomputed.compressed.length : method === ZipMethod.stored ? knownSize! : 0);
+    put32(header, 22, knownSize ?? 0);
+    put16(header, 26, nameBytes.length);
+    put16(header, 28, extra.length);
+    await this.out(concatBytes([header, nameBytes, extra]));
+
+    let crc = 0;
+    let size = 0;
+    let compressedSize = 0;
+    if (precomputed) {
+      crc = precomputed.crc;
+      size = knownSize!;
+      compressedSize = precomputed.compressed.length;
+      await this.out(precomputed.compressed);
+    } else {
+      const chunks = data instanceof Uint8Array ? [data] : data;
+      if (method === ZipMethod.stored) {
+        for await (const chunk of chunks) {
+          crc = crc32(chunk, crc);
+          size += chunk.length;
+          await this.out(chunk);
+        }
+        compressedSize = size;
+      } else {
+        const deflate = createDeflateRaw({ level: options.compressionLevel });
+        const pumped = (async () => {
+          for await (const chunk of chunks) {
+            crc = crc32(chunk, crc);
+            size += chunk.length;
+            if (!deflate.write(chunk)) await new Promise((resolve) => deflate.once('drain', resolve));
+          }
+          deflate.end();
+        })();
+        for await (const piece of deflate as AsyncIterable<Buffer>) {
+          compressedSize += piece.length;
+          await this.out(piece);
+        }
+        await pumped;
+      }
+      if (knownSize !== undefined && knownSize !== size) throw new TypeError(`entry ${name}: size ${size} != ${knownSize}`);
+      const descriptor = new Uint8Array(16);
+      put32(descriptor, 0, ZipSignature.dataDescriptor);
+      put32(descriptor, 4, crc);
+      put32(descriptor, 8, compressedSize);
+      put32(descriptor, 12, size);
+      await this.out(descriptor);
+    }
+    this.records.push({ name: nameBytes, flags, method, dos, crc, compressedSize, size, offset, extra });
+    if (options.mtimeSeconds === 0) this.records[this.records.length - 1]!.dos = { time: 0, date: 0 };
+  }
+
+  /** Writes the central directory and end record. */
+  async finish(): Promise<void> {
+    const start = this.offset;
+    for (const r of this.records) {
+      const header = new Uint8Array(46);
+      put32(header, 0, ZipSignature.centralFile);
+      put16(header, 4, 0x031e);
+      put16(header, 6, r.method === ZipMethod.stored ? 10 : 20);
+      put16(header, 8, r.flags);
+      put16(header, 10, r.method);
+      put16(header, 12, r.dos.time);
+      put16(header, 14, r.dos.date);
+      put32(header, 16, r.crc);
+      put32(header, 20, r.compressedSize);
+      put32(header, 24, r.size);
+      put16(header, 28, r.name.length);
+      put16(header, 30, r.extra.length);
+      put32(header, 38, 0o100644 * 0x10000);
+      put32(header, 42, r.offset);
+      await this.out(concatBytes([header, r.name, r.extra]));
+    }
+    const end = new Uint8Array(22);
+    put32(end, 0, ZipSignature.endOfCentralDirectory);
+    put16(end, 8, this.records.length);
+    put16(end, 10, this.records.length);
+    put32(end, 12, this.offset - start);
+    put32(end, 16, start);
+    await this.out(end);
+  }
+}
+
+async function deflateAll(data: Uint8Array, level: number): Promise<Uint8Array> {
+  const { deflateRaw } = await import('node:zlib');
+  return new Promise((resolve, reject) => {
+    deflateRaw(data, { level }, (error, result) => (error ? reject(error) : resolve(new Uint8Array(result))));
+  });
+}
