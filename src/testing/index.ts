@@ -9,5 +9,34 @@ export { TestCertificateAuthority } from './test-ca.js';
 export type { IssuedCertificate, IssueOptions } from './test-ca.js';
 
 // --- firmware ---
+export { createFirmware, writeFirmware } from './create-firmware.js';
+export type {
+  CreateFirmwareOptions,
+  FirmwareResourceSource,
+  FirmwareMetaOptions,
+  FirmwareTask,
+  FwupCall,
+} from './create-firmware.js';
 
 // --- server ---
+export { NervesHubTestServer } from './server/nerves-hub-test-server.js';
+export type {
+  NervesHubTestServerOptions,
+  ConnectionInfo,
+  DeviceFrame,
+  ServerFrame,
+  MalformedFrameRecord,
+  UpgradeRecord,
+  TlsRejectionRecord,
+  AuthMethod,
+  UpdateOffer,
+  UpdatePayload,
+  RefuseUpgradesOptions,
+  WaitOptions,
+} from './server/types.js';
+export { verifyNh1Headers } from './server/nh1-verifier.js';
+export type { SharedSecretCredential, Nh1Rejection, Nh1Verdict, Nh1VerifyOptions } from './server/nh1-verifier.js';
+
+// --- firmware host ---
+export { FirmwareHost } from './firmware-host.js';
+export type { FirmwareFaults, FirmwareRequestRecord } from './firmware-host.js';
