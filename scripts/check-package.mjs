@@ -30,7 +30,7 @@ try {
     ['attw', ['--pack', '.', '--profile', 'node16']],
   ]) {
     try {
-      const res = execFileSync('npx', ['--no-install', cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync('npx', ['--no-install', cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
       console.log(`${cmd}: ok`);
     } catch (err) {
       failed = true;

@@ -108,3 +108,7 @@ export { UpdateJournal, JOURNAL_DEFAULTS } from './update/update-journal.js';
 export type { JournalState, JournalPendingUpdate, JournalFailure, UpdateFailureKind } from './update/update-journal.js';
 export { CACHED_STRATEGY_DEFAULTS } from './update/cached-strategy.js';
 export type { FirmwareDownloadSource, FirmwareDownloadOptions, FirmwareStreamVerifier } from './update/update-ports.js';
+
+// --- composition ---
+export { NervesHubLink } from './link/nerves-hub-link.js';
+export type { NervesHubLinkOptions, UpdateOutcomeListener } from './link/nerves-hub-link.js';
