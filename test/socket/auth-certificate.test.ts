@@ -6,8 +6,8 @@ import { FAST, FIRMWARE, certificateSocket, nextError, nextEvent, staticProvider
 let server: NervesHubTestServer;
 let tlsRefusingServer: NervesHubTestServer;
 beforeAll(async () => {
-  server = await NervesHubTestServer.start();
-  tlsRefusingServer = await NervesHubTestServer.start({ unregisteredDeviceRefusal: 'tls' });
+  server = await NervesHubTestServer.start({ unregisteredDeviceRefusal: 'upgrade' });
+  tlsRefusingServer = await NervesHubTestServer.start(); // default: refused in the handshake, like nerves_hub_web
 });
 afterAll(async () => {
   await server.close();

@@ -14,7 +14,7 @@ describe('NervesHubTestServer authentication', () => {
   let otherCa: TestCertificateAuthority;
 
   beforeAll(async () => {
-    server = await NervesHubTestServer.start();
+    server = await NervesHubTestServer.start({ unregisteredDeviceRefusal: 'upgrade' });
     otherCa = await TestCertificateAuthority.create({ commonName: 'someone else' });
     good = await server.issueDeviceCertificate('NH-GOOD');
     foreign = await otherCa.issueDeviceCertificate({ commonName: 'NH-FOREIGN' });

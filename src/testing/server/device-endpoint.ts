@@ -162,7 +162,7 @@ export class DeviceEndpoint {
     const commonName = commonNameOf(cert);
     let reason: string | undefined;
     if (!socket.authorized) reason = String(socket.authorizationError ?? 'UNKNOWN_CA');
-    else if (options.unregisteredDeviceRefusal === 'tls' && !options.autoRegister && !registry.isRegistered(commonName)) reason = 'DEVICE_NOT_REGISTERED';
+    else if ((options.unregisteredDeviceRefusal ?? 'tls') === 'tls' && !options.autoRegister && !registry.isRegistered(commonName)) reason = 'DEVICE_NOT_REGISTERED';
     if (reason === undefined) return;
     this.tlsRejections.push({ at: this.#hooks.now(), reason, commonName });
     safeLog(this.#hooks.logger, 'info', 'test server: client certificate refused', { reason, commonName });

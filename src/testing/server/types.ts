@@ -31,9 +31,10 @@ export interface NervesHubTestServerOptions {
   /** Serves firmware files on the same HTTPS listener (default: a new `FirmwareHost`, paths `/firmware/…`). */
   firmwareHost?: FirmwareHost;
   /**
-   * Where a certificate whose CN is not a registered device is refused: `'upgrade'` (default) answers
-   * the WebSocket upgrade with 401 (`:invalid_auth`); `'tls'` drops the connection right after the
-   * handshake, like nerves_hub_web's verify_fun refusing `:device_not_registered`.
+   * Where a certificate whose CN is not a registered device is refused: `'tls'` (default) drops the
+   * connection right after the handshake, like nerves_hub_web's verify_fun refusing
+   * `:device_not_registered` during the handshake; `'upgrade'` answers the WebSocket upgrade with 401
+   * (`:invalid_auth`) instead, for tests that want to see an HTTP refusal.
    */
   unregisteredDeviceRefusal?: 'upgrade' | 'tls';
   /** Close a connection after this long without any frame from the device (nerves_hub_web: 180 000). */
