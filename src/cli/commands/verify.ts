@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { FirmwareVerifier } from '../../firmware/firmware-verifier.js';
-import { PUBLIC_KEY_OPTIONS, UsageError, collectPublicKeys, usageFailure } from './keys-option.js';
+import { isUnreadableFileError, parseFirmwareCommandArgs, usageFailure } from './keys-option.js';
 
 const USAGE = `Usage: nerves-hub-link verify FILE --public-key KEY [--public-key KEY ...] [--public-key-file PATH ...] [--json]
 
@@ -21,41 +20,19 @@ const VALID_MESSAGE = 'Valid archive with a good signature';
 
 /** `nerves-hub-link verify`. */
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { ...PUBLIC_KEY_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (error) {
-    return usageFailure('verify', (error as Error).message, USAGE);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) return usageFailure('verify', 'expected exactly one FILE', USAGE);
-  const file = positionals[0]!;
-  let keys: Uint8Array[];
-  try {
-    keys = await collectPublicKeys(values);
-  } catch (error) {
-    if (error instanceof UsageError) return usageFailure('verify', error.message, USAGE);
-    throw error;
-  }
+  const args = await parseFirmwareCommandArgs('verify', argv, USAGE);
+  if (typeof args === 'number') return args;
+  const { file, keys } = args;
   let result;
   try {
     result = await new FirmwareVerifier({ publicKeys: keys }).verify(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
-      return usageFailure('verify', `cannot read '${file}' (${code})`, USAGE);
+    if (isUnreadableFileError(error)) {
+      return usageFailure('verify', `cannot read '${file}' (${(error as NodeJS.ErrnoException).code})`, USAGE);
     }
     throw error;
   }
-  if (values.json) {
+  if (args.json) {
     const out = result.valid
       ? { valid: true, code: null, message: VALID_MESSAGE, metadata: result.metadata }
       : { valid: false, code: result.code, message: result.message, metadata: null };
