@@ -60,6 +60,7 @@ export type { NervesHubSocketEvents, ConnectedInfo, DisconnectedInfo, Reconnecti
 export { SocketErrorCodes } from './socket/connect-errors.js';
 export type { TopicChannel, TopicReply } from './socket/topic-channel.js';
 export { BACKOFF_DEFAULTS, backoffDelayList, jitterDelays } from './socket/backoff.js';
+export type { EventMap, Listener } from './internal/typed-emitter.js';
 export type { RandomSource } from './socket/backoff.js';
 // payloads of socket events (parsers live in src/protocol)
 export type { ArchiveInfo } from './protocol/archive-info.js';
@@ -111,4 +112,4 @@ export type { FirmwareDownloadSource, FirmwareDownloadOptions, FirmwareStreamVer
 
 // --- composition ---
 export { NervesHubLink } from './link/nerves-hub-link.js';
-export type { NervesHubLinkOptions, UpdateOutcomeListener } from './link/nerves-hub-link.js';
+export type { NervesHubLinkOptions, UpdateOutcomeListener, WiredSocketOptions, WiredUpdateOptions } from './link/nerves-hub-link.js';

@@ -4,6 +4,11 @@ import type { KeyObject } from 'node:crypto';
  * The TLS client material a device presents to NervesHub (mutual TLS).
  * Either `key` (a PEM/DER private key or a `KeyObject`) or `privateKeyEngine` +
  * `privateKeyIdentifier` (a key that never leaves hardware, used through an OpenSSL engine).
+ *
+ * @example
+ * ```ts
+ * const material: TlsClientMaterial = { certificateChain: [deviceCertPem, signerCertPem], key: keyPem };
+ * ```
  */
 export interface TlsClientMaterial {
   /** Device certificate first, then any intermediate/signer certificates to send (PEM strings or DER). */

@@ -4,7 +4,18 @@ import { NervesHubError } from '../errors.js';
 import type { CertificateProvider, TlsClientMaterial } from './certificate-provider.js';
 import { looksLikeDer, privateKeyToPem, splitPemCertificates } from './pem.js';
 
-/** Files read by {@link FileCertificateProvider}. Each may be PEM or DER. */
+/**
+ * Files read by {@link FileCertificateProvider}. Each may be PEM or DER.
+ *
+ * @example
+ * ```ts
+ * const options: FileCertificateProviderOptions = {
+ *   certFile: '/data/nerves-hub/cert.pem',
+ *   keyFile: '/data/nerves-hub/key.pem',
+ *   serverCaFile: '/etc/ssl/nerves-hub-ca.pem',
+ * };
+ * ```
+ */
 export interface FileCertificateProviderOptions {
   /** Device certificate (PEM may hold the device certificate followed by intermediates). */
   certFile: string;

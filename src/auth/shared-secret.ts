@@ -2,14 +2,24 @@ import { createHmac, getHashes, pbkdf2Sync } from 'node:crypto';
 
 /** Defaults of the NH1 shared-secret signature (nerves_hub_link's `shared_secret` defaults). */
 export const SHARED_SECRET_DEFAULTS = Object.freeze({
+  /** PBKDF2 digest (nerves_hub_link's default). */
   digest: 'sha256',
+  /** PBKDF2 iterations. */
   iterations: 1000,
+  /** PBKDF2 derived key length in bytes. */
   keyLength: 32,
   /** Plug.Crypto's default `max_age` embedded in the signed term (seconds); the server enforces its own 90 s. */
   tokenMaxAgeSeconds: 86_400,
 });
 
-/** Inputs of {@link createSharedSecretHeaders}. */
+/**
+ * Inputs of {@link createSharedSecretHeaders}.
+ *
+ * @example
+ * ```ts
+ * const headers = createSharedSecretHeaders({ key: 'nhd_…', secret, identifier: 'NH-0001', signedAt: Math.floor(Date.now() / 1000) });
+ * ```
+ */
 export interface SharedSecretHeaderOptions {
   /** Product key (`nhp_…`) or device key (`nhd_…`). */
   key: string;
@@ -27,11 +37,23 @@ export interface SharedSecretHeaderOptions {
   keyLength?: number;
 }
 
-/** The four upgrade headers of NH1 shared-secret authentication. */
+/**
+ * The four upgrade headers of NH1 shared-secret authentication.
+ *
+ * @example
+ * ```ts
+ * const headers: SharedSecretHeaders = createSharedSecretHeaders({ key, secret, identifier });
+ * new WebSocket(url, { headers: { ...headers } });
+ * ```
+ */
 export interface SharedSecretHeaders {
+  /** Algorithm, `NH1-HMAC-<digest>-<iterations>-<keyLength>`. */
   'x-nh-alg': string;
+  /** The product or device key (not secret). */
   'x-nh-key': string;
+  /** Signing time, Unix seconds. */
   'x-nh-time': string;
+  /** The signed token (Plug.Crypto MessageVerifier format). */
   'x-nh-signature': string;
 }
 

@@ -43,6 +43,13 @@ export class DownloadError extends NervesHubError {
   /** HTTP status of the response that ended the download, when there was one. */
   readonly status: number | undefined;
 
+  /**
+   * Creates a download error.
+   *
+   * @param code - one of {@link DownloadErrorCodes}
+   * @param message - what failed and what to do
+   * @param options - `cause`: the underlying error; `status`: the HTTP status, when there was one
+   */
   constructor(code: DownloadErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
     super(code, message, options);
     this.name = 'DownloadError';

@@ -11,7 +11,14 @@ import { PART_SIZE_BYTES } from './sha256-parts.js';
 import { DEFAULT_USER_AGENT } from './user-agent.js';
 import { PartChecksumMismatch, VerifiedParts } from './verified-parts.js';
 
-/** How the {@link Downloader} connects. */
+/**
+ * How the {@link Downloader} connects.
+ *
+ * @example
+ * ```ts
+ * const downloader = new Downloader({ ca: readFileSync('private-ca.pem', 'utf8'), retry: { maxDisconnects: 20 } });
+ * ```
+ */
 export interface DownloaderOptions {
   /** Retry/timeout policy; missing fields take {@link DEFAULT_RETRY_OPTIONS}. */
   retry?: Partial<RetryOptions>;
@@ -27,7 +34,14 @@ export interface DownloaderOptions {
   logger?: Logger;
 }
 
-/** One download. */
+/**
+ * One download.
+ *
+ * @example
+ * ```ts
+ * const options: DownloadOptions = { signal: AbortSignal.timeout(600_000), expectedSize: info.size, checksum: info.checksum };
+ * ```
+ */
 export interface DownloadOptions {
   /** Stops the download at once (`NH_DOWNLOAD_ABORTED`). */
   signal?: AbortSignal;
@@ -39,7 +53,8 @@ export interface DownloadOptions {
   expectedSize?: number;
   /**
    * SHA-256 (hex) of the whole file. Checked before the last part is handed on (only when
-   * `offset` is 0: with a resumed file the caller re-verifies the file, see `verifyFileChecksums`).
+   * `offset` is 0: with a resumed file the caller re-verifies the file, see `verifyFileChecksums`),
+   * and only without `partialsChecksums`: checked parts already prove every byte.
    */
   checksum?: string;
   /** SHA-256 (hex) of each 1 MiB part; each part is checked before it is handed on. Needs a 1 MiB aligned `offset`. */
@@ -132,6 +147,7 @@ export class Downloader {
   readonly #userAgent: string;
   readonly #logger: Logger;
 
+  /** @throws DownloadError `NH_DOWNLOAD_BAD_REQUEST` when a retry option or `proxy` is unusable. */
   constructor(options: DownloaderOptions = {}) {
     this.#retry = resolveRetryOptions(options.retry);
     const ca = options.ca === undefined ? undefined : Array.isArray(options.ca) ? options.ca : [options.ca];
@@ -150,6 +166,9 @@ export class Downloader {
    * Yields the file's bytes in order, from `options.offset`. Ends normally once the whole file
    * arrived (and passed its checksums); throws a {@link DownloadError} otherwise. Leaving the loop
    * early closes the connection.
+   *
+   * @throws DownloadError with one of {@link DownloadErrorCodes} (e.g. `NH_DOWNLOAD_URL_EXPIRED`,
+   *   `NH_DOWNLOAD_CHECKSUM_MISMATCH`, `NH_DOWNLOAD_ABORTED`).
    */
   async *stream(url: string | URL, options: DownloadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     const retry = this.#retry;

@@ -1,7 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 
-/** Chunks queued before the response is paused (back-pressure toward the server). */
-const HIGH_WATER_CHUNKS = 8;
+/**
+ * Chunks queued before the response is paused (back-pressure toward the server). TLS chunks are
+ * ≤ 16 KiB, so about 1 MiB: enough to keep the server sending while the consumer hashes a part
+ * (8 chunks made the connection stop and restart several times per MiB).
+ */
+const HIGH_WATER_CHUNKS = 64;
 
 /**
  * Pulls a response body chunk by chunk with an idle timeout that only runs while the reader is

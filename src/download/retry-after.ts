@@ -3,7 +3,7 @@ export const MAX_RETRY_AFTER_MS = 3_600_000;
 
 /**
  * Parses an HTTP `Retry-After` value (delta seconds or an HTTP date) into a wait in ms, capped to
- * {@link MAX_RETRY_AFTER_MS}. Returns `undefined` when absent or unparseable.
+ * `MAX_RETRY_AFTER_MS` (1 hour). Returns `undefined` when absent or unparseable.
  *
  * @example
  * ```ts

@@ -2,6 +2,11 @@ import { DownloadError, DownloadErrorCodes } from './download-error.js';
 
 /**
  * Retry and timeout policy of the {@link Downloader}, with nerves_hub_link's defaults.
+ *
+ * @example
+ * ```ts
+ * const downloader = new Downloader({ retry: { ...DEFAULT_RETRY_OPTIONS, idleTimeoutMs: 120_000, worstCaseBitsPerSecond: 8_000 } });
+ * ```
  */
 export interface RetryOptions {
   /** Failed attempts (drop, idle timeout, short body, 429/503) allowed in total before giving up. */

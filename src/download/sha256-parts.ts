@@ -4,7 +4,14 @@ import { createReadStream } from 'node:fs';
 /** Size of one part of NervesHub's `partials_checksums` (1 MiB). */
 export const PART_SIZE_BYTES = 1024 * 1024;
 
-/** Lower-case hex SHA-256 of `bytes`. */
+/**
+ * Lower-case hex SHA-256 of `bytes`.
+ *
+ * @example
+ * ```ts
+ * sha256Hex(new TextEncoder().encode('abc')); // 'ba7816bf…'
+ * ```
+ */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -56,7 +63,12 @@ export class Sha256Parts {
   }
 
   /** Finishes: the whole-file digest and one digest per part (the last part may be short). */
-  digest(): { whole: string; parts: string[] } {
+  digest(): {
+    /** Lowercase hex SHA-256 of everything. */
+    whole: string;
+    /** Lowercase hex SHA-256 of each part, in order. */
+    parts: string[];
+  } {
     if (!this.#finished) {
       this.#finished = true;
       if (this.#partFill > 0) this.#digests.push(this.#part.digest('hex'));
@@ -67,12 +79,32 @@ export class Sha256Parts {
 
 /** Result of {@link verifyFileChecksums}. */
 export type FileChecksumResult =
-  | { ok: true; sizeBytes: number }
-  | { ok: false; sizeBytes: number; reason: 'checksum' | 'part' | 'part-count'; partIndex?: number };
+  | {
+      /** The file matches. */
+      ok: true;
+      /** Its size. */
+      sizeBytes: number;
+    }
+  | {
+      /** The file does not match. */
+      ok: false;
+      /** Its size. */
+      sizeBytes: number;
+      /** What differs: the whole-file checksum, one part, or the number of parts. */
+      reason: 'checksum' | 'part' | 'part-count';
+      /** Index of the first bad part (`reason: 'part'`). */
+      partIndex?: number;
+    };
 
 /**
  * Re-verifies a file already on disk (e.g. a cached download) against NervesHub's `checksum`
  * and/or `partials_checksums`, streaming it (never loaded whole into memory).
+ *
+ * @example
+ * ```ts
+ * const check = await verifyFileChecksums('/data/cache/fw.part', { checksum: info.checksum, partialsChecksums: info.partialsChecksums });
+ * if (!check.ok) await unlink('/data/cache/fw.part');
+ * ```
  */
 export async function verifyFileChecksums(
   path: string,

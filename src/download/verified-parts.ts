@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
-import { PART_SIZE_BYTES, partCount, sameDigest, sha256Hex } from './sha256-parts.js';
+import { PART_SIZE_BYTES, partCount, sameDigest } from './sha256-parts.js';
 
 /** A 1 MiB part failed its SHA-256; the downloader re-requests it from `partStart`. */
 export class PartChecksumMismatch extends Error {
@@ -14,8 +14,8 @@ export class PartChecksumMismatch extends Error {
 
 /**
  * Holds download bytes back in 1 MiB parts (aligned to file offset 0) until they are proven:
- * each part against `partials_checksums`, and the last one also against the whole-file
- * `checksum`, so no unverified byte is ever handed to the consumer.
+ * each part against `partials_checksums`, or — when there are none — the last one against the
+ * whole-file `checksum`, so no unverified byte is ever handed to the consumer.
  */
 export class VerifiedParts {
   readonly #partials: readonly string[] | undefined;
@@ -24,7 +24,9 @@ export class VerifiedParts {
   #partStart: number;
   #chunks: Buffer[] = [];
   #fill = 0;
-  #held: { index: number; bytes: Buffer } | undefined;
+  #held: { index: number; chunks: Buffer[] } | undefined;
+  /** SHA-256 of the current part, fed as bytes arrive (only with partial checksums). */
+  #partHash: Hash | undefined;
   /** Total size when known (a full part below it can be released without waiting). */
   total: number | undefined;
 
@@ -32,8 +34,11 @@ export class VerifiedParts {
     this.#partials = expected.partialsChecksums;
     this.#checksum = expected.checksum;
     this.#partStart = startOffset;
-    // The whole-file digest needs every byte; a resumed (offset > 0) download cannot prove it here.
+    // The whole-file digest needs every byte, so a resumed (offset > 0) download cannot prove it
+    // here (the cached strategy re-checks its file). With partial checksums too, both are checked:
+    // a stale or inconsistent offer fails closed rather than trusting one list over the other.
     this.#whole = startOffset === 0 && this.#checksum !== undefined ? createHash('sha256') : undefined;
+    this.#partHash = this.#newPartHash();
   }
 
   /** File offset of the first byte not yet released (resume point after a checksum failure). */
@@ -47,34 +52,36 @@ export class VerifiedParts {
   }
 
   /**
-   * Adds received bytes; returns the parts now proven and releasable, in order. On a partial
-   * checksum failure the bad part is dropped, the rest of `chunk` ignored and `mismatch` set.
+   * Adds received bytes; returns the bytes now proven and releasable, in order (the received
+   * chunks themselves, not copies: a part is hashed as it arrives). On a partial checksum failure
+   * the bad part is dropped, the rest of `chunk` ignored and `mismatch` set.
    */
   push(chunk: Buffer): { ready: Buffer[]; mismatch?: PartChecksumMismatch } {
     const out: Buffer[] = [];
     let at = 0;
     while (at < chunk.length) {
-      if (this.#held !== undefined) out.push(this.#release());
+      if (this.#held !== undefined) this.#release(out);
       const take = Math.min(PART_SIZE_BYTES - (this.#partStart % PART_SIZE_BYTES) - this.#fill, chunk.length - at);
-      this.#chunks.push(chunk.subarray(at, at + take));
+      const piece = take === chunk.length ? chunk : chunk.subarray(at, at + take);
+      this.#chunks.push(piece);
+      this.#partHash?.update(piece);
       this.#fill += take;
       at += take;
       if ((this.#partStart + this.#fill) % PART_SIZE_BYTES === 0) {
         const index = Math.floor(this.#partStart / PART_SIZE_BYTES);
-        const bytes = Buffer.concat(this.#chunks, this.#fill);
         try {
-          this.#checkPart(index, bytes);
+          this.#checkPart(index);
         } catch (error) {
           if (!(error instanceof PartChecksumMismatch)) throw error;
           this.discardCurrentPart();
           return { ready: out, mismatch: error };
         }
-        this.#held = { index, bytes };
+        this.#held = { index, chunks: this.#chunks };
         this.#partStart += this.#fill;
         this.#chunks = [];
         this.#fill = 0;
         // Release at once unless this could be the final part (which must wait for the whole-file check).
-        if (this.total !== undefined && this.#partStart < this.total) out.push(this.#release());
+        if (this.total !== undefined && this.#partStart < this.total) this.#release(out);
       }
     }
     return { ready: out };
@@ -84,19 +91,20 @@ export class VerifiedParts {
   discardCurrentPart(): void {
     this.#chunks = [];
     this.#fill = 0;
+    this.#partHash = this.#newPartHash();
   }
 
   /** End of file: proves the last part and the whole file; returns what is left to release. */
   finish(): Buffer[] {
     const out: Buffer[] = [];
     const lastIndex = Math.floor(this.#partStart / PART_SIZE_BYTES);
-    let last: Buffer | undefined;
+    let last: Buffer[] = [];
     if (this.#fill > 0) {
-      last = Buffer.concat(this.#chunks, this.#fill);
-      this.#checkPart(lastIndex, last);
-      if (this.#held !== undefined) out.push(this.#release());
+      this.#checkPart(lastIndex);
+      if (this.#held !== undefined) this.#release(out);
+      last = this.#chunks;
     } else if (this.#held !== undefined) {
-      last = this.#held.bytes;
+      last = this.#held.chunks;
       this.#held = undefined;
     }
     const end = this.#partStart + this.#fill;
@@ -106,33 +114,43 @@ export class VerifiedParts {
         `the server listed ${this.#partials.length} partial checksums but the file has ${partCount(end)} parts of 1 MiB`,
       );
     }
-    if (last !== undefined) this.#whole?.update(last);
+    for (const piece of last) this.#whole?.update(piece);
     if (this.#whole !== undefined && this.#checksum !== undefined) {
       const digest = this.#whole.digest('hex');
       if (!sameDigest(digest, this.#checksum)) {
         throw new DownloadError(DownloadErrorCodes.checksumMismatch, `the firmware's SHA-256 ${digest} does not match the expected ${this.#checksum.toLowerCase()}`);
       }
     }
-    if (last !== undefined) out.push(last);
+    out.push(...last);
     this.#chunks = [];
     this.#fill = 0;
     return out;
   }
 
-  #release(): Buffer {
+  /** Moves the held (proven) part to `out`. */
+  #release(out: Buffer[]): void {
     const held = this.#held;
     if (held === undefined) throw new Error('nothing held');
     this.#held = undefined;
-    this.#whole?.update(held.bytes);
-    return held.bytes;
+    for (const piece of held.chunks) {
+      this.#whole?.update(piece);
+      out.push(piece);
+    }
   }
 
-  #checkPart(index: number, bytes: Buffer): void {
+  #newPartHash(): Hash | undefined {
+    return this.#partials === undefined ? undefined : createHash('sha256');
+  }
+
+  /** Checks the part just completed (its bytes went through `#partHash`), then starts the next hash. */
+  #checkPart(index: number): void {
     if (this.#partials === undefined) return;
     const expected = this.#partials[index];
     if (expected === undefined) {
       throw new DownloadError(DownloadErrorCodes.checksumMismatch, `part ${index} has no partial checksum (the server listed ${this.#partials.length})`);
     }
-    if (!sameDigest(sha256Hex(bytes), expected)) throw new PartChecksumMismatch(index, this.#partStart);
+    const digest = this.#partHash?.digest('hex') ?? '';
+    this.#partHash = this.#newPartHash();
+    if (!sameDigest(digest, expected)) throw new PartChecksumMismatch(index, this.#partStart);
   }
 }

@@ -35,6 +35,30 @@ async function* readFileChunks(
   }
 }
 
+/**
+ * The iterator's next result, or a rejection with the signal's reason as soon as it aborts (even if
+ * the source is stalled). The listener lives for one call only: racing every `next()` against one
+ * long-lived pending promise would leave a reaction per call on it, and each reaction keeps its
+ * settled result — every chunk of the download — alive until the end (≈ the whole firmware in RSS).
+ */
+function nextOrAbort(iterator: AsyncIterator<unknown>, signal: AbortSignal): Promise<IteratorResult<unknown>> {
+  if (signal.aborted) return Promise.reject(signal.reason as unknown);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as unknown);
+    signal.addEventListener('abort', onAbort, { once: true });
+    iterator.next().then(
+      (result) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(result);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
   throw new TypeError('firmware input must yield Uint8Array/Buffer chunks (remove any setEncoding)');
@@ -66,20 +90,10 @@ export async function* firmwareChunks(
     throw new TypeError('firmware input must be a path, a Uint8Array, a Readable or an AsyncIterable<Uint8Array>');
   }
   const iterator = iterable[Symbol.asyncIterator]();
-  let aborted: Promise<never> | undefined;
-  let onAbort: (() => void) | undefined;
-  if (signal) {
-    aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => {});
-  }
   let finished = false;
   try {
     for (;;) {
-      const next = iterator.next();
-      const result = aborted ? await Promise.race([next, aborted]) : await next;
+      const result = signal ? await nextOrAbort(iterator, signal) : await iterator.next();
       if (result.done) {
         finished = true;
         return;
@@ -87,7 +101,6 @@ export async function* firmwareChunks(
       yield toBytes(result.value);
     }
   } finally {
-    if (signal && onAbort) signal.removeEventListener('abort', onAbort);
     if (!finished) {
       // Do not await: a stalled source must not keep an aborted verification alive.
       void Promise.resolve()

@@ -7,7 +7,15 @@ import { ED25519_SIGNATURE_LENGTH, verifyWithAnyKey } from './signature.js';
 import { FirmwareVerificationError, malformed } from './verification-error.js';
 import { ZipStreamParser, type ZipEntryTotals, type ZipLocalEntry, type ZipStreamHandler } from './zip-stream-parser.js';
 
-/** A resource entry that passed its length and BLAKE2b-256 checks. */
+/**
+ * A resource entry that passed its length and BLAKE2b-256 checks.
+ *
+ * @example
+ * ```ts
+ * const result = await verifier.verify('firmware.fw');
+ * if (result.valid) for (const r of result.resources) console.log(r.name, r.length, r.blake2b256);
+ * ```
+ */
 export interface FirmwareResource {
   /** Resource name as in meta.conf (`rootfs.img`, or `/name` for entries outside `data/`). */
   name: string;

@@ -4,19 +4,35 @@ import { fwupQuote } from './fwup-quote.js';
  * Metadata of a verified firmware archive, as `fwup -m` reports it. `uuid` is computed from the
  * meta.conf bytes like fwup's `meta-uuid`. fwup's `meta-nickname` is not provided: it comes from
  * a word table in fwup that this package does not copy.
+ *
+ * @example
+ * ```ts
+ * const meta: FirmwareMetadata = await readFirmwareMetadata('firmware.fw');
+ * console.log(meta.uuid, meta.product, meta.version);
+ * ```
  */
 export interface FirmwareMetadata {
+  /** Firmware UUID (`meta-uuid`), computed from the meta.conf bytes. */
   uuid: string;
+  /** `meta-product`. */
   product?: string;
+  /** `meta-description`. */
   description?: string;
+  /** `meta-version`. */
   version?: string;
+  /** `meta-author`. */
   author?: string;
+  /** `meta-platform`. */
   platform?: string;
+  /** `meta-architecture`. */
   architecture?: string;
   /** `YYYY-MM-DDTHH:MM:SSZ`, from the meta.conf zip mtime (or a `meta-creation-date` in old archives). */
   creationDate?: string;
+  /** `meta-fwup-version`: the fwup that created the archive. */
   fwupVersion?: string;
+  /** `meta-misc`. */
   misc?: string;
+  /** `meta-vcs-identifier`. */
   vcsIdentifier?: string;
 }
 

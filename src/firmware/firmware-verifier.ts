@@ -14,10 +14,31 @@ export type { FirmwareResource } from './firmware-archive-checker.js';
 
 /** Outcome of {@link FirmwareVerifier.verify}. */
 export type VerificationResult =
-  | { valid: true; metadata: FirmwareMetadata; resources: FirmwareResource[] }
-  | { valid: false; code: FirmwareVerificationCode; message: string };
+  | {
+      /** The archive is signed by a trusted key and intact. */
+      valid: true;
+      /** Its metadata (like `fwup -m`). */
+      metadata: FirmwareMetadata;
+      /** Every resource, verified. */
+      resources: FirmwareResource[];
+    }
+  | {
+      /** The archive was rejected. */
+      valid: false;
+      /** Why (stable code, see docs/errors.md). */
+      code: FirmwareVerificationCode;
+      /** fwup-style explanation. */
+      message: string;
+    };
 
-/** Options of {@link FirmwareVerifier}. */
+/**
+ * Options of {@link FirmwareVerifier}.
+ *
+ * @example
+ * ```ts
+ * const verifier = new FirmwareVerifier({ publicKeys: [readFileSync('fwup-key.pub', 'utf8')] });
+ * ```
+ */
 export interface FirmwareVerifierOptions {
   /** Trusted fwup public keys (base64 text as in `fwup-key.pub`, or 32 raw bytes). Any one may sign. */
   publicKeys: ReadonlyArray<string | Uint8Array>;
@@ -79,6 +100,8 @@ export class FirmwareVerifier {
    * Verifies a whole archive. Failures of the archive are results (`valid: false`), not throws;
    * it throws only on abort (the signal's reason) and on I/O errors of the input (e.g. ENOENT).
    *
+   * @throws the signal's reason on abort; the input's I/O error (e.g. `ENOENT`).
+   *
    * @param input - file path, Node readable, or async iterable of byte chunks
    * @param options - `signal` aborts the verification in progress
    */
@@ -116,6 +139,9 @@ export class FirmwareVerifier {
    * that entry's length and digest are checked, and the end of the archive until the whole archive
    * verified, so a consumer (fwup's stdin, a file writer) never receives a complete archive that
    * fails verification. On failure it throws {@link FirmwareVerificationError}.
+   *
+   * @throws FirmwareVerificationError with a {@link FirmwareVerificationCode} (`NH_FW_*`) when the
+   *   archive fails verification; the signal's reason on abort.
    *
    * @param source - the archive bytes
    * @param options - `signal` aborts; `onMetadata` runs once meta.conf is verified, before any

@@ -3,31 +3,59 @@ import { fwupQuote } from './fwup-quote.js';
 /** One fwup function call in a task, e.g. `['raw_write', 0]`. */
 export type FwupCall = readonly [name: string, ...args: Array<string | number>];
 
-/** A task section of meta.conf (kept opaque by the verifier; written for fwup to apply). */
+/**
+ * A task section of meta.conf (kept opaque by the verifier; written for fwup to apply).
+ *
+ * @example
+ * ```ts
+ * const task: FirmwareTask = { name: 'complete', onResource: { 'rootfs.img': [['raw_write', 0]] } };
+ * ```
+ */
 export interface FirmwareTask {
   /** Task name, e.g. `complete` or `upgrade.a`. */
   name: string;
   /** `require-*` calls, e.g. `['require-partition-offset', 1, 1024]`. */
   requirements?: readonly FwupCall[];
+  /** `on-init` calls, run before the resources. */
   onInit?: readonly FwupCall[];
+  /** `on-finish` calls, run after the resources. */
   onFinish?: readonly FwupCall[];
+  /** `on-error` calls, run when the task fails. */
   onError?: readonly FwupCall[];
   /** Per-resource calls, in order, e.g. `{ 'rootfs.img': [['raw_write', 0]] }`. */
   onResource?: Readonly<Record<string, readonly FwupCall[]>>;
 }
 
-/** The `meta-*` and top-level options fwup writes to meta.conf. */
+/**
+ * The `meta-*` and top-level options fwup writes to meta.conf.
+ *
+ * @example
+ * ```ts
+ * const meta: FirmwareMetaOptions = { product: 'demo', version: '1.0.1', platform: 'rpi4', architecture: 'arm' };
+ * ```
+ */
 export interface FirmwareMetaOptions {
+  /** `meta-product`. */
   product?: string;
+  /** `meta-description`. */
   description?: string;
+  /** `meta-version`. */
   version?: string;
+  /** `meta-author`. */
   author?: string;
+  /** `meta-platform`. */
   platform?: string;
+  /** `meta-architecture`. */
   architecture?: string;
+  /** `meta-fwup-version` (default: the fwup version this package mimics). */
   fwupVersion?: string;
+  /** `meta-vcs-identifier`. */
   vcsIdentifier?: string;
+  /** `meta-misc`. */
   misc?: string;
+  /** `require-fwup-version`: the oldest fwup allowed to apply the archive. */
   requireFwupVersion?: string;
+  /** `block-cache-size-mb` hint for fwup. */
   blockCacheSizeMb?: number;
 }
 

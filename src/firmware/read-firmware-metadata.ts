@@ -8,10 +8,18 @@ import { malformed } from './verification-error.js';
 
 const STOP = Symbol('metadata read');
 
-/** Options of {@link readFirmwareMetadata}. */
+/**
+ * Options of {@link readFirmwareMetadata}.
+ *
+ * @example
+ * ```ts
+ * const meta = await readFirmwareMetadata('firmware.fw', { publicKeys: [pub], signal: AbortSignal.timeout(5_000) });
+ * ```
+ */
 export interface ReadFirmwareMetadataOptions {
   /** Keys to check the signature with; without keys the signature is NOT checked (like `fwup -m`). */
   publicKeys?: ReadonlyArray<string | Uint8Array>;
+  /** Aborts the read. */
   signal?: AbortSignal;
   /** fwup version for `require-fwup-version` (default 1.16.0). */
   fwupVersion?: string;

@@ -26,6 +26,8 @@ export class FirmwareVerificationError extends NervesHubError {
   declare readonly code: FirmwareVerificationCode;
 
   /**
+   * Creates a verification error.
+   *
    * @param code - the verification failure code
    * @param message - fwup-style explanation
    * @param options - `cause`: the underlying error

@@ -1,6 +1,11 @@
 /**
  * Returns `url` without its query string and fragment, and without user info, for logs:
  * presigned firmware URLs carry their credentials in the query.
+ *
+ * @example
+ * ```ts
+ * redactUrl('https://s3.example.com/fw.fw?X-Amz-Signature=abc'); // 'https://s3.example.com/fw.fw?…'
+ * ```
  */
 export function redactUrl(url: string | URL): string {
   try {

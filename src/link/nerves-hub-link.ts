@@ -9,12 +9,24 @@ import type { UpdateClient } from '../update/update-client.js';
 import { UpdateManager } from '../update/update-manager.js';
 import type { UpdateManagerOptions, UpdateOutcome } from '../update/update-manager-options.js';
 
-/** Socket options the composition sets itself (from the client and the update manager). */
-type WiredSocketOptions = 'currentlyDownloadingUuid' | 'firmwareValidated' | 'firmwareAutoRevertDetected' | 'reconnectBackoff' | 'logger';
-/** Update manager options the composition sets itself. */
-type WiredUpdateOptions = 'client' | 'reporter' | 'applier' | 'publicKeys' | 'logger';
+/** Socket options {@link NervesHubLink} sets itself (from the client and the update manager): not accepted in {@link NervesHubLinkOptions.socket}. */
+export type WiredSocketOptions = 'currentlyDownloadingUuid' | 'firmwareValidated' | 'firmwareAutoRevertDetected' | 'reconnectBackoff' | 'logger';
+/** Update manager options {@link NervesHubLink} sets itself: not accepted in {@link NervesHubLinkOptions.update}. */
+export type WiredUpdateOptions = 'client' | 'reporter' | 'applier' | 'publicKeys' | 'logger';
 
-/** Options of {@link NervesHubLink}. */
+/**
+ * Options of {@link NervesHubLink}.
+ *
+ * @example
+ * ```ts
+ * const options: NervesHubLinkOptions = {
+ *   socket: { url: 'devices.nerves-hub.org', auth: { type: 'certificate', provider }, firmware },
+ *   client: createDefaultUpdateClient({ currentFirmwareUuid: firmware.uuid }),
+ *   applier: new FwupApplier({ devicePath: '/dev/mmcblk0' }),
+ *   update: { strategy: 'cached', stateDir: '/data/nerves-hub-link' },
+ * };
+ * ```
+ */
 export interface NervesHubLinkOptions {
   /** Connection settings (URL, auth, running firmware, keys, TLS…). */
   socket: Omit<NervesHubSocketOptions, WiredSocketOptions>;
@@ -24,6 +36,7 @@ export interface NervesHubLinkOptions {
   applier: FirmwareApplier;
   /** Update settings: strategy, state and cache directories, timeouts, downloader. */
   update?: Omit<UpdateManagerOptions, WiredUpdateOptions>;
+  /** Log sink for the socket, the update manager and the hooks (default: silent). */
   logger?: Logger;
 }
 
@@ -72,6 +85,7 @@ export class NervesHubLink {
   #stopped = false;
   readonly #stopController = new AbortController();
 
+  /** @throws TypeError / NervesHubError as {@link NervesHubSocket} and {@link UpdateManager} do for bad options. */
   constructor(options: NervesHubLinkOptions) {
     this.#logger = options.logger ?? silentLogger;
     this.#hooks = guardUpdateClient(options.client, { logger: this.#logger, signal: this.#stopController.signal });
@@ -116,7 +130,10 @@ export class NervesHubLink {
     });
   }
 
-  /** Reads the client's validation flags, then connects. Call once. */
+  /**
+   * Reads the client's validation flags, then connects. Call once.
+   * @throws Error when called a second time.
+   */
   start(): void {
     if (this.#started) throw new Error('NervesHubLink.start() was already called');
     this.#started = true;

@@ -17,9 +17,13 @@ export interface ArchiveInfo {
   url: URL;
   /** Size in bytes, when sent. */
   size?: number;
+  /** Archive version, when sent. */
   version?: string;
+  /** Description, when sent. */
   description?: string;
+  /** Target platform, when sent. */
   platform?: string;
+  /** Target architecture, when sent. */
   architecture?: string;
   /** Upload time as the server wrote it (ISO-8601 without zone). */
   uploadedAt?: string;
@@ -27,7 +31,15 @@ export interface ArchiveInfo {
   raw: Record<string, unknown>;
 }
 
-/** Validates an `archive` payload: needs `uuid` and an http(s) `url`. */
+/**
+ * Validates an `archive` payload: needs `uuid` and an http(s) `url`.
+ *
+ * @example
+ * ```ts
+ * const parsed = parseArchiveInfo(payload);
+ * if (parsed.ok) console.log(parsed.value.uuid, parsed.value.size);
+ * ```
+ */
 export function parseArchiveInfo(payload: unknown): ParseResult<ArchiveInfo> {
   if (!isRecord(payload)) return { ok: false, error: 'archive payload is not an object' };
   if (typeof payload.uuid !== 'string' || payload.uuid.length === 0) return { ok: false, error: 'uuid missing' };

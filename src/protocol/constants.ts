@@ -12,30 +12,47 @@ export const SHARED_SECRET_SOCKET_PATH = '/device-socket/websocket';
 
 /** Channel topics. */
 export const Topics = {
+  /** The main topic: updates, statuses, reboot, identify, keys. */
   device: 'device',
+  /** Remote console (IEx-style shell) topic. */
   console: 'console',
+  /** Extensions (health, geo, …) topic. */
   extensions: 'extensions',
 } as const;
 
 /** Events the server pushes on the `device` topic. */
 export const ServerEvents = {
+  /** A firmware update offer. */
   update: 'update',
+  /** Reboot the device (answered with `rebooting`). */
   reboot: 'reboot',
+  /** Identify the device (blink an LED…). */
   identify: 'identify',
+  /** An archive (signed file bundle) offer. */
   archive: 'archive',
+  /** The org's fwup public keys (after a join with `fwup_public_keys: "on_connect"`). */
   fwupPublicKeys: 'fwup_public_keys',
+  /** The org's archive public keys. */
   archivePublicKeys: 'archive_public_keys',
+  /** Run a script (refused unless the app registers a handler). */
   scriptsRun: 'scripts/run',
+  /** The server asks which extensions the device supports. */
   extensionsGet: 'extensions:get',
 } as const;
 
 /** Events the device pushes on the `device` topic. */
 export const DeviceEvents = {
+  /** Download/apply progress `{stage, value}`. */
   fwupProgress: 'fwup_progress',
+  /** Update status (`received`, `started`, `completed`, `failed`…). */
   statusUpdate: 'status_update',
+  /** The device is about to reboot. */
   rebooting: 'rebooting',
+  /** The running firmware was validated (after an A/B switch). */
   firmwareValidated: 'firmware_validated',
+  /** The network interface in use. */
   reportNetworkInterface: 'report_network_interface',
+  /** Reply to a `scripts/run` request. */
   scriptsRun: 'scripts/run',
 } as const;
 

@@ -1,17 +1,30 @@
 /**
  * Metadata of a firmware as NervesHub describes it (the `firmware_meta` of an `update`, or the
  * running firmware's `nerves_fw_*` join params). Field names follow the wire (snake_case).
+ *
+ * @example
+ * ```ts
+ * const firmware: FirmwareMeta = { uuid: runningUuid, product: 'my_product', version: '1.2.0', platform: 'rpi4', architecture: 'arm' };
+ * ```
  */
 export interface FirmwareMeta {
   /** The firmware UUID (fwup's `meta-uuid`). */
   uuid: string;
+  /** Product name (`meta-product`). */
   product?: string | null;
+  /** Firmware version (`meta-version`). */
   version?: string | null;
+  /** Target platform, e.g. `rpi4` (`meta-platform`). */
   platform?: string | null;
+  /** CPU architecture, e.g. `arm` (`meta-architecture`). */
   architecture?: string | null;
+  /** Author (`meta-author`). */
   author?: string | null;
+  /** Description (`meta-description`). */
   description?: string | null;
+  /** Source revision, e.g. a git SHA (`meta-vcs-identifier`). */
   vcs_identifier?: string | null;
+  /** Free-form text (`meta-misc`). */
   misc?: string | null;
 }
 

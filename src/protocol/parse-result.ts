@@ -1,5 +1,17 @@
 /** Outcome of validating a server payload: the typed value, or why it was refused. */
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+export type ParseResult<T> =
+  | {
+      /** The payload was valid. */
+      ok: true;
+      /** The validated, typed value. */
+      value: T;
+    }
+  | {
+      /** The payload was refused. */
+      ok: false;
+      /** Why, for logs (never contains secrets). */
+      error: string;
+    };
 
 /** @internal */
 export function isRecord(value: unknown): value is Record<string, unknown> {

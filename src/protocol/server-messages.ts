@@ -8,6 +8,12 @@ const ED25519_PUBLIC_KEY_BYTES = 32;
  * Validates a `fwup_public_keys` / `archive_public_keys` payload `{keys: [base64, …]}`.
  * Keeps the keys that are base64 of 32 bytes (Ed25519); refuses the message when none is left,
  * so an empty or garbage list can never clear the keys a device already has.
+ *
+ * @example
+ * ```ts
+ * const parsed = parsePublicKeysMessage({ keys: [pub] });
+ * if (parsed.ok) keys = parsed.value;
+ * ```
  */
 export function parsePublicKeysMessage(payload: unknown): ParseResult<string[]> {
   if (!isRecord(payload)) return { ok: false, error: 'payload is not an object' };
@@ -18,13 +24,29 @@ export function parsePublicKeysMessage(payload: unknown): ParseResult<string[]> 
   return { ok: true, value: [...new Set(valid)] };
 }
 
-/** True when `key` is standard base64 of exactly 32 bytes. */
+/**
+ * True when `key` is standard base64 of exactly 32 bytes.
+ *
+ * @example
+ * ```ts
+ * isEd25519PublicKeyBase64(readFileSync('fwup-key.pub', 'utf8')); // true for a fwup public key
+ * ```
+ */
 export function isEd25519PublicKeyBase64(key: string): boolean {
   if (!/^[A-Za-z0-9+/]{43}=$/.test(key.trim())) return false;
   return Buffer.from(key.trim(), 'base64').length === ED25519_PUBLIC_KEY_BYTES;
 }
 
-/** A `scripts/run` request from the server. */
+/**
+ * A `scripts/run` request from the server.
+ *
+ * @example
+ * ```ts
+ * socket.on('scripts/run', (request: ScriptRunRequest) => {
+ *   socket.replyScript(request.ref, { result: 'error', reason: 'unsupported', output: '' });
+ * });
+ * ```
+ */
 export interface ScriptRunRequest {
   /** Correlation ref to echo in the reply (`connecting_code` for the connect-time script). */
   ref: string;
@@ -34,7 +56,15 @@ export interface ScriptRunRequest {
   timeoutMs?: number;
 }
 
-/** Validates a `scripts/run` payload `{text, ref, timeout?}`. */
+/**
+ * Validates a `scripts/run` payload `{text, ref, timeout?}`.
+ *
+ * @example
+ * ```ts
+ * const parsed = parseScriptRunRequest({ ref: '1', text: 'IO.puts(1)' });
+ * if (!parsed.ok) logger.log('warn', parsed.error);
+ * ```
+ */
 export function parseScriptRunRequest(payload: unknown): ParseResult<ScriptRunRequest> {
   if (!isRecord(payload)) return { ok: false, error: 'payload is not an object' };
   if (typeof payload.ref !== 'string' || payload.ref.length === 0) return { ok: false, error: 'ref missing' };
@@ -51,8 +81,22 @@ export function parseScriptRunRequest(payload: unknown): ParseResult<ScriptRunRe
 
 /** The device's answer to a `scripts/run` request. */
 export type ScriptRunResult =
-  | { result: 'completed'; output: string; returnValue: string }
-  | { result: 'error'; reason: string; output: string };
+  | {
+      /** The script ran. */
+      result: 'completed';
+      /** What it printed. */
+      output: string;
+      /** Its return value, as text. */
+      returnValue: string;
+    }
+  | {
+      /** The script failed or was refused. */
+      result: 'error';
+      /** Why (e.g. `unsupported`). */
+      reason: string;
+      /** What it printed before failing. */
+      output: string;
+    };
 
 /** Builds the `scripts/run` reply push payload (nerves_hub_link's shapes). */
 export function scriptRunReplyPayload(ref: string, r: ScriptRunResult): Record<string, unknown> {

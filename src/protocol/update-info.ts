@@ -33,6 +33,13 @@ const HEX64 = /^[0-9a-fA-F]{64}$/;
 /**
  * Validates an `update` payload. Needs `firmware_url` (http/https) and `firmware_meta` with a
  * `uuid`; `update_available: false` is refused (the server sends it with null fields).
+ *
+ * @example
+ * ```ts
+ * const parsed = parseUpdateInfo(payload);
+ * if (parsed.ok) await manager.handleUpdate(parsed.value);
+ * else logger.log('warn', `bad update payload: ${parsed.error}`);
+ * ```
  */
 export function parseUpdateInfo(payload: unknown): ParseResult<UpdateInfo> {
   if (!isRecord(payload)) return { ok: false, error: 'update payload is not an object' };

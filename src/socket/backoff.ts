@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 
 /** Defaults of the reconnect schedule (nerves_hub_link's `Backoff.delay_list(1000, 60000, 0.50)`). */
 export const BACKOFF_DEFAULTS = Object.freeze({
+  /** First delay (ms). */
   baseMs: 1000,
+  /** Largest delay (ms). */
   maxMs: 60_000,
+  /** Random extra, as a fraction of the delay (0.5 → +0–50 %). */
   jitterRatio: 0.5,
 });
 
@@ -16,6 +19,11 @@ export const cryptoRandom: RandomSource = () => randomBytes(6).readUIntBE(0, 6) 
 /**
  * The un-jittered delay list: `baseMs`, doubling while below `maxMs`, then one final `maxMs`
  * (defaults give `[1000, 2000, 4000, 8000, 16000, 32000, 60000]`).
+ *
+ * @example
+ * ```ts
+ * backoffDelayList(1000, 60_000); // [1000, 2000, 4000, 8000, 16000, 32000, 60000]
+ * ```
  */
 export function backoffDelayList(baseMs: number = BACKOFF_DEFAULTS.baseMs, maxMs: number = BACKOFF_DEFAULTS.maxMs): number[] {
   if (!(baseMs > 0) || !Number.isFinite(baseMs)) throw new TypeError('baseMs must be a positive number');
@@ -29,6 +37,11 @@ export function backoffDelayList(baseMs: number = BACKOFF_DEFAULTS.baseMs, maxMs
 /**
  * Adds `+0 … jitterRatio × d` to every element `d` (nerves_hub_link adds 0–50 %), so a fleet
  * that lost its server does not reconnect in lockstep.
+ *
+ * @example
+ * ```ts
+ * const delays = jitterDelays(backoffDelayList(), 0.5); // each delay + 0–50 %
+ * ```
  */
 export function jitterDelays(list: readonly number[], jitterRatio: number = BACKOFF_DEFAULTS.jitterRatio, random: RandomSource = cryptoRandom): number[] {
   return list.map((d) => Math.round(d + d * jitterRatio * random()));

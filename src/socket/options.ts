@@ -6,15 +6,31 @@ import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
 import { BACKOFF_DEFAULTS, cryptoRandom } from './backoff.js';
 import type { RandomSource } from './backoff.js';
 
-/** Mutual-TLS authentication with a per-device certificate. */
+/**
+ * Mutual-TLS authentication with a per-device certificate.
+ *
+ * @example
+ * ```ts
+ * const auth: CertificateAuth = { type: 'certificate', provider: new FileCertificateProvider({ certFile, keyFile }) };
+ * ```
+ */
 export interface CertificateAuth {
+  /** Selects mutual-TLS authentication. */
   type: 'certificate';
   /** Asked for the certificate and key at every connection attempt. */
   provider: CertificateProvider;
 }
 
-/** NH1 shared-secret authentication (product or device key). */
+/**
+ * NH1 shared-secret authentication (product or device key).
+ *
+ * @example
+ * ```ts
+ * const auth: SharedSecretAuth = { type: 'shared-secret', key: 'nhp_…', secret: readFileSync('/data/secret', 'utf8').trim(), identifier: serial };
+ * ```
+ */
 export interface SharedSecretAuth {
+  /** Selects NH1 shared-secret authentication. */
   type: 'shared-secret';
   /** `nhp_…` (product) or `nhd_…` (device) key. */
   key: string;
@@ -33,7 +49,14 @@ export interface SharedSecretAuth {
 /** How the device authenticates. */
 export type SocketAuth = CertificateAuth | SharedSecretAuth;
 
-/** TLS settings of the connection. Server verification is always on and cannot be disabled. */
+/**
+ * TLS settings of the connection. Server verification is always on and cannot be disabled.
+ *
+ * @example
+ * ```ts
+ * const tls: SocketTlsOptions = { ca: readFileSync('/etc/ssl/nerves-hub-ca.pem', 'utf8'), servername: 'devices.example.com' };
+ * ```
+ */
 export interface SocketTlsOptions {
   /** CA certificates that authenticate the server (PEM/DER); default: the provider's, else Node's roots. */
   ca?: string | Uint8Array | Array<string | Uint8Array>;
@@ -43,7 +66,19 @@ export interface SocketTlsOptions {
   minVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
-/** Options of {@link NervesHubSocket}. */
+/**
+ * Options of {@link NervesHubSocket}.
+ *
+ * @example
+ * ```ts
+ * const options: NervesHubSocketOptions = {
+ *   url: 'devices.nerves-hub.org',
+ *   auth: { type: 'shared-secret', key: 'nhp_…', secret, identifier: serial },
+ *   firmware: { uuid, product: 'my_product', version: '1.0.0', platform: 'rpi4', architecture: 'arm' },
+ *   fwupPublicKeys: [publicKey],
+ * };
+ * ```
+ */
 export interface NervesHubSocketOptions {
   /**
    * NervesHub host (`devices.nerves-hub.org`, `host:port`) or URL. With no path (or `/`), the
@@ -51,6 +86,7 @@ export interface NervesHubSocketOptions {
    * secrets; a URL with a path is used as is. `ws://` is for development only.
    */
   url: string | URL;
+  /** How the device authenticates: {@link CertificateAuth} or {@link SharedSecretAuth}. */
   auth: SocketAuth;
   /** The running firmware's metadata (`nerves_fw_*` join params); a function is re-read at every connect. */
   firmware: FirmwareMeta | (() => FirmwareMeta | Promise<FirmwareMeta>);
@@ -96,9 +132,11 @@ export interface NervesHubSocketOptions {
   closeTimeoutMs?: number;
   /** While the firmware is not validated, poll `firmwareValidated()` this often and report when it turns true (default 10 000; 0 = off). */
   firmwareValidationPollMs?: number;
+  /** TLS settings: trusted server CA, server name, minimum version. */
   tls?: SocketTlsOptions;
   /** `http://[user:pass@]host:port` proxy to tunnel through (HTTP CONNECT). */
   proxy?: string | URL;
+  /** Log sink (default: silent). Never receives keys, secrets or signed URL queries. */
   logger?: Logger;
   /** Clock in Unix ms (tests). Default `Date.now`. */
   now?: () => number;
@@ -108,17 +146,29 @@ export interface NervesHubSocketOptions {
 
 /** Defaults of {@link NervesHubSocketOptions}. */
 export const SOCKET_DEFAULTS = Object.freeze({
+  /** Default {@link NervesHubSocketOptions.heartbeatIntervalMs}. */
   heartbeatIntervalMs: 30_000,
+  /** Default {@link NervesHubSocketOptions.reconnectBaseMs}. */
   reconnectBaseMs: BACKOFF_DEFAULTS.baseMs,
+  /** Default {@link NervesHubSocketOptions.reconnectMaxMs}. */
   reconnectMaxMs: BACKOFF_DEFAULTS.maxMs,
+  /** Default {@link NervesHubSocketOptions.reconnectJitterRatio}. */
   reconnectJitterRatio: BACKOFF_DEFAULTS.jitterRatio,
+  /** Default {@link NervesHubSocketOptions.minReconnectDelayMs}. */
   minReconnectDelayMs: 500,
+  /** Default {@link NervesHubSocketOptions.stableConnectionMs}. */
   stableConnectionMs: 10_000,
+  /** Default {@link NervesHubSocketOptions.rejoinAfterMs}. */
   rejoinAfterMs: 5_000,
+  /** Default {@link NervesHubSocketOptions.joinTimeoutMs}. */
   joinTimeoutMs: 10_000,
+  /** Default {@link NervesHubSocketOptions.connectTimeoutMs}. */
   connectTimeoutMs: 30_000,
+  /** Default {@link NervesHubSocketOptions.closeTimeoutMs}. */
   closeTimeoutMs: 1_000,
+  /** Default {@link NervesHubSocketOptions.firmwareValidationPollMs}. */
   firmwareValidationPollMs: 10_000,
+  /** Default {@link SocketTlsOptions.minVersion} (nerves_hub_web accepts TLS 1.2; 1.3 only when enabled). */
   minTlsVersion: 'TLSv1.2' as const,
   /** Device pushes kept while not joined, flushed after the next join (oldest dropped first). */
   outboxLimit: 64,

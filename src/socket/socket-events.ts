@@ -3,13 +3,27 @@ import type { ArchiveInfo } from '../protocol/archive-info.js';
 import type { ScriptRunRequest } from '../protocol/server-messages.js';
 import type { UpdateInfo } from '../protocol/update-info.js';
 
-/** Payload of the `connected` event. */
+/**
+ * Payload of the `connected` event.
+ *
+ * @example
+ * ```ts
+ * socket.on('connected', ({ joinCount }) => console.log(joinCount === 1 ? 'connected' : 'rejoined'));
+ * ```
+ */
 export interface ConnectedInfo {
   /** How many times the `device` topic has been joined since `connect()` (1 for the first join). */
   joinCount: number;
 }
 
-/** Payload of the `disconnected` event. */
+/**
+ * Payload of the `disconnected` event.
+ *
+ * @example
+ * ```ts
+ * socket.on('disconnected', ({ reason, willRetryInMs }) => console.log(`offline (${reason}), retry in ${willRetryInMs} ms`));
+ * ```
+ */
 export interface DisconnectedInfo {
   /** Why (an error code such as `NH_SOCKET_UNAUTHORIZED`, `heartbeat_timeout`, `closed (code 1000)`, `closed by the app`). */
   reason: string;
@@ -17,13 +31,27 @@ export interface DisconnectedInfo {
   willRetryInMs: number | null;
 }
 
-/** Payload of the `reconnecting` event. */
+/**
+ * Payload of the `reconnecting` event.
+ *
+ * @example
+ * ```ts
+ * socket.on('reconnecting', ({ failures }) => { if (failures > 10) showOfflineIcon(); });
+ * ```
+ */
 export interface ReconnectingInfo {
   /** Consecutive failed attempts before this one. */
   failures: number;
 }
 
-/** Payload of the `invalidMessage` event: a frame or payload that was dropped. */
+/**
+ * Payload of the `invalidMessage` event: a frame or payload that was dropped.
+ *
+ * @example
+ * ```ts
+ * socket.on('invalidMessage', ({ event, reason }) => logger.log('warn', `dropped ${event ?? 'frame'}: ${reason}`));
+ * ```
+ */
 export interface InvalidMessageInfo {
   /** Topic of the frame, when it could be read. */
   topic?: string;

@@ -2,9 +2,19 @@ import type { Channel, Socket } from 'phoenix';
 import { pushAndForget } from './phoenix-internals.js';
 import type { PushInternals } from './phoenix-internals.js';
 
-/** Outcome of {@link TopicChannel.request}. */
+/**
+ * Outcome of {@link TopicChannel.request}.
+ *
+ * @example
+ * ```ts
+ * const reply: TopicReply = await channel.request('health:report', { cpu: 12 });
+ * if (reply.status !== 'ok') logger.log('warn', 'health report refused');
+ * ```
+ */
 export interface TopicReply {
+  /** The server's reply status, or `timeout` when none came. */
   status: 'ok' | 'error' | 'timeout';
+  /** The reply payload (unvalidated). */
   response: unknown;
 }
 

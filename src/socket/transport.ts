@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ConnectionOptions } from 'node:tls';
-import WebSocket from 'ws';
+// isomorphic-ws is `ws` on Node and the platform WebSocket elsewhere; TLS options need `ws` on Node.
+import WebSocket from 'isomorphic-ws';
 import type { ClientOptions, RawData } from 'ws';
 import type { AttemptFailure } from './connect-errors.js';
 

@@ -9,9 +9,25 @@ import { ZipStreamWriter } from '../firmware/zip-stream-writer.js';
 export type { FirmwareMetaOptions, FirmwareTask, FwupCall } from '../firmware/meta-conf-writer.js';
 
 /** A resource's content: bytes, or a file read twice (hash pass, then write pass) for big ones. */
-export type FirmwareResourceSource = Uint8Array | { path: string };
+export type FirmwareResourceSource =
+  | Uint8Array
+  | {
+      /** A file to read the resource from. */
+      path: string;
+    };
 
-/** Options of {@link createFirmware} / {@link writeFirmware}. */
+/**
+ * Options of {@link createFirmware} / {@link writeFirmware}.
+ *
+ * @example
+ * ```ts
+ * const options: CreateFirmwareOptions = {
+ *   resources: { 'rootfs.img': new Uint8Array(4096) },
+ *   meta: { product: 'demo', version: '1.0.1' },
+ *   privateKey: seed,
+ * };
+ * ```
+ */
 export interface CreateFirmwareOptions {
   /** Resources in archive order: name → content. Names starting with `/` go to the archive root. */
   resources: Record<string, FirmwareResourceSource> | ReadonlyArray<readonly [string, FirmwareResourceSource]>;

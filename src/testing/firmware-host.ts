@@ -7,6 +7,11 @@ import type { AddressInfo } from 'node:net';
 /**
  * Misbehaviour injected into the answers for one firmware file (to test resume, retries and
  * checksum handling). Every fault applies to each matching request until `times` is used up.
+ *
+ * @example
+ * ```ts
+ * server.firmware.setFaults('fw.fw', { cutAfterBytes: 65_536, times: 1 }); // first download drops, the resume succeeds
+ * ```
  */
 export interface FirmwareFaults {
   /** Close the socket after sending this many body bytes. */
@@ -20,16 +25,31 @@ export interface FirmwareFaults {
   /** 403 with body "Request has expired", like an expired S3 presigned URL. */
   expired?: boolean;
   /** Answer with this status (e.g. 429/503), with `Retry-After` when given. */
-  status?: { code: number; retryAfterSeconds?: number };
+  status?: {
+    /** HTTP status to answer. */
+    code: number;
+    /** `Retry-After` value in seconds, when set. */
+    retryAfterSeconds?: number;
+  };
   /** Apply the faults to this many requests, then serve normally (default: forever). */
   times?: number;
 }
 
-/** One request the host saw. */
+/**
+ * One request the host saw.
+ *
+ * @example
+ * ```ts
+ * const ranged = server.firmware.requests.filter((r) => r.headers.range !== undefined);
+ * expect(ranged[0]?.status).toBe(206);
+ * ```
+ */
 export interface FirmwareRequestRecord {
   /** URL path, without the query. */
   path: string;
+  /** HTTP method (`GET`, `HEAD`). */
   method: string;
+  /** Request headers (e.g. `range`, `if-range`). */
   headers: Record<string, string | string[] | undefined>;
   /** Status the host answered. */
   status: number;
@@ -100,6 +120,11 @@ export class FirmwareHost {
   readonly #entries = new Map<string, FileEntry | RedirectEntry>();
   readonly #open = new Set<ServerResponse>();
 
+  /**
+   * Creates an empty host; mount it with {@link FirmwareHost.handle} or use {@link FirmwareHost.listen}.
+   *
+   * @param options - `pathPrefix`: URL path prefix of hosted files (default `/firmware/`)
+   */
   constructor(options: { pathPrefix?: string } = {}) {
     const prefix = options.pathPrefix ?? '/firmware/';
     this.#prefix = prefix.endsWith('/') ? prefix : `${prefix}/`;
@@ -250,7 +275,14 @@ export class FirmwareHost {
   }
 
   /** Runs a standalone HTTPS firmware host on 127.0.0.1 with an ephemeral port. */
-  static async listen(options: { cert: string; key: string; host?: string; pathPrefix?: string }): Promise<{ host: FirmwareHost; baseUrl: string; close(): Promise<void> }> {
+  static async listen(options: { cert: string; key: string; host?: string; pathPrefix?: string }): Promise<{
+    /** The firmware host; add files and faults to it. */
+    host: FirmwareHost;
+    /** `https://127.0.0.1:PORT`. */
+    baseUrl: string;
+    /** Stops the server. */
+    close(): Promise<void>;
+  }> {
     const host = new FirmwareHost({ pathPrefix: options.pathPrefix });
     const server = https.createServer({ cert: options.cert, key: options.key }, (req, res) => {
       if (!host.handle(req, res)) {

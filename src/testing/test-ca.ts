@@ -4,7 +4,15 @@ import type * as X509 from '@peculiar/x509';
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-/** A certificate and its private key, as issued by {@link TestCertificateAuthority}. */
+/**
+ * A certificate and its private key, as issued by {@link TestCertificateAuthority}.
+ *
+ * @example
+ * ```ts
+ * const device: IssuedCertificate = await ca.issueDeviceCertificate({ commonName: 'NH-0001' });
+ * const provider = { getTlsMaterial: async () => ({ certificateChain: [device.certPem], key: device.keyPem }) };
+ * ```
+ */
 export interface IssuedCertificate {
   /** Certificate, PEM. */
   certPem: string;
@@ -14,7 +22,14 @@ export interface IssuedCertificate {
   keyPem: string;
 }
 
-/** Options of a certificate issued by the test CA. */
+/**
+ * Options of a certificate issued by the test CA.
+ *
+ * @example
+ * ```ts
+ * const expired = await ca.issueDeviceCertificate({ commonName: 'NH-OLD', notAfter: new Date(Date.now() - 1000) });
+ * ```
+ */
 export interface IssueOptions {
   /** Subject CN. For device certificates this is the device identifier NervesHub uses. */
   commonName: string;

@@ -1,7 +1,14 @@
 import type { UpdateInfo } from '../protocol/update-info.js';
 import type { UpdateClient, UpdateDecision } from './update-client.js';
 
-/** Options of {@link createDefaultUpdateClient}. */
+/**
+ * Options of {@link createDefaultUpdateClient}.
+ *
+ * @example
+ * ```ts
+ * const options: DefaultUpdateClientOptions = { currentFirmwareUuid: () => readRunningUuid(), reboot: () => execFileSync('reboot') };
+ * ```
+ */
 export interface DefaultUpdateClientOptions {
   /**
    * UUID of the running firmware (fwup `meta-uuid`, Nerves' `nerves_fw_uuid`), or a function

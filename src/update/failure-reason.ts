@@ -6,8 +6,17 @@ import type { UpdateFailureKind } from './update-journal.js';
 /** Longest reason sent in a `failed` status (the server shows it in its UI). */
 const MAX_REASON_LENGTH = 1000;
 
-/** A failed update, classified for the wire and for the journal. */
+/**
+ * A failed update, classified for the wire and for the journal.
+ *
+ * @example
+ * ```ts
+ * const { kind, reason } = classifyUpdateFailure(error);
+ * if (kind === 'verification') alertOperator(reason);
+ * ```
+ */
 export interface ClassifiedFailure {
+  /** What failed: `download`, `verification` (counted in the failure memory), `apply` or `unexpected`. */
   kind: UpdateFailureKind;
   /** The `status_update failed` reason, with one of nerves_hub_link's prefixes. */
   reason: string;
@@ -37,6 +46,12 @@ function clip(text: string): string {
  * - anything else → `"Unexpected error : …"` (kind `unexpected`)
  *
  * URLs inside messages are redacted; the reason is at most 1000 characters.
+ *
+ * @example
+ * ```ts
+ * classifyUpdateFailure(new NervesHubError('NH_FWUP_FAILED', 'Expecting platform=rpi4'));
+ * // → { kind: 'apply', code: 'NH_FWUP_FAILED', reason: 'FWUP error : Expecting platform=rpi4' }
+ * ```
  */
 export function classifyUpdateFailure(error: unknown): ClassifiedFailure {
   const message = redactUrlsInText(error instanceof Error ? error.message : String(error));

@@ -1,6 +1,18 @@
 import type { FwupMessage } from './update-client.js';
 
-/** Context handed to a {@link FirmwareApplier} for one apply. */
+/**
+ * Context handed to a {@link FirmwareApplier} for one apply.
+ *
+ * @example
+ * ```ts
+ * // inside FirmwareApplier.apply(source, ctx):
+ * for await (const chunk of source) {
+ *   if (ctx.signal.aborted) throw ctx.signal.reason;
+ *   written += await flash.write(chunk);
+ *   ctx.onProgress(Math.floor((written / total) * 100));
+ * }
+ * ```
+ */
 export interface ApplyContext {
   /** Aborts the apply (the applier must stop and leave the current firmware untouched). */
   signal: AbortSignal;
@@ -28,6 +40,9 @@ export interface ApplyContext {
  * ```
  */
 export interface FirmwareApplier {
-  /** Apply the archive read from `source`. Rejects with a `NervesHubError` on failure. */
+  /**
+   * Apply the archive read from `source`.
+   * @throws NervesHubError on failure, e.g. `NH_APPLY_ABORTED`, `NH_APPLY_FAILED`, `NH_FWUP_FAILED` (as a rejection).
+   */
   apply(source: AsyncIterable<Uint8Array>, context: ApplyContext): Promise<void>;
 }

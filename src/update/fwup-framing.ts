@@ -1,8 +1,16 @@
 import { NervesHubError } from '../errors.js';
 import type { FwupMessage } from './update-client.js';
 
-/** One packet of fwup's `--framing` output. */
+/**
+ * One packet of fwup's `--framing` output.
+ *
+ * @example
+ * ```ts
+ * for (const frame of decoder.push(chunk)) if (frame.kind === 'packet') client.onFwupMessage?.(fwupMessageOf(frame));
+ * ```
+ */
 export interface FwupPacket {
+  /** Discriminant: a framed packet. */
   kind: 'packet';
   /** `OK`, `ER`, `WN` or `PR` (fwup emits no other type; anything else is kept as sent). */
   type: string;
@@ -12,9 +20,18 @@ export interface FwupPacket {
   message: string;
 }
 
-/** The two raw bytes `--exit-handshake` writes before fwup exits (0x1A, exit status). */
+/**
+ * The two raw bytes `--exit-handshake` writes before fwup exits (0x1A, exit status).
+ *
+ * @example
+ * ```ts
+ * for (const frame of decoder.push(chunk)) if (frame.kind === 'exit-handshake') exitStatus = frame.status;
+ * ```
+ */
 export interface FwupExitHandshake {
+  /** Discriminant: fwup's exit handshake (`0x1A` + status) after its last packet. */
   kind: 'exit-handshake';
+  /** fwup's exit status from the handshake. */
   status: number;
 }
 
@@ -56,7 +73,10 @@ export class FwupFramingDecoder {
     return this.#handshakeSeen;
   }
 
-  /** Feeds bytes; returns the frames completed by them. Throws `NH_FWUP_FRAMING` on garbage. */
+  /**
+   * Feeds bytes; returns the frames completed by them.
+   * @throws NervesHubError `NH_FWUP_FRAMING` on garbage or an implausible packet length.
+   */
   push(chunk: Uint8Array): FwupFrame[] {
     if (this.#handshakeSeen) return [];
     this.#buffer = this.#buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.#buffer, chunk]);
@@ -89,13 +109,25 @@ export class FwupFramingDecoder {
     return frames;
   }
 
-  /** Call at end of output: throws `NH_FWUP_FRAMING` when a packet was cut short. */
+  /**
+   * Call at end of output.
+   * @throws NervesHubError `NH_FWUP_FRAMING` when a packet was cut short.
+   */
   end(): void {
     if (this.#buffer.length > 0) throw framingError(`output ended inside a packet (${this.#buffer.length} bytes left over)`);
   }
 }
 
-/** Maps a packet to the SDK's {@link FwupMessage} (unknown types become warnings). */
+/**
+ * Maps a packet to the SDK's {@link FwupMessage} (unknown types become warnings).
+ *
+ * @example
+ * ```ts
+ * for (const frame of decoder.push(chunk)) {
+ *   if (frame.kind === 'packet') await client.onFwupMessage?.(fwupMessageOf(frame)); // e.g. { type: 'progress', percent: 42 }
+ * }
+ * ```
+ */
 export function fwupMessageOf(packet: FwupPacket): FwupMessage {
   switch (packet.type) {
     case 'PR':

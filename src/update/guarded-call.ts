@@ -4,10 +4,29 @@ import { NervesHubError } from '../errors.js';
 
 /** Outcome of {@link guardedCall}: the callback's value, or why there is none. */
 export type GuardedResult<T> =
-  | { ok: true; value: T }
-  | { ok: false; error: NervesHubError; timedOut: boolean };
+  | {
+      /** The callback returned in time. */
+      ok: true;
+      /** What it returned (awaited). */
+      value: T;
+    }
+  | {
+      /** The callback threw, timed out or was abandoned. */
+      ok: false;
+      /** `NH_CALLBACK_THREW`, `NH_CALLBACK_TIMEOUT` or `NH_CALLBACK_ABORTED`. */
+      error: NervesHubError;
+      /** True for `NH_CALLBACK_TIMEOUT`. */
+      timedOut: boolean;
+    };
 
-/** Options of {@link guardedCall}. */
+/**
+ * Options of {@link guardedCall}.
+ *
+ * @example
+ * ```ts
+ * const result = await guardedCall(() => client.updateAvailable(info), { name: 'updateAvailable', timeoutMs: 60_000, logger });
+ * ```
+ */
 export interface GuardedCallOptions {
   /** Name of the callback, for logs and errors (e.g. `updateAvailable`). */
   name: string;

@@ -15,14 +15,25 @@ export const GUARDED_CLIENT_DEFAULTS = Object.freeze({
  * under a timeout and try/catch (errors are logged, never thrown), missing hooks fall back to
  * nerves_hub_link's defaults, and answers are validated. `updateAvailable` is not here: the
  * `UpdateManager` asks it with its own (longer) decision timeout.
+ *
+ * @example
+ * ```ts
+ * const hooks: GuardedUpdateClient = guardUpdateClient(client, { logger });
+ * await hooks.identify(); // never throws, never hangs longer than the timeout
+ * ```
  */
 export interface GuardedUpdateClient {
+  /** Calls `onProgress`, if any. */
   onProgress(stage: ProgressStage, percent: number): Promise<void>;
+  /** Calls `onFwupMessage`, if any. */
   onFwupMessage(message: FwupMessage): Promise<void>;
+  /** Calls `onError`, if any. */
   onError(error: Error): Promise<void>;
   /** Resolves `false` when there is no reboot hook (the caller decides what to log). */
   reboot(): Promise<boolean>;
+  /** Calls `identify`, if any. */
   identify(): Promise<void>;
+  /** Calls `connected`, if any. */
   connected(): Promise<void>;
   /** Default `true`; a failure or a non-boolean answer also counts as `true` (like nerves_hub_link). */
   firmwareValidated(): Promise<boolean>;

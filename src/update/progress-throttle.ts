@@ -1,4 +1,11 @@
-/** A monotonic millisecond clock (injectable for tests). */
+/**
+ * A monotonic millisecond clock (injectable for tests).
+ *
+ * @example
+ * ```ts
+ * const fakeClock: Clock = { now: () => fakeNowMs };
+ * ```
+ */
 export interface Clock {
   /** Milliseconds from an arbitrary origin; never goes backwards. */
   now(): number;
@@ -24,6 +31,8 @@ export class ProgressThrottle {
   private lastAt = 0;
 
   /**
+   * Creates a throttle.
+   *
    * @param intervalMs - minimum time between two sent values
    * @param clock - time source
    */

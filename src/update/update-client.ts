@@ -8,16 +8,51 @@ import type { UpdateInfo } from '../protocol/update-info.js';
  * - `reschedule`: report `rescheduled` with `delayMinutes` (minimum 5) so the server offers it again later.
  */
 export type UpdateDecision =
-  | { action: 'apply' }
-  | { action: 'ignore'; reason?: string }
-  | { action: 'reschedule'; delayMinutes: number; reason?: string };
+  | {
+      /** Download, verify and apply now. */
+      action: 'apply';
+    }
+  | {
+      /** Decline; reported `ignored`. */
+      action: 'ignore';
+      /** Shown in NervesHub (default: a generic reason). */
+      reason?: string;
+    }
+  | {
+      /** Ask for the offer again later; reported `rescheduled`. */
+      action: 'reschedule';
+      /** Minutes to wait (values below 5 become 5). */
+      delayMinutes: number;
+      /** Shown in NervesHub. */
+      reason?: string;
+    };
 
 /** A message from the applier (fwup's framing, or the SDK's own appliers). */
 export type FwupMessage =
-  | { type: 'progress'; percent: number }
-  | { type: 'warning'; message: string }
-  | { type: 'error'; message: string }
-  | { type: 'ok'; message: string };
+  | {
+      /** Apply progress. */
+      type: 'progress';
+      /** 0..100. */
+      percent: number;
+    }
+  | {
+      /** A warning (fwup `WN`). */
+      type: 'warning';
+      /** The warning text. */
+      message: string;
+    }
+  | {
+      /** An error (fwup `ER`); the apply fails. */
+      type: 'error';
+      /** The error text. */
+      message: string;
+    }
+  | {
+      /** Success (fwup `OK`). */
+      type: 'ok';
+      /** The success text. */
+      message: string;
+    };
 
 /**
  * The app's behaviour: how it decides about updates and reacts to server requests. Every method is

@@ -7,15 +7,29 @@ import { safeLog, silentLogger } from '../internal/logger.js';
 /** What kind of failure ended an update attempt (decides whether retrying can help). */
 export type UpdateFailureKind = 'download' | 'verification' | 'apply' | 'unexpected';
 
-/** The update being downloaded/applied, as recorded on disk so a restart can resume it. */
+/**
+ * The update being downloaded/applied, as recorded on disk so a restart can resume it.
+ *
+ * @example
+ * ```ts
+ * const pending = (await journal.load()).pending;
+ * if (pending) console.log(`interrupted update ${pending.uuid}, attempt ${pending.attempts}`);
+ * ```
+ */
 export interface JournalPendingUpdate {
+  /** UUID of the firmware being installed. */
   uuid: string;
   /** The firmware URL, query included (needed to resume). Secret: never log it; the file is mode 0600. */
   firmwareUrl: string;
+  /** Its metadata, as offered. */
   firmwareMeta: FirmwareMeta;
+  /** Size the server announced. */
   size?: number;
+  /** Whole-file SHA-256 the server sent. */
   checksum?: string;
+  /** Per-MiB SHA-256s the server sent. */
   partialsChecksums?: string[];
+  /** The strategy it runs with (only `cached` updates are resumed). */
   strategy: 'streaming' | 'cached';
   /** ISO-8601 time of the first attempt. */
   startedAt: string;
@@ -23,11 +37,21 @@ export interface JournalPendingUpdate {
   attempts: number;
 }
 
-/** The last failure of one firmware UUID on this device. */
+/**
+ * The last failure of one firmware UUID on this device.
+ *
+ * @example
+ * ```ts
+ * const state = await journal.load();
+ * for (const f of state.failures) console.log(f.uuid, f.kind, f.count, f.reason);
+ * ```
+ */
 export interface JournalFailure {
+  /** UUID of the firmware that failed. */
   uuid: string;
   /** Consecutive failures of this kind. */
   count: number;
+  /** What failed. */
   kind: UpdateFailureKind;
   /** The reason reported to the server. */
   reason: string;
@@ -35,16 +59,26 @@ export interface JournalFailure {
   at: string;
 }
 
-/** Everything in the journal file. */
+/**
+ * Everything in the journal file.
+ *
+ * @example
+ * ```ts
+ * const state: JournalState = await new UpdateJournal({ stateDir: '/data/nerves-hub-link' }).load();
+ * ```
+ */
 export interface JournalState {
+  /** File format version. */
   version: 1;
+  /** The update in progress, or `null`. */
   pending: JournalPendingUpdate | null;
-  /** Most recent last; bounded to {@link JOURNAL_DEFAULTS.maxFailures} entries. */
+  /** Most recent last; bounded to `maxFailures` entries of {@link JOURNAL_DEFAULTS}. */
   failures: JournalFailure[];
 }
 
 /** Defaults of the journal. */
 export const JOURNAL_DEFAULTS = Object.freeze({
+  /** Journal file name inside `stateDir`. */
   fileName: 'update-journal.json',
   /** Failure records kept (oldest dropped first). */
   maxFailures: 16,
@@ -133,6 +167,8 @@ export class UpdateJournal {
   private queue: Promise<unknown> = Promise.resolve();
 
   /**
+   * Opens (lazily) the journal in `stateDir`; nothing is read or written until the first call.
+   *
    * @param options - `stateDir`: directory for the journal (created 0700 if missing); `logger`
    */
   constructor(options: { stateDir: string; logger?: Logger }) {

@@ -9,18 +9,35 @@ import type { UpdateStrategyName } from './update-strategy.js';
 
 /** Defaults of {@link UpdateManagerOptions}. */
 export const UPDATE_MANAGER_DEFAULTS = Object.freeze({
+  /** Default {@link UpdateManagerOptions.strategy}. */
   strategy: 'streaming' as UpdateStrategyName,
+  /** Default {@link UpdateManagerOptions.decisionTimeoutMs}. */
   decisionTimeoutMs: 60_000,
+  /** Default {@link UpdateManagerOptions.callbackTimeoutMs}. */
   callbackTimeoutMs: 10_000,
+  /** Default {@link UpdateManagerOptions.progressIntervalMs}. */
   progressIntervalMs: 500,
+  /** Default {@link UpdateManagerOptions.maxVerificationFailures}. */
   maxVerificationFailures: 3,
+  /** Default {@link UpdateManagerOptions.maxInterruptedAttempts}. */
   maxInterruptedAttempts: 5,
+  /** Default {@link UpdateManagerOptions.failureMemoryMs} (24 h). */
   failureMemoryMs: 24 * 60 * 60 * 1000,
   /** Sub-directory of `stateDir` used as `cacheDir` when none is given. */
   cacheSubdir: 'firmware',
 });
 
-/** Options of the {@link UpdateManager}. */
+/**
+ * Options of the {@link UpdateManager}.
+ *
+ * @example
+ * ```ts
+ * const manager = new UpdateManager({
+ *   client, reporter: socket, applier, publicKeys: () => socket.fwupPublicKeys,
+ *   strategy: 'cached', stateDir: '/data/nerves-hub-link', decisionTimeoutMs: 30_000,
+ * });
+ * ```
+ */
 export interface UpdateManagerOptions {
   /** The app's behaviour (decisions and hooks). */
   client: UpdateClient;
@@ -54,12 +71,21 @@ export interface UpdateManagerOptions {
   maxInterruptedAttempts?: number;
   /** How long a failure is remembered against its UUID (ms, default 24 h, NervesHub's penalty time). */
   failureMemoryMs?: number;
+  /** Log sink (default: silent). */
   logger?: Logger;
   /** Monotonic clock for the progress throttle. */
   clock?: Clock;
 }
 
-/** How {@link UpdateManager.handleUpdate} ended. */
+/**
+ * How {@link UpdateManager.handleUpdate} ended.
+ *
+ * @example
+ * ```ts
+ * const outcome: UpdateOutcome = await manager.handleUpdate(info);
+ * if (outcome.status === 'failed') console.error(outcome.uuid, outcome.reason);
+ * ```
+ */
 export interface UpdateOutcome {
   /**
    * - `completed`: applied, `completed` reported, reboot hook called.
@@ -70,7 +96,9 @@ export interface UpdateOutcome {
    * - `aborted`: `close()` stopped it; nothing reported (a cached download resumes later).
    */
   status: 'completed' | 'failed' | 'ignored' | 'rescheduled' | 'dropped' | 'refused' | 'aborted';
+  /** UUID of the offered firmware. */
   uuid: string;
+  /** Why (for `failed`, `ignored`, `rescheduled`, `refused`, `dropped`). */
   reason?: string;
 }
 

@@ -81,6 +81,10 @@ export class UpdateManager {
   private running: Promise<unknown> | null = null;
   private closed = false;
 
+  /**
+   * @throws NervesHubError `NH_UPDATE_BAD_OPTIONS` for a bad timeout/limit, an unknown strategy, or
+   *   the `cached` strategy without `cacheDir`/`stateDir`.
+   */
   constructor(options: UpdateManagerOptions) {
     this.client = options.client;
     this.reporter = options.reporter;

@@ -4,13 +4,24 @@
  * satisfy them).
  */
 
-/** Options of {@link FirmwareDownloadSource.stream} used by the strategies. */
+/**
+ * Options of {@link FirmwareDownloadSource.stream} used by the strategies.
+ *
+ * @example
+ * ```ts
+ * for await (const chunk of source.stream(url, { offset: 1_048_576, expectedSize: 8_388_608 })) await file.write(chunk);
+ * ```
+ */
 export interface FirmwareDownloadOptions {
+  /** Aborts the download. */
   signal?: AbortSignal;
   /** First byte to request (resume). */
   offset?: number;
+  /** Size the server announced; a different size fails the download. */
   expectedSize?: number;
+  /** SHA-256 (hex) of the whole file, when the server sent it. */
   checksum?: string;
+  /** SHA-256 (hex) of each 1 MiB part, checked before the part is passed on. */
   partialsChecksums?: readonly string[];
   /** Called before every HTTP request (first and each reconnect). */
   onRequest?(event: { attempt: number; offset: number }): void;
@@ -18,12 +29,27 @@ export interface FirmwareDownloadOptions {
   onProgress?(event: { received: number; total?: number | undefined }): void;
 }
 
-/** Something that streams a URL's bytes with resume and retries (the SDK's `Downloader`). */
+/**
+ * Something that streams a URL's bytes with resume and retries (the SDK's `Downloader`).
+ *
+ * @example
+ * ```ts
+ * const source: FirmwareDownloadSource = new Downloader({ logger });
+ * ```
+ */
 export interface FirmwareDownloadSource {
+  /** Streams the bytes of `url` from `options.offset`, resuming and retrying; throws a `NervesHubError` (`NH_DOWNLOAD_*`) when it gives up. */
   stream(url: string | URL, options?: FirmwareDownloadOptions): AsyncIterable<Uint8Array>;
 }
 
-/** Something that verifies fwup archives (the SDK's `FirmwareVerifier`). */
+/**
+ * Something that verifies fwup archives (the SDK's `FirmwareVerifier`).
+ *
+ * @example
+ * ```ts
+ * const manager = new UpdateManager({ ...options, createVerifier: (publicKeys) => new FirmwareVerifier({ publicKeys }) });
+ * ```
+ */
 export interface FirmwareStreamVerifier {
   /**
    * Yields the archive's bytes unchanged, withholding the end of each resource until it is
@@ -37,5 +63,18 @@ export interface FirmwareStreamVerifier {
   verify?(
     source: AsyncIterable<Uint8Array>,
     options?: { signal?: AbortSignal },
-  ): Promise<{ valid: true } | { valid: false; code: string; message: string }>;
+  ): Promise<
+    | {
+        /** The archive is valid. */
+        valid: true;
+      }
+    | {
+        /** The archive was rejected. */
+        valid: false;
+        /** Stable code (`NH_FW_*`). */
+        code: string;
+        /** Explanation. */
+        message: string;
+      }
+  >;
 }

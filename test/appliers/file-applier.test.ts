@@ -30,6 +30,38 @@ describe('FileApplier', () => {
     expect(ctx.progress).toEqual([100]);
   });
 
+  it('writes a 3 MiB source of 1 B…200 KiB chunks byte for byte across write batches', async () => {
+    // Chunk sizes from a fixed LCG (deterministic): many tiny chunks hit the per-batch chunk cap,
+    // large ones the byte cap, so batches end on both limits and at the end of the source.
+    const data = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+    async function* varied(): AsyncGenerator<Uint8Array> {
+      let seed = 12345;
+      for (let at = 0; at < data.length; ) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        const size = seed % 4 === 0 ? 1 + (seed % 200_000) : 1 + (seed % 64);
+        yield data.subarray(at, Math.min(at + size, data.length));
+        at += size;
+      }
+    }
+    const ctx = context();
+    await new FileApplier({ path: target }).apply(varied(), ctx);
+    expect(readFileSync(target).equals(data)).toBe(true);
+    expect(ctx.messages).toEqual([{ type: 'ok', message: `wrote ${data.length} bytes` }]);
+  });
+
+  it('writes a 40 MiB source identically while background syncs run (every 32 MiB)', async () => {
+    const part = Buffer.alloc(1024 * 1024);
+    async function* big(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 40; i++) yield Buffer.alloc(part.length, i + 1);
+    }
+    await new FileApplier({ path: target }).apply(big(), context());
+    const written = readFileSync(target);
+    expect(written.length).toBe(40 * part.length);
+    for (let i = 0; i < 40; i++) expect(written[i * part.length + 12345]).toBe(i + 1);
+    expect(readdirSync(dir)).toEqual(['next.fw']);
+  });
+
   it('keeps the previous file byte-identical when the source fails', async () => {
     writeFileSync(target, previous);
     const sourceError = new Error('verification failed');

@@ -172,6 +172,18 @@ describe('Downloader over real HTTPS', () => {
     expect(error.received?.length).toBe(3 * PART_SIZE_BYTES);
   });
 
+  it('with partial checksums and a whole-file checksum, checks both and fails closed when they disagree', async () => {
+    // Correct parts but a stale whole-file checksum: the offer is inconsistent, so nothing is trusted.
+    const stale = 'AB'.repeat(32);
+    const error = await rejection(() => collect(downloader().stream(url, { partialsChecksums: partials, checksum: stale, expectedSize: SIZE })));
+    expect(error.code).toBe('NH_DOWNLOAD_CHECKSUM_MISMATCH');
+    // The last part is held back until the whole file is proven: it never reached the consumer.
+    expect(error.received?.length).toBe(SIZE - (SIZE % PART_SIZE_BYTES || PART_SIZE_BYTES));
+    // Consistent checksums pass, byte for byte.
+    const got = await collect(downloader().stream(url, { partialsChecksums: partials, checksum, expectedSize: SIZE }));
+    expect(got.equals(body)).toBe(true);
+  });
+
   it('gives up on a part after three checksum failures', async () => {
     fx.host.setFaults(NAME, { corruptByteAt: 2 * PART_SIZE_BYTES + 3 });
     const error = await rejection(() => collect(downloader().stream(url, { partialsChecksums: partials })));

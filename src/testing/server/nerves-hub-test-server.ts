@@ -72,6 +72,8 @@ export class NervesHubTestServer {
   readonly #logger: Logger;
   readonly #registry = new DeviceRegistry();
   readonly #waiters = new Waiters();
+  /** Joins whose after-join pushes have been sent, per device. */
+  readonly #settledJoins = new Map<string, number>();
   readonly #connections = new Set<DeviceConnection>();
   readonly #frames: DeviceFrame[] = [];
   readonly #sent: ServerFrame[] = [];
@@ -220,7 +222,11 @@ export class NervesHubTestServer {
   lastJoinParams(identifier: string): Record<string, unknown> | undefined {
     return this.#registry.device(identifier)?.lastJoinParams;
   }
-  /** Resolves with the first recorded frame (past or future, from index `fromIndex`) matching `predicate`. */
+  /**
+   * Resolves with the first recorded frame (past or future, from index `fromIndex`) matching `predicate`.
+   * @throws NervesHubError `NH_TEST_SERVER_TIMEOUT` after `timeoutMs`, `NH_TEST_SERVER_ABORTED` when
+   *   `signal` fires, `NH_TEST_SERVER_CLOSED` when the server closes (as a rejection).
+   */
   waitForFrame(predicate: (frame: DeviceFrame) => boolean, options: WaitOptions & { fromIndex?: number } = {}): Promise<DeviceFrame> {
     let index = options.fromIndex ?? 0;
     return this.#waiters.waitFor(
@@ -235,12 +241,24 @@ export class NervesHubTestServer {
       options,
     );
   }
-  /** Resolves with the join params once `identifier` has joined `device` at least `count` (default 1) times. */
+  /**
+   * Resolves with the join params once `identifier` has joined `device` at least `count` (default 1) times.
+   * @throws NervesHubError `NH_TEST_SERVER_TIMEOUT` / `NH_TEST_SERVER_ABORTED` / `NH_TEST_SERVER_CLOSED` (as a rejection), like {@link NervesHubTestServer.waitForFrame}.
+   */
   waitForJoin(identifier: string, options: WaitOptions & { count?: number } = {}): Promise<Record<string, unknown>> {
     const count = options.count ?? 1;
-    return this.#waiters.waitFor(`join #${count} of ${identifier}`, () => (this.joinCount(identifier) >= count ? this.lastJoinParams(identifier) : undefined), options);
+    // Resolves once the after-join pushes (keys, extensions:get, queued updates) went out, so an
+    // update pushed next can't overtake the keys the device asked for.
+    return this.#waiters.waitFor(
+      `join #${count} of ${identifier}`,
+      () => ((this.#settledJoins.get(identifier) ?? 0) >= count ? this.lastJoinParams(identifier) : undefined),
+      options,
+    );
   }
-  /** Resolves with the first upgrade record (past or future) matching `predicate`. */
+  /**
+   * Resolves with the first upgrade record (past or future) matching `predicate`.
+   * @throws NervesHubError `NH_TEST_SERVER_TIMEOUT` / `NH_TEST_SERVER_ABORTED` / `NH_TEST_SERVER_CLOSED` (as a rejection), like {@link NervesHubTestServer.waitForFrame}.
+   */
   waitForUpgrade(predicate: (record: UpgradeRecord) => boolean, options: WaitOptions & { fromIndex?: number } = {}): Promise<UpgradeRecord> {
     let index = options.fromIndex ?? 0;
     return this.#waiters.waitFor(
@@ -255,11 +273,17 @@ export class NervesHubTestServer {
       options,
     );
   }
-  /** Resolves once `identifier` has an open WebSocket. */
+  /**
+   * Resolves once `identifier` has an open WebSocket.
+   * @throws NervesHubError `NH_TEST_SERVER_TIMEOUT` / `NH_TEST_SERVER_ABORTED` / `NH_TEST_SERVER_CLOSED` (as a rejection), like {@link NervesHubTestServer.waitForFrame}.
+   */
   waitForConnection(identifier: string, options: WaitOptions = {}): Promise<void> {
     return this.#waiters.waitFor(`connection of ${identifier}`, () => (this.connectedDevices().includes(identifier) ? (true as const) : undefined), options).then(() => undefined);
   }
-  /** Resolves once `identifier` has no open WebSocket. */
+  /**
+   * Resolves once `identifier` has no open WebSocket.
+   * @throws NervesHubError `NH_TEST_SERVER_TIMEOUT` / `NH_TEST_SERVER_ABORTED` / `NH_TEST_SERVER_CLOSED` (as a rejection), like {@link NervesHubTestServer.waitForFrame}.
+   */
   waitForDisconnect(identifier: string, options: WaitOptions = {}): Promise<void> {
     return this.#waiters.waitFor(`disconnect of ${identifier}`, () => (this.connectedDevices().includes(identifier) ? undefined : (true as const)), options).then(() => undefined);
   }
@@ -268,7 +292,7 @@ export class NervesHubTestServer {
 
   /**
    * Pushes `event` on the device topic of `identifier` (`[join_ref, null, "device", event, payload]`).
-   * Throws `NH_TEST_DEVICE_NOT_JOINED` when the device has no joined `device` channel.
+   * @throws NervesHubError `NH_TEST_DEVICE_NOT_JOINED` when the device has no joined `device` channel.
    */
   push(identifier: string, event: string, payload: unknown): void {
     const connection = this.#joinedConnection(identifier);
@@ -343,6 +367,7 @@ export class NervesHubTestServer {
   /**
    * Closes every device socket (close code 1012, then destroyed), stops listening, waits
    * `downtimeMs`, and listens again on the same port with the same state.
+   * @throws NervesHubError `NH_TEST_SERVER_CLOSED` after {@link NervesHubTestServer.close}.
    */
   async restart(options: { downtimeMs?: number } = {}): Promise<void> {
     if (this.#closed) throw new NervesHubError('NH_TEST_SERVER_CLOSED', 'the test server is closed');
@@ -434,7 +459,11 @@ export class NervesHubTestServer {
   };
 
   #afterJoin(connection: DeviceConnection, params: Record<string, unknown>): void {
-    if (connection.closed) return;
+    this.#settledJoins.set(connection.identifier, (this.#settledJoins.get(connection.identifier) ?? 0) + 1);
+    if (connection.closed) {
+      this.#waiters.notify();
+      return;
+    }
     if (params['fwup_public_keys'] === 'on_connect') connection.push('device', 'fwup_public_keys', { keys: [...this.#registry.fwupPublicKeys] });
     if (params['archive_public_keys'] === 'on_connect') connection.push('device', 'archive_public_keys', { keys: [...this.#registry.archivePublicKeys] });
     if (apiVersionAtLeast(params['device_api_version'], 2, 2)) connection.push('device', 'extensions:get', {});

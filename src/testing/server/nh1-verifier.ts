@@ -6,7 +6,14 @@
 import { createHmac, pbkdf2, timingSafeEqual } from 'node:crypto';
 import { decodeEtf, EtfDecodeError, isEtfTuple } from './etf.js';
 
-/** A key/secret pair the test server knows. */
+/**
+ * A key/secret pair the test server knows.
+ *
+ * @example
+ * ```ts
+ * const credential: SharedSecretCredential = { key: 'nhp_test', secret: 's3cret', kind: 'product' };
+ * ```
+ */
 export interface SharedSecretCredential {
   /** `nhp_…` (product key) or any other key (device key, normally `nhd_…`). */
   readonly key: string;
@@ -33,10 +40,31 @@ export type Nh1Rejection =
 
 /** Outcome of {@link verifyNh1Headers}. */
 export type Nh1Verdict =
-  | { readonly ok: true; readonly identifier: string; readonly credential: SharedSecretCredential; readonly signedAtMs: number }
-  | { readonly ok: false; readonly reason: Nh1Rejection };
+  | {
+      /** The headers are valid. */
+      readonly ok: true;
+      /** The device identifier the signature covers. */
+      readonly identifier: string;
+      /** The credential that signed. */
+      readonly credential: SharedSecretCredential;
+      /** Signing time (Unix ms) from `x-nh-time`. */
+      readonly signedAtMs: number;
+    }
+  | {
+      /** The headers were refused. */
+      readonly ok: false;
+      /** Why, as nerves_hub_web would classify it. */
+      readonly reason: Nh1Rejection;
+    };
 
-/** Inputs of {@link verifyNh1Headers} besides the headers. */
+/**
+ * Inputs of {@link verifyNh1Headers} besides the headers.
+ *
+ * @example
+ * ```ts
+ * const verdict = verifyNh1Headers(headers, { lookup: (k) => credentials.get(k), nowMs: Date.now(), maxAgeSeconds: 90, enabled: true });
+ * ```
+ */
 export interface Nh1VerifyOptions {
   /** Finds a credential by its exact key. */
   readonly lookup: (key: string) => SharedSecretCredential | undefined;

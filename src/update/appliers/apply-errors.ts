@@ -30,6 +30,12 @@ export class FwupError extends NervesHubError {
   /** The last lines fwup wrote to stderr (trimmed, at most 4 KiB). */
   readonly stderr: string;
 
+  /**
+   * Creates an `NH_FWUP_FAILED` error.
+   *
+   * @param message - fwup's error text
+   * @param details - exit code, signal, stderr tail and cause
+   */
   constructor(message: string, details: { exitCode: number | null; signal?: NodeJS.Signals | null; stderr?: string; cause?: unknown }) {
     super(ApplyErrorCodes.fwupFailed, message, { cause: details.cause });
     this.name = 'FwupError';

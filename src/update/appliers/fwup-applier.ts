@@ -7,7 +7,14 @@ import { FRAMED_INPUT_END, FwupFramingDecoder, frameInput, fwupMessageOf } from 
 import { nextOrAbort, releaseSource } from './abortable-source.js';
 import { ApplyErrorCodes, FwupError, abortedApplyError } from './apply-errors.js';
 
-/** Options of {@link FwupApplier}. */
+/**
+ * Options of {@link FwupApplier}.
+ *
+ * @example
+ * ```ts
+ * const applier = new FwupApplier({ devicePath: '/dev/mmcblk0', task: 'upgrade', fwupPath: '/usr/bin/fwup' });
+ * ```
+ */
 export interface FwupApplierOptions {
   /** fwup's `-d` target (block device or image file), e.g. `/dev/mmcblk0`. */
   devicePath: string;
@@ -29,9 +36,13 @@ export interface FwupApplierOptions {
 
 /** Defaults of {@link FwupApplierOptions}. */
 export const DEFAULT_FWUP_APPLIER_OPTIONS = Object.freeze({
+  /** Default {@link FwupApplierOptions.task}. */
   task: 'upgrade',
+  /** Default {@link FwupApplierOptions.fwupPath} (looked up on the PATH). */
   fwupPath: 'fwup',
+  /** Default {@link FwupApplierOptions.killGraceMs}. */
   killGraceMs: 5000,
+  /** Default {@link FwupApplierOptions.maxPacketBytes}. */
   maxPacketBytes: 64 * 1024,
 });
 
@@ -56,6 +67,7 @@ const STDERR_KEEP_BYTES = 4096;
 export class FwupApplier implements FirmwareApplier {
   readonly #options: Required<Omit<FwupApplierOptions, 'logger'>> & { logger: Logger };
 
+  /** @throws NervesHubError `NH_BAD_OPTIONS` without `devicePath`. */
   constructor(options: FwupApplierOptions) {
     if (typeof options.devicePath !== 'string' || options.devicePath === '') {
       throw new NervesHubError('NH_BAD_OPTIONS', 'FwupApplier needs a devicePath (fwup -d)');
