@@ -1,0 +1,107 @@
+// Device side of bench/update-e2e.mjs, run in its own process (fork) so its peak RSS and CPU are
+// the device's alone. It builds a NervesHubLink from the BUILT package (dist/) with a device
+// certificate and a FileApplier, then talks to the parent over IPC:
+//   parent → { type: 'config', ... }      child → { type: 'joined' }
+//   child  → { type: 'idle', cpuMs, wallMs }   (after `idleMs` connected and idle, when idleMs > 0)
+//   child  → { type: 'outcome', outcome, at }  (each update outcome)
+//   parent → { type: 'stop' }             child → { type: 'done', maxRssKiB, cpuMs } then exits.
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { setInterval, clearInterval, setTimeout } from 'node:timers';
+import { performance } from 'node:perf_hooks';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const send = (message) => process.send?.(message);
+/** Logs when the applier got its first and last byte and when it finished (fsync + rename). */
+function timedApplier(inner, logger) {
+  return {
+    apply(source, context) {
+      async function* watched() {
+        let first = true;
+        for await (const chunk of source) {
+          if (first) logger.log('info', 'applier: first byte');
+          first = false;
+          yield chunk;
+        }
+        logger.log('info', 'applier: last byte');
+      }
+      return inner.apply(watched(), context).finally(() => logger.log('info', 'applier: done (fsync, rename)'));
+    },
+  };
+}
+const cpuMs = (usage) => (usage.user + usage.system) / 1000;
+
+process.once('message', async (config) => {
+  if (config?.type !== 'config') throw new Error('expected a config message first');
+  const { NervesHubLink, FileApplier, Downloader } = await import(join(config.dist, 'index.js'));
+  const ca = readFileSync(config.caPath, 'utf8');
+  const certPem = readFileSync(config.certPath, 'utf8');
+  const keyPem = readFileSync(config.keyPath, 'utf8');
+
+  // Peak of each memory figure, sampled every 50 ms once the idle measurement is over (diagnostics
+  // for RSS findings; the sampler itself would cost CPU while idle).
+  const peaks = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  let sampler;
+  const startSampler = () => {
+    sampler ??= setInterval(() => {
+      const m = process.memoryUsage();
+      for (const key of Object.keys(peaks)) peaks[key] = Math.max(peaks[key], m[key]);
+      if (process.env.BENCH_MEM_LOG === '1') process.stderr.write(`mem ${Date.now() % 100000} rss ${(m.rss / 1048576).toFixed(0)} ab ${(m.arrayBuffers / 1048576).toFixed(0)}\n`);
+    }, 50);
+    sampler.unref();
+  };
+
+  let joinedOnce = false;
+  // BENCH_VERBOSE=1: a timestamped log of the update (where the time goes between push and completed).
+  const logger = process.env.BENCH_VERBOSE === '1' ? { log: (level, message) => process.stderr.write(`  [device ${Date.now() % 100000}] ${level} ${message}\n`) } : undefined;
+  const link = new NervesHubLink({
+    ...(logger ? { logger } : {}),
+    socket: {
+      url: config.url,
+      auth: { type: 'certificate', provider: { getTlsMaterial: async () => ({ certificateChain: [certPem], key: keyPem }) } },
+      firmware: { uuid: config.runningUuid, product: 'bench', version: '0.9.0', platform: 'host', architecture: 'x86_64' },
+      fwupVersion: '1.16.0',
+      fwupPublicKeys: [config.publicKey],
+      tls: { ca },
+      ...(config.heartbeatIntervalMs ? { heartbeatIntervalMs: config.heartbeatIntervalMs } : {}),
+    },
+    client: {
+      updateAvailable: () => ({ action: 'apply' }),
+      reboot: () => {},
+      connected: () => {
+        if (joinedOnce) return;
+        joinedOnce = true;
+        void afterJoin();
+      },
+    },
+    applier: logger ? timedApplier(new FileApplier({ path: config.targetPath }), logger) : new FileApplier({ path: config.targetPath }),
+    update: {
+      strategy: config.strategy,
+      stateDir: config.stateDir,
+      downloader: new Downloader({ ca, ...(logger ? { logger } : {}) }),
+    },
+  });
+  link.onUpdateOutcome((outcome) => send({ type: 'outcome', outcome, at: Date.now() }));
+
+  async function afterJoin() {
+    send({ type: 'joined' });
+    if (config.idleMs > 0) {
+      await sleep(1000); // let the join settle (flags refresh, journal check)
+      const start = process.cpuUsage();
+      const t0 = performance.now();
+      await sleep(config.idleMs);
+      const used = process.cpuUsage(start);
+      send({ type: 'idle', cpuMs: cpuMs(used), wallMs: performance.now() - t0 });
+    }
+    startSampler();
+  }
+
+  process.on('message', async (message) => {
+    if (message?.type !== 'stop') return;
+    await link.stop();
+    clearInterval(sampler);
+    send({ type: 'done', maxRssKiB: process.resourceUsage().maxRSS, cpuMs: cpuMs(process.cpuUsage()), peaks });
+    process.disconnect();
+  });
+  link.start();
+});
