@@ -17,6 +17,8 @@ export class NervesHubError extends Error {
   readonly code: string;
 
   /**
+   * Creates an error with a stable `code`.
+   *
    * @param code - stable error code
    * @param message - human-readable explanation that says what to do
    * @param options - `cause`: the underlying error
