@@ -1,9 +1,9 @@
-import type { KeyObject } from 'node:crypto';
 import type { Blake2b256 } from './blake2b.js';
 import { formatFwupTimestamp, type FirmwareMetadata } from './firmware-metadata.js';
 import { FWUP_UUID_NAMESPACE, uuidFromDigest } from './firmware-uuid.js';
 import { MetaConfError, readMetaConf, type MetaConf, type MetaConfResource } from './meta-conf.js';
 import { ED25519_SIGNATURE_LENGTH, verifyWithAnyKey } from './signature.js';
+import type { TrustedKey } from './signature.js';
 import { FirmwareVerificationError, malformed } from './verification-error.js';
 import { ZipStreamParser, type ZipEntryTotals, type ZipLocalEntry, type ZipStreamHandler } from './zip-stream-parser.js';
 
@@ -44,7 +44,7 @@ const META_CONF_ENTRY = 'meta.conf';
 
 /** Options for one {@link FirmwareArchiveCheck}. */
 export interface FirmwareArchiveCheckOptions {
-  keys: readonly KeyObject[];
+  keys: readonly TrustedKey[];
   /** Name used in fwup's "Expecting meta.conf to be at the beginning of …" message. */
   label: string;
   /** fwup version `require-fwup-version` is compared against. */

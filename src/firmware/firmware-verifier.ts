@@ -1,10 +1,10 @@
-import type { KeyObject } from 'node:crypto';
 import { createBlake2b256 } from './blake2b.js';
 import { firmwareChunks, type FirmwareInput } from './byte-source.js';
 import { FirmwareArchiveCheck, type FirmwareResource } from './firmware-archive-checker.js';
 import type { FirmwareMetadata } from './firmware-metadata.js';
 import { parsePublicKey } from './public-key.js';
-import { ed25519KeyObject } from './signature.js';
+import { trustedKey } from './signature.js';
+import type { TrustedKey } from './signature.js';
 import { FirmwareVerificationError, type FirmwareVerificationCode } from './verification-error.js';
 
 export type { FirmwareVerificationCode } from './verification-error.js';
@@ -75,7 +75,7 @@ function labelOf(input: FirmwareInput): string {
  * ```
  */
 export class FirmwareVerifier {
-  private readonly keys: KeyObject[];
+  private readonly keys: TrustedKey[];
   private readonly fwupVersion: string;
 
   /**
@@ -88,7 +88,7 @@ export class FirmwareVerifier {
     this.keys = options.publicKeys.map((key) => {
       const raw = parsePublicKey(key);
       try {
-        return ed25519KeyObject(raw);
+        return trustedKey(raw);
       } catch (error) {
         throw new TypeError('Error decoding public key', { cause: error });
       }

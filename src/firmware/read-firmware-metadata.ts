@@ -3,7 +3,7 @@ import { firmwareChunks, type FirmwareInput } from './byte-source.js';
 import { FirmwareArchiveCheck } from './firmware-archive-checker.js';
 import type { FirmwareMetadata } from './firmware-metadata.js';
 import { parsePublicKey } from './public-key.js';
-import { ed25519KeyObject } from './signature.js';
+import { trustedKey } from './signature.js';
 import { malformed } from './verification-error.js';
 
 const STOP = Symbol('metadata read');
@@ -41,7 +41,7 @@ export async function readFirmwareMetadata(
   input: FirmwareInput,
   options: ReadFirmwareMetadataOptions = {},
 ): Promise<FirmwareMetadata> {
-  const keys = (options.publicKeys ?? []).map((k) => ed25519KeyObject(parsePublicKey(k)));
+  const keys = (options.publicKeys ?? []).map((k) => trustedKey(parsePublicKey(k)));
   const check = new FirmwareArchiveCheck({
     keys,
     label: typeof input === 'string' ? input : 'the archive',
