@@ -13,4 +13,7 @@ export interface CommandEntry {
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
   verify: { summary: 'verify a firmware archive (.fw) like fwup -V', load: () => import('./verify.js') },
   metadata: { summary: "print a firmware archive's metadata like fwup -m", load: () => import('./metadata.js') },
+  run: { summary: 'run the SDK as a standalone update agent (--config device.json)', load: () => import('./run.js') },
+  doctor: { summary: 'check step by step that the device can reach NervesHub', load: () => import('./doctor.js') },
+  demo: { summary: 'a complete firmware update on this machine, in seconds', load: () => import('./demo.js') },
 });

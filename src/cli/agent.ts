@@ -1,0 +1,154 @@
+import { X509Certificate } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
+import { FileCertificateProvider } from '../auth/file-certificate-provider.js';
+import { Downloader } from '../download/downloader.js';
+import { NervesHubError } from '../errors.js';
+import type { Logger } from '../internal/logger.js';
+import type { NervesHubLinkOptions } from '../link/nerves-hub-link.js';
+import type { SocketAuth } from '../socket/options.js';
+import { FileApplier } from '../update/appliers/file-applier.js';
+import { FwupApplier } from '../update/appliers/fwup-applier.js';
+import type { FirmwareApplier } from '../update/firmware-applier.js';
+import type { AgentConfig } from './agent-config.js';
+import { AgentConfigError } from './agent-config.js';
+
+/** Message (and code) for configs this version cannot run. */
+export const PKCS11_UNSUPPORTED_MESSAGE =
+  'auth.type "pkcs11" is not supported in this version (NH_CONFIG_UNSUPPORTED): use certificate files or a CertificateProvider in your own app';
+
+/** Socket settings of {@link NervesHubLinkOptions}, as the agent builds them. */
+export type AgentSocketOptions = NervesHubLinkOptions['socket'];
+
+/** Reads `serverCaFile` (PEM), naming the key when it cannot be read. */
+export async function readServerCa(config: AgentConfig): Promise<string | undefined> {
+  if (config.serverCaFile === undefined) return undefined;
+  try {
+    const text = await readFile(config.serverCaFile, 'utf8');
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
+    return text;
+  } catch (error) {
+    throw new AgentConfigError('serverCaFile', `cannot use ${config.serverCaFile}: ${(error as Error).message}`);
+  }
+}
+
+/** The socket auth of a config. @throws NervesHubError `NH_CONFIG_UNSUPPORTED` for pkcs11 */
+export function agentAuth(config: AgentConfig): SocketAuth {
+  const auth = config.auth;
+  switch (auth.type) {
+    case 'certificate':
+      return {
+        type: 'certificate',
+        provider: new FileCertificateProvider({
+          certFile: auth.certFile,
+          keyFile: auth.keyFile,
+          ...(auth.signerCertFile ? { signerCertFile: auth.signerCertFile } : {}),
+          ...(config.serverCaFile ? { serverCaFile: config.serverCaFile } : {}),
+        }),
+      };
+    case 'shared-secret':
+      return { type: 'shared-secret', key: auth.key, secret: auth.secret, identifier: auth.identifier };
+    case 'pkcs11':
+      throw new NervesHubError('NH_CONFIG_UNSUPPORTED', PKCS11_UNSUPPORTED_MESSAGE);
+  }
+}
+
+/** Asks `fwup --version` once (the join param `fwup_version`); undefined when fwup cannot be run. */
+function fwupVersionReader(fwupPath: string): () => Promise<string> {
+  let cached: Promise<string> | undefined;
+  return () =>
+    (cached ??= new Promise((resolve) => {
+      execFile(fwupPath, ['--version'], { timeout: 5000 }, (error, stdout) => resolve(error ? '' : String(stdout).trim()));
+    }));
+}
+
+/** Checks `proxy` is an `http://` URL (the socket and the downloader tunnel with HTTP CONNECT). */
+function checkProxy(proxy: string | undefined): void {
+  if (proxy === undefined) return;
+  let url: URL | undefined;
+  try {
+    url = new URL(proxy);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== 'http:') throw new AgentConfigError('proxy', 'must be an http:// URL (http://[user:pass@]host:port, tunnelled with HTTP CONNECT)');
+}
+
+/** Builds the socket options the agent (and `doctor`'s join check) connect with. @throws AgentConfigError */
+export async function agentSocketOptions(config: AgentConfig): Promise<AgentSocketOptions> {
+  checkProxy(config.proxy);
+  const serverCa = await readServerCa(config);
+  const fwupVersion =
+    config.fwupVersion ?? (config.apply.type === 'fwup' ? fwupVersionReader(config.apply.fwupPath ?? 'fwup') : undefined);
+  return {
+    url: config.url,
+    auth: agentAuth(config),
+    firmware: config.firmware,
+    fwupPublicKeys: config.fwupPublicKeys,
+    ...(fwupVersion !== undefined ? { fwupVersion } : {}),
+    tls: { ...(serverCa ? { ca: serverCa } : {}), ...(config.serverName ? { servername: config.serverName } : {}) },
+    ...(config.proxy ? { proxy: config.proxy } : {}),
+    ...(config.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: config.heartbeatIntervalMs } : {}),
+  };
+}
+
+/** The applier a config names. */
+export function agentApplier(config: AgentConfig, logger: Logger): FirmwareApplier {
+  const apply = config.apply;
+  if (apply.type === 'file') return new FileApplier({ path: apply.path });
+  return new FwupApplier({
+    devicePath: apply.devicePath,
+    task: apply.task,
+    ...(apply.fwupPath ? { fwupPath: apply.fwupPath } : {}),
+    ...(apply.extraArgs ? { extraArgs: apply.extraArgs } : {}),
+    logger,
+  });
+}
+
+/**
+ * The firmware downloader: Node's public roots plus `serverCaFile` (a private NervesHub often
+ * serves firmware from the same host; S3-style hosts need the public roots).
+ */
+export function agentDownloader(config: AgentConfig, serverCa: string | undefined, logger: Logger): Downloader {
+  return new Downloader({
+    ...(serverCa ? { ca: [...rootCertificates, serverCa] } : {}),
+    ...(config.proxy ? { proxy: config.proxy } : {}),
+    logger,
+  });
+}
+
+/** Who the device is, for the startup line (no secrets: never the key, secret or PIN). */
+export interface DeviceIdentity {
+  /** Certificate CN or shared-secret identifier. */
+  identifier: string;
+  auth: AgentConfig['auth']['type'];
+  /** Certificate expiry (ISO), for certificate auth. */
+  certificateValidTo?: string;
+}
+
+/** Reads the device identity from the config (the certificate CN for certificate auth). */
+export async function deviceIdentity(config: AgentConfig): Promise<DeviceIdentity> {
+  const auth = config.auth;
+  if (auth.type === 'shared-secret') return { identifier: auth.identifier, auth: auth.type };
+  const cert = await readDeviceCertificate(auth.certFile);
+  return {
+    identifier: commonName(cert) ?? '(certificate without CN)',
+    auth: auth.type,
+    certificateValidTo: new Date(cert.validTo).toISOString(),
+  };
+}
+
+/** Reads the first certificate of a PEM/DER file. @throws AgentConfigError naming `auth.certFile` */
+export async function readDeviceCertificate(file: string): Promise<X509Certificate> {
+  try {
+    return new X509Certificate(await readFile(file));
+  } catch (error) {
+    throw new AgentConfigError('auth.certFile', `cannot read a certificate from ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** The CN of a certificate's subject, if any. */
+export function commonName(cert: X509Certificate): string | undefined {
+  return /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
+}

@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util';
+import type { CliIo } from '../cli-io.js';
+import { formatDuration, processIo } from '../cli-io.js';
+import type { DoctorStepResult } from '../doctor-checks.js';
+import { runDoctorChecks } from '../doctor-checks.js';
+import { usageFailure } from './keys-option.js';
+
+const USAGE = `Usage: nerves-hub-link doctor --config device.json [--json]
+
+Checks, step by step, that this device can reach NervesHub with its configuration:
+config, clock, DNS, TCP, TLS (server certificate and our client certificate), authentication
+(the WebSocket upgrade), and a real join of the "device" topic. Prints what failed and how to fix it.
+
+Options:
+  -c, --config FILE   device configuration (the one 'nerves-hub-link run' uses)
+  --json              print one JSON object {"ok", "steps": [{name, status, detail, fix?, code?, durationMs}]}
+  -h, --help          show this help
+
+Exit codes: 0 every check passed, 1 a check failed, 2 usage error.
+`;
+
+const MARKS: Readonly<Record<DoctorStepResult['status'], string>> = Object.freeze({ pass: '✓', fail: '✗', skip: '-' });
+
+function formatStep(step: DoctorStepResult): string {
+  const time = step.status === 'skip' ? '' : ` (${formatDuration(step.durationMs)})`;
+  let text = `  ${MARKS[step.status]} ${step.name.padEnd(7)} ${step.detail}${time}\n`;
+  if (step.code) text += `            code: ${step.code}\n`;
+  if (step.fix) text += `            fix:  ${step.fix}\n`;
+  return text;
+}
+
+/** `nerves-hub-link doctor`. */
+export async function run(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    return usageFailure('doctor', (error as Error).message, USAGE);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.config === undefined) return usageFailure('doctor', '--config is required', USAGE);
+  const json = values.json === true;
+  if (!json) io.stdout.write(`nerves-hub-link doctor: ${values.config}\n`);
+  const steps = await runDoctorChecks(values.config, { onStep: (step) => void (json ? undefined : io.stdout.write(formatStep(step))) });
+  const ok = steps.every((s) => s.status === 'pass');
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ ok, steps: steps.map((s) => ({ ...s, durationMs: Math.round(s.durationMs) })) })}\n`);
+  } else {
+    const failed = steps.filter((s) => s.status === 'fail').length;
+    io.stdout.write(ok ? '\nAll checks passed.\n' : `\n${failed} check${failed === 1 ? '' : 's'} failed; later checks that depend on ${failed === 1 ? 'it' : 'them'} were skipped.\n`);
+  }
+  return ok ? 0 : 1;
+}

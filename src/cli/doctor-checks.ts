@@ -1,0 +1,290 @@
+/**
+ * The checks of `nerves-hub-link doctor`, step by step: config, clock, DNS, TCP, TLS, auth
+ * (the WebSocket upgrade), join. A step that fails makes the steps depending on it `skip`.
+ */
+import type { X509Certificate } from 'node:crypto';
+import type { Agent } from 'node:http';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import { createSecureContext } from 'node:tls';
+import type { TlsClientMaterial } from '../auth/certificate-provider.js';
+import { isNervesHubError, NervesHubError } from '../errors.js';
+import { redactUrl } from '../internal/redact.js';
+import { SocketErrorCodes } from '../socket/connect-errors.js';
+import type { FailureContext } from '../socket/connect-errors.js';
+import { NervesHubSocket } from '../socket/nerves-hub-socket.js';
+import type { ResolvedSocketOptions } from '../socket/options.js';
+import { resolveSocketOptions } from '../socket/options.js';
+import { createProxyAgent } from '../socket/proxy-agent.js';
+import { buildTlsOptions } from '../socket/tls-options.js';
+import { createSharedSecretHeaders } from '../auth/shared-secret.js';
+import type { AgentConfig } from './agent-config.js';
+import { loadAgentConfig } from './agent-config.js';
+import type { AgentSocketOptions } from './agent.js';
+import { agentSocketOptions, commonName, readDeviceCertificate } from './agent.js';
+import type { ProbeTarget } from './doctor-probes.js';
+import { probeTcp, probeTls, probeUpgrade } from './doctor-probes.js';
+
+/** The steps, in order. */
+export const DOCTOR_STEPS = ['config', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join'] as const;
+/** One step's name. */
+export type DoctorStepName = (typeof DOCTOR_STEPS)[number];
+
+/** What a step found. */
+export interface DoctorStepResult {
+  name: DoctorStepName;
+  status: 'pass' | 'fail' | 'skip';
+  /** What was checked or what went wrong. */
+  detail: string;
+  /** How to fix it (failures only). */
+  fix?: string;
+  /** Stable error code of a failure (e.g. `NH_SOCKET_UNAUTHORIZED`). */
+  code?: string;
+  durationMs: number;
+}
+
+/** Options of {@link runDoctorChecks}. */
+export interface DoctorOptions {
+  /** Device clock in Unix ms (tests). Default `Date.now`. */
+  now?: () => number;
+  /** Time allowed per network step (default 10 000 ms). */
+  stepTimeoutMs?: number;
+  /** Called after each step, for output as it happens. */
+  onStep?(result: DoctorStepResult): void;
+}
+
+/** Defaults of {@link DoctorOptions}. */
+export const DOCTOR_DEFAULTS = Object.freeze({ stepTimeoutMs: 10_000, earliestPlausibleYear: 2024 });
+
+/** Which earlier step each step needs. */
+const NEEDS: Readonly<Record<DoctorStepName, readonly DoctorStepName[]>> = Object.freeze({
+  config: [],
+  clock: ['config'],
+  dns: ['config'],
+  tcp: ['dns'],
+  tls: ['tcp', 'clock'],
+  auth: ['tls'],
+  join: ['auth'],
+});
+
+/** CLI-specific fixes by error code (the socket's messages speak of options, doctor of device.json keys). */
+const FIXES: Readonly<Record<string, string>> = Object.freeze({
+  [SocketErrorCodes.dns]: 'check the host in "url" and the device\'s DNS settings (/etc/resolv.conf)',
+  [SocketErrorCodes.connect]: 'check the host and port in "url", the network and any firewall between the device and NervesHub',
+  [SocketErrorCodes.serverCertUntrusted]: 'set "serverCaFile" to the CA that signed NervesHub\'s certificate (omit it for a server with a public certificate)',
+  [SocketErrorCodes.serverNameMismatch]: 'use the host name the server certificate names in "url", or set "serverName"',
+  [SocketErrorCodes.tlsUnknownCa]: 'is the signer CA registered with NervesHub (mix nerves_hub.ca_certificate register, or the web UI), and is the device (certificate CN) registered? Send the signer certificate in the chain with auth.signerCertFile',
+  [SocketErrorCodes.tlsCertificateRequired]: 'use auth.type "certificate", or a "/device-socket" URL for shared secrets',
+  [SocketErrorCodes.certExpired]: 'renew the certificate, or check the device clock',
+  [SocketErrorCodes.clockNotSet]: 'set the time first (NTP or an RTC)',
+  [SocketErrorCodes.unauthorized]: 'register the device (or its signer CA / shared-secret key) with NervesHub',
+  [SocketErrorCodes.serializer]: 'the server refused serializer vsn=2.0.0: check the URL points at a NervesHub device endpoint',
+  [SocketErrorCodes.serviceUnavailable]: 'NervesHub is not accepting devices right now; try again later',
+  [SocketErrorCodes.httpStatus]: 'check "url": the path must be /socket/websocket (certificates) or /device-socket/websocket (shared secrets)',
+  [SocketErrorCodes.joinRefused]: 'the server refused the device topic join: check the firmware metadata in "firmware" and the server logs',
+  NH_AUTH_CERT_FILE: 'check auth.certFile / auth.keyFile paths, permissions and formats (PEM or DER)',
+  NH_CONFIG_INVALID: 'fix the named key in the config file',
+  NH_CONFIG_UNSUPPORTED: 'use auth.type "certificate" (files) or "shared-secret"',
+});
+
+/** What the config step hands to the later steps. */
+interface Prepared {
+  config: AgentConfig;
+  socketOptions: AgentSocketOptions;
+  resolved: ResolvedSocketOptions;
+  tlsOptions: ConnectionOptions;
+  certificate: X509Certificate | undefined;
+  /** The NervesHub endpoint. */
+  target: ProbeTarget;
+  /** Where DNS and TCP are checked: the proxy when one is configured, else the endpoint. */
+  firstHop: ProbeTarget & { viaProxy: boolean };
+  /** Tunnels the TLS and upgrade probes through the proxy (`CONNECT`), when one is configured. */
+  agent: Agent | undefined;
+}
+
+function isoDay(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString().slice(0, 10) : 'an invalid date';
+}
+
+function failure(error: unknown): Pick<DoctorStepResult, 'detail' | 'fix' | 'code'> {
+  const code = isNervesHubError(error) ? error.code : undefined;
+  const detail = error instanceof Error ? error.message : String(error);
+  const fix = code !== undefined ? FIXES[code] : undefined;
+  return { detail, ...(fix ? { fix } : {}), ...(code ? { code } : {}) };
+}
+
+/**
+ * Runs every check and returns one result per step (skipped steps included).
+ *
+ * @example
+ * ```ts
+ * const steps = await runDoctorChecks('/etc/nerves-hub/device.json', { onStep: (s) => console.log(s.name, s.status) });
+ * const healthy = steps.every((s) => s.status === 'pass');
+ * ```
+ */
+export async function runDoctorChecks(configFile: string, options: DoctorOptions = {}): Promise<DoctorStepResult[]> {
+  const now = options.now ?? Date.now;
+  const timeoutMs = options.stepTimeoutMs ?? DOCTOR_DEFAULTS.stepTimeoutMs;
+  const results: DoctorStepResult[] = [];
+  let prepared: Prepared | undefined;
+  const ctx = (): FailureContext => ({
+    nowMs: now(),
+    authType: prepared?.resolved.auth.type ?? 'certificate',
+    ...(prepared?.certificate ? { deviceCertificatePem: prepared.certificate.toString() } : {}),
+  });
+
+  const step = async (name: DoctorStepName, check: () => Promise<string>): Promise<void> => {
+    const failedNeed = NEEDS[name].find((n) => results.find((r) => r.name === n)?.status !== 'pass');
+    let result: DoctorStepResult;
+    if (failedNeed !== undefined) {
+      result = { name, status: 'skip', detail: `skipped: the ${failedNeed} check did not pass`, durationMs: 0 };
+    } else {
+      const started = performance.now();
+      try {
+        const detail = await check();
+        result = { name, status: 'pass', detail, durationMs: performance.now() - started };
+      } catch (error) {
+        result = { name, status: 'fail', ...failure(error), durationMs: performance.now() - started };
+      }
+    }
+    results.push(result);
+    options.onStep?.(result);
+  };
+
+  await step('config', async () => {
+    prepared = await prepare(configFile, timeoutMs);
+    const { config, certificate } = prepared;
+    const who =
+      certificate !== undefined
+        ? `device ${commonName(certificate) ?? '(no CN)'} (certificate valid until ${isoDay(Date.parse(certificate.validTo))})`
+        : `device ${config.auth.type === 'shared-secret' ? config.auth.identifier : '?'} (shared secret)`;
+    return `${who}, firmware ${config.firmware.product ?? '?'} ${config.firmware.version ?? '?'}, ${redactUrl(config.url)}`;
+  });
+
+  await step('clock', async () => {
+    const nowMs = now();
+    const year = new Date(nowMs).getUTCFullYear();
+    if (!(year >= DOCTOR_DEFAULTS.earliestPlausibleYear)) {
+      throw new NervesHubError(SocketErrorCodes.clockNotSet, `the device clock says ${isoDay(nowMs)}: set the time first (NTP or an RTC)`);
+    }
+    const cert = prepared?.certificate;
+    if (cert === undefined) return `${new Date(nowMs).toISOString()}`;
+    const from = Date.parse(cert.validFrom);
+    const to = Date.parse(cert.validTo);
+    if (nowMs < from) {
+      throw new NervesHubError(SocketErrorCodes.clockNotSet, `the device clock says ${isoDay(nowMs)} but the device certificate is valid from ${isoDay(from)}: set the time first`);
+    }
+    if (nowMs > to) throw new NervesHubError(SocketErrorCodes.certExpired, `the device certificate expired on ${isoDay(to)} (device clock ${isoDay(nowMs)})`);
+    return `${new Date(nowMs).toISOString()}, within the certificate's validity (${isoDay(from)} … ${isoDay(to)})`;
+  });
+
+  await step('dns', async () => {
+    const { host, viaProxy } = prepared!.firstHop;
+    if (viaProxy && isIP(host)) return `proxy ${host} is an IP address (no lookup needed)`;
+    if (isIP(host)) return `${host} is an IP address (no lookup needed)`;
+    try {
+      const addresses = await withTimeout(lookup(host, { all: true }), timeoutMs, 'DNS lookup');
+      return `${viaProxy ? 'proxy ' : ''}${host} → ${addresses.map((a) => a.address).join(', ')}`;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      throw new NervesHubError(SocketErrorCodes.dns, `cannot resolve ${host} (${code || (error as Error).message})`, { cause: error });
+    }
+  });
+
+  await step('tcp', async () => {
+    const { firstHop } = prepared!;
+    const r = await probeTcp(firstHop, ctx());
+    if (!r.ok) throw r.error;
+    return `connected to ${firstHop.viaProxy ? 'the proxy at ' : ''}${r.value.address}`;
+  });
+
+  await step('tls', async () => {
+    const p = prepared!;
+    if (!p.target.secure) return 'not used: ws:// URL (development only; NervesHub devices use wss://)';
+    const r = await probeTls(p.target, p.tlsOptions, ctx(), p.agent);
+    if (!r.ok) throw r.error;
+    const client = p.certificate !== undefined ? `, client certificate ${commonName(p.certificate) ?? ''} accepted` : '';
+    const via = p.agent ? ' through the proxy' : '';
+    return `${r.value.protocol} ${r.value.cipher}${via}; server ${r.value.serverSubject} issued by ${r.value.serverIssuer} verified${client} (GET /status/alive → ${r.value.httpStatus})`;
+  });
+
+  await step('auth', async () => {
+    const p = prepared!;
+    const url = new URL(`${p.resolved.endpoint}/websocket`);
+    for (const [k, v] of Object.entries(p.resolved.endpointParams)) url.searchParams.set(k, v);
+    url.searchParams.set('vsn', '2.0.0');
+    const auth = p.resolved.auth;
+    const headers: Record<string, string> = auth.type === 'shared-secret' ? { ...createSharedSecretHeaders({ ...auth, signedAt: Math.floor(now() / 1000) }) } : {};
+    const r = await probeUpgrade(p.target, `${url.pathname}${url.search}`, p.tlsOptions, headers, ctx(), p.agent);
+    if (!r.ok) throw r.error;
+    return `WebSocket upgrade on ${url.pathname} answered ${r.value.status} (${auth.type} accepted)`;
+  });
+
+  await step('join', async () => joinOnce(prepared!.socketOptions, timeoutMs));
+  return results;
+}
+
+/** Loads the config and builds exactly what the agent would connect with. */
+async function prepare(configFile: string, timeoutMs: number): Promise<Prepared> {
+  const config = await loadAgentConfig(configFile);
+  const socketOptions = await agentSocketOptions(config);
+  const resolved = resolveSocketOptions(socketOptions);
+  let material: TlsClientMaterial | undefined;
+  let certificate: X509Certificate | undefined;
+  if (resolved.auth.type === 'certificate') {
+    material = await resolved.auth.provider.getTlsMaterial();
+    certificate = config.auth.type === 'certificate' ? await readDeviceCertificate(config.auth.certFile) : undefined;
+  }
+  const built = buildTlsOptions(resolved, material);
+  try {
+    createSecureContext(built); // a key that does not match the certificate fails here, not in the handshake
+  } catch (error) {
+    throw new NervesHubError('NH_AUTH_CERT_FILE', `the TLS material cannot be used: ${(error as Error).message}`, { cause: error });
+  }
+  const url = new URL(resolved.endpoint);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port || (resolved.secure ? 443 : 80));
+  const servername = resolved.tls.servername ?? (isIP(host) ? undefined : host);
+  const tlsOptions: ConnectionOptions = { ...built, ...(servername ? { servername } : {}) };
+  const target = { host, port, secure: resolved.secure, timeoutMs };
+  const proxy = resolved.proxy;
+  const firstHop = proxy
+    ? { host: proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.port || 80), secure: false, timeoutMs, viaProxy: true }
+    : { ...target, viaProxy: false };
+  const agent = proxy ? createProxyAgent({ proxyUrl: proxy, secure: resolved.secure, connectTimeoutMs: timeoutMs }) : undefined;
+  return { config, socketOptions, resolved, tlsOptions, certificate, target, firstHop, agent };
+}
+
+/** Joins the `device` topic once with a real {@link NervesHubSocket}, then closes it. */
+async function joinOnce(socketOptions: AgentSocketOptions, timeoutMs: number): Promise<string> {
+  const socket = new NervesHubSocket({ ...socketOptions, joinTimeoutMs: timeoutMs, connectTimeoutMs: timeoutMs, reconnectBaseMs: 60_000, reconnectMaxMs: 60_000 });
+  const started = performance.now();
+  try {
+    const outcome = await withTimeout(
+      new Promise<{ ok: true } | { ok: false; error: NervesHubError }>((resolve) => {
+        socket.once('connected', () => resolve({ ok: true }));
+        socket.once('error', (error) => resolve({ ok: false, error }));
+        socket.connect();
+      }),
+      timeoutMs,
+      'joining the device topic',
+    );
+    if (!outcome.ok) throw outcome.error;
+    return `joined topic "device" in ${Math.round(performance.now() - started)} ms, then left`;
+  } finally {
+    await socket.close();
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NervesHubError(SocketErrorCodes.connect, `${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/commands/doctor.js';
+import { DOCTOR_STEPS, runDoctorChecks } from '../../src/cli/doctor-checks.js';
+import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';
+import { TestCertificateAuthority } from '../../src/testing/test-ca.js';
+import { captureIo } from './cli-helpers.js';
+
+let server: NervesHubTestServer;
+let otherCa: TestCertificateAuthority;
+const dirs: string[] = [];
+beforeAll(async () => {
+  [server, otherCa] = await Promise.all([NervesHubTestServer.start(), TestCertificateAuthority.create({ commonName: 'Unregistered CA' })]);
+});
+afterAll(async () => server.close());
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+interface Device {
+  id?: string;
+  certPem: string;
+  keyPem: string;
+  serverCaPem?: string;
+  url?: string;
+}
+
+async function registeredDevice(s: NervesHubTestServer = server): Promise<Device> {
+  const id = `NH-DOC-${randomUUID().slice(0, 8)}`;
+  return { id, ...(await s.issueDeviceCertificate(id)), serverCaPem: s.serverCaPem, url: s.url };
+}
+
+function writeConfig(d: Device, overrides: Record<string, unknown> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nhl-doctor-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'cert.pem'), d.certPem);
+  writeFileSync(join(dir, 'key.pem'), d.keyPem);
+  writeFileSync(join(dir, 'ca.pem'), d.serverCaPem ?? server.serverCaPem);
+  const config = {
+    url: d.url ?? server.url,
+    auth: { type: 'certificate', certFile: 'cert.pem', keyFile: 'key.pem' },
+    serverCaFile: 'ca.pem',
+    firmware: { uuid: randomUUID(), product: 'fixture', version: '0.0.1', platform: 'host', architecture: 'x86_64' },
+    fwupPublicKeys: [],
+    apply: { type: 'file', path: 'target.fw' },
+    stateDir: 'state',
+    ...overrides,
+  };
+  const path = join(dir, 'device.json');
+  writeFileSync(path, JSON.stringify(config));
+  return path;
+}
+
+async function doctorJson(configPath: string) {
+  const io = captureIo();
+  const code = await run(['--config', configPath, '--json'], io);
+  const report = JSON.parse(io.out()) as { ok: boolean; steps: Array<{ name: string; status: string; detail: string; fix?: string; code?: string; durationMs: number }> };
+  const byName = Object.fromEntries(report.steps.map((s) => [s.name, s]));
+  return { code, report, byName };
+}
+
+describe('nerves-hub-link doctor', () => {
+  it('passes every step against a test server, in order, with ✓ lines, and really joins', async () => {
+    const d = await registeredDevice();
+    const joinsBefore = server.joinCount(d.id!);
+    const io = captureIo();
+    const code = await run(['--config', writeConfig(d)], io);
+    const out = io.out();
+    expect(code).toBe(0);
+    const marks = out.split('\n').filter((l) => /^ {2}[✓✗-] /.test(l));
+    expect(marks.map((l) => l.slice(4, 11).trim())).toEqual([...DOCTOR_STEPS]);
+    expect(marks.every((l) => l.startsWith('  ✓'))).toBe(true);
+    expect(out).toContain(`device ${d.id}`);
+    expect(out).toMatch(/tls +TLSv1\.2 .* verified, client certificate NH-DOC-\S+ accepted/);
+    expect(out).toMatch(/auth +WebSocket upgrade on \/socket\/websocket answered 101/);
+    expect(out).toContain('All checks passed.');
+    expect(server.joinCount(d.id!)).toBe(joinsBefore + 1);
+    expect(server.upgrades.filter((u) => u.identifier === d.id && u.status === 101)).toHaveLength(2); // auth probe + join
+  });
+
+  it('--json: {ok, steps[]} with every step, and ✗ at TLS with a fix when serverCaFile is the wrong CA', async () => {
+    const d = await registeredDevice();
+    const { code, report, byName } = await doctorJson(writeConfig({ ...d, serverCaPem: otherCa.certPem }));
+    expect(code).toBe(1);
+    expect(report.ok).toBe(false);
+    expect(report.steps.map((s) => s.name)).toEqual([...DOCTOR_STEPS]);
+    for (const s of report.steps) {
+      expect(Object.keys(s).every((k) => ['name', 'status', 'detail', 'fix', 'code', 'durationMs'].includes(k))).toBe(true);
+      expect(Number.isInteger(s.durationMs)).toBe(true);
+    }
+    expect(report.steps.slice(0, 4).map((s) => s.status)).toEqual(['pass', 'pass', 'pass', 'pass']);
+    expect(byName.tls).toMatchObject({ status: 'fail', code: 'NH_SOCKET_SERVER_CERT_UNTRUSTED' });
+    expect(byName.tls!.detail).toMatch(/server's certificate is not trusted/);
+    expect(byName.tls!.fix).toMatch(/serverCaFile/);
+    expect(byName.auth).toMatchObject({ status: 'skip', detail: 'skipped: the tls check did not pass' });
+    expect(byName.join).toMatchObject({ status: 'skip' });
+    expect(server.upgrades.some((u) => u.identifier === d.id)).toBe(false);
+  });
+
+  it('✗ at TLS with "is the signer CA registered" when the device certificate comes from an unregistered CA', async () => {
+    const id = `NH-DOC-${randomUUID().slice(0, 8)}`;
+    server.registerDevice(id);
+    const cert = await otherCa.issueDeviceCertificate({ commonName: id });
+    const rejectionsBefore = server.tlsRejections.length;
+    const io = captureIo();
+    const code = await run(['--config', writeConfig({ certPem: cert.certPem, keyPem: cert.keyPem })], io);
+    expect(code).toBe(1);
+    expect(io.out()).toMatch(/✗ tls +NervesHub closed the connection right after the TLS handshake, so it refused the device certificate/);
+    expect(io.out()).toMatch(/fix: +is the signer CA registered with NervesHub/);
+    expect(io.out()).toMatch(/- auth +skipped/);
+    expect(io.out()).toMatch(/1 check failed/);
+    expect(server.tlsRejections.length).toBeGreaterThan(rejectionsBefore);
+  });
+
+  it('✗ at auth with the 401 and its reason when the server refuses the upgrade', async () => {
+    const strict = await NervesHubTestServer.start({ unregisteredDeviceRefusal: 'upgrade' });
+    try {
+      const cert = await strict.issueDeviceCertificate('NH-DOC-UNREGISTERED', { register: false });
+      const { code, byName } = await doctorJson(writeConfig({ ...cert, serverCaPem: strict.serverCaPem, url: strict.url }));
+      expect(code).toBe(1);
+      expect(byName.tls!.status).toBe('pass');
+      expect(byName.auth).toMatchObject({ status: 'fail', code: 'NH_SOCKET_UNAUTHORIZED' });
+      expect(byName.auth!.detail).toMatch(/refused the device \(401\)/);
+      expect(byName.join!.status).toBe('skip');
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('passes with shared-secret auth (NH1 headers on /device-socket), and ✗ at auth with a wrong secret', async () => {
+    const id = `NH-DOC-${randomUUID().slice(0, 8)}`;
+    const key = `nhd_${randomUUID().replace(/-/g, '')}`;
+    server.addDeviceKey(key, 'the-right-secret', id);
+    const d = await registeredDevice();
+    const good = await doctorJson(writeConfig(d, { auth: { type: 'shared-secret', key, secret: 'the-right-secret', identifier: id } }));
+    expect(good.report.steps.map((s) => s.status)).toEqual(Array(7).fill('pass'));
+    expect(good.byName.auth!.detail).toContain('/device-socket/websocket answered 101 (shared-secret accepted)');
+    expect(good.code).toBe(0);
+
+    const bad = await doctorJson(writeConfig(d, { auth: { type: 'shared-secret', key, secret: 'a-wrong-secret', identifier: id } }));
+    expect(bad.code).toBe(1);
+    expect(bad.byName.auth).toMatchObject({ status: 'fail', code: 'NH_SOCKET_UNAUTHORIZED' });
+    expect(bad.byName.auth!.detail).toMatch(/check the shared-secret key, secret and identifier/);
+    expect(JSON.stringify(bad.report)).not.toContain('a-wrong-secret');
+  });
+
+  it('checks through an HTTP CONNECT proxy: DNS/TCP reach the proxy, TLS/auth/join are tunnelled', async () => {
+    const tunnels: string[] = [];
+    const open = new Set<Socket>();
+    const proxy = createHttpServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req, client: Socket, head: Buffer) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        if (head.length) upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      for (const s of [client, upstream]) {
+        open.add(s);
+        s.once('close', () => open.delete(s));
+        s.on('error', () => undefined);
+      }
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxyPort = (proxy.address() as AddressInfo).port;
+    try {
+      const d = await registeredDevice();
+      const { code, byName } = await doctorJson(writeConfig(d, { proxy: `http://127.0.0.1:${proxyPort}` }));
+      expect(byName.tcp!.detail).toBe(`connected to the proxy at 127.0.0.1:${proxyPort}`);
+      expect(byName.tls!.detail).toContain('through the proxy');
+      expect(code).toBe(0);
+      expect(tunnels).toEqual(Array(3).fill(`127.0.0.1:${server.port}`)); // tls, auth, join
+    } finally {
+      for (const s of open) s.destroy();
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
+  it('✗ at TCP for a closed port; TLS, auth and join are skipped', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const d = await registeredDevice();
+    const { code, byName } = await doctorJson(writeConfig({ ...d, url: `wss://127.0.0.1:${port}` }));
+    expect(code).toBe(1);
+    expect(byName.dns!.status).toBe('pass');
+    expect(byName.tcp).toMatchObject({ status: 'fail', code: 'NH_SOCKET_CONNECT' });
+    expect(byName.tcp!.detail).toContain('ECONNREFUSED');
+    expect(['tls', 'auth', 'join'].map((n) => byName[n]!.status)).toEqual(['skip', 'skip', 'skip']);
+  });
+
+  it('✗ at clock for a device clock in 1970 (network steps that need it are skipped); ✗ at config naming the key', async () => {
+    const d = await registeredDevice();
+    const steps = await runDoctorChecks(writeConfig(d), { now: () => Date.UTC(1970, 0, 1) });
+    const clock = steps.find((s) => s.name === 'clock')!;
+    expect(clock).toMatchObject({ status: 'fail', code: 'NH_SOCKET_CLOCK_NOT_SET' });
+    expect(clock.detail).toContain('the device clock says 1970-01-01: set the time first');
+    expect(steps.find((s) => s.name === 'tcp')!.status).toBe('pass');
+    expect(steps.find((s) => s.name === 'tls')).toMatchObject({ status: 'skip', detail: 'skipped: the clock check did not pass' });
+
+    const { code, byName } = await doctorJson(writeConfig(d, { strategy: 'sometimes' }));
+    expect(code).toBe(1);
+    expect(byName.config).toMatchObject({ status: 'fail', code: 'NH_CONFIG_INVALID' });
+    expect(byName.config!.detail).toContain('config key "strategy"');
+    expect(DOCTOR_STEPS.slice(1).map((n) => byName[n]!.status)).toEqual(Array(6).fill('skip'));
+  });
+});

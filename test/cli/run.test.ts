@@ -1,0 +1,161 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/commands/run.js';
+import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';
+import { captureIo } from './cli-helpers.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'fwup');
+const KEY = readFileSync(join(FIXTURES, 'keys', 'fwup-key.pub'), 'utf8').trim();
+const SIGNED = readFileSync(join(FIXTURES, 'fw', 'signed.fw'));
+const SIGNED_META = { uuid: '1004c0a7-a4e7-5094-9409-8ce6ffaa3993', product: 'fwup fixture', version: '0.1.0' };
+
+let server: NervesHubTestServer;
+const cleanup: Array<() => void> = [];
+beforeAll(async () => {
+  server = await NervesHubTestServer.start();
+});
+afterAll(async () => server.close());
+afterEach(() => {
+  for (const c of cleanup.splice(0).reverse()) c();
+});
+
+/** Writes a device.json (relative paths) for a fresh registered device; returns its paths. */
+async function device(overrides: Record<string, unknown> = {}) {
+  const id = `NH-RUN-${randomUUID().slice(0, 8)}`;
+  const cert = await server.issueDeviceCertificate(id);
+  const dir = mkdtempSync(join(tmpdir(), 'nhl-run-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'cert.pem'), cert.certPem);
+  writeFileSync(join(dir, 'key.pem'), cert.keyPem);
+  writeFileSync(join(dir, 'ca.pem'), server.serverCaPem);
+  writeFileSync(join(dir, 'target.fw'), 'previous firmware');
+  const config = {
+    url: server.url,
+    auth: { type: 'certificate', certFile: 'cert.pem', keyFile: 'key.pem' },
+    serverCaFile: 'ca.pem',
+    firmware: { uuid: randomUUID(), product: 'fixture', version: '0.0.1', platform: 'host', architecture: 'x86_64' },
+    fwupVersion: '1.16.0',
+    fwupPublicKeys: [KEY],
+    apply: { type: 'file', path: 'target.fw' },
+    stateDir: 'state',
+    reboot: { type: 'exit', code: 42 },
+    ...overrides,
+  };
+  const configPath = join(dir, 'device.json');
+  writeFileSync(configPath, JSON.stringify(config));
+  return { id, dir, configPath, target: join(dir, 'target.fw'), keyPem: cert.keyPem };
+}
+
+function startAgent(configPath: string, args: string[] = []) {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', configPath, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  cleanup.push(() => child.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+function statusesOf(id: string): string[] {
+  return server.frames.filter((f) => f.identifier === id && f.event === 'status_update').map((f) => (f.payload as { status: string }).status);
+}
+
+describe('nerves-hub-link run', () => {
+  it('applies a pushed update, reports received/started/completed, logs JSON lines and exits with the reboot code', async () => {
+    const d = await device();
+    const agent = startAgent(d.configPath, ['--log-format', 'json', '--log-level', 'debug']);
+    const params = await server.waitForJoin(d.id, { timeoutMs: 10_000 });
+    expect(params.nerves_fw_version).toBe('0.0.1');
+    expect(params.fwup_version).toBe('1.16.0');
+    server.pushUpdate(d.id, { firmwareUrl: server.hostFirmware(`${d.id}.fw`, SIGNED), firmwareMeta: SIGNED_META, size: SIGNED.length });
+    const { code } = await agent.exited;
+    expect(code).toBe(42);
+    expect(statusesOf(d.id)).toEqual(['received', 'started', 'completed']);
+    expect(readFileSync(d.target).equals(SIGNED)).toBe(true);
+
+    const lines = agent.err().trim().split('\n');
+    const records = lines.map((l) => JSON.parse(l) as { time: string; level: string; message: string; device?: string });
+    for (const r of records) {
+      expect(typeof r.time).toBe('string');
+      expect(['error', 'warn', 'info', 'debug']).toContain(r.level);
+    }
+    expect(records[0]).toMatchObject({ level: 'info', device: d.id });
+    expect(records[0]!.message).toContain(`device ${d.id}`);
+    expect(records.some((r) => r.message.includes('exiting with code 42'))).toBe(true);
+    // never a secret in the logs
+    expect(agent.err()).not.toContain('PRIVATE KEY');
+    expect(agent.err()).not.toContain(d.keyPem.split('\n')[1]!);
+    expect(agent.out()).toBe('');
+  });
+
+  it('stops cleanly on SIGTERM: exit 0, promptly, and the server sees the device leave', async () => {
+    const d = await device();
+    const agent = startAgent(d.configPath);
+    await server.waitForJoin(d.id, { timeoutMs: 10_000 });
+    const t0 = Date.now();
+    agent.child.kill('SIGTERM');
+    const { code } = await agent.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    await server.waitForDisconnect(d.id, { timeoutMs: 2000 });
+    expect(agent.err()).toMatch(/INFO {2}SIGTERM: stopping/);
+    expect(agent.err()).toMatch(/INFO {2}stopped/);
+    expect(statusesOf(d.id)).toEqual([]);
+  });
+
+  it('runs the reboot command (no shell) after a completed update, then stops', async () => {
+    const d = await device();
+    const marker = join(d.dir, 'rebooted');
+    const config = JSON.parse(readFileSync(d.configPath, 'utf8')) as Record<string, unknown>;
+    config.reboot = { type: 'command', argv: [process.execPath, '-e', `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'yes')`] };
+    writeFileSync(d.configPath, JSON.stringify(config));
+    const agent = startAgent(d.configPath);
+    await server.waitForJoin(d.id, { timeoutMs: 10_000 });
+    server.push(d.id, 'reboot', {});
+    const { code } = await agent.exited;
+    expect(code).toBe(0);
+    expect(readFileSync(marker, 'utf8')).toBe('yes');
+    expect(server.frames.some((f) => f.identifier === d.id && f.event === 'rebooting')).toBe(true);
+  });
+
+  it('refuses a bad config with exit 2 naming the key, and pkcs11 as unsupported', async () => {
+    const bad = await device({ reboot: { type: 'exit', code: 300 } });
+    let io = captureIo();
+    expect(await run(['--config', bad.configPath], io)).toBe(2);
+    expect(io.err()).toContain('config key "reboot.code"');
+
+    const pkcs11 = await device({ auth: { type: 'pkcs11', uri: 'pkcs11:token=dev;object=key', certFile: 'cert.pem', modulePath: '/usr/lib/softhsm/libsofthsm2.so' } });
+    io = captureIo();
+    expect(await run(['--config', pkcs11.configPath], io)).toBe(2);
+    expect(io.err()).toContain('not supported in this version (NH_CONFIG_UNSUPPORTED): use certificate files or a CertificateProvider in your own app');
+
+    const socks = await device({ proxy: 'socks5://127.0.0.1:1080' });
+    io = captureIo();
+    expect(await run(['--config', socks.configPath], io)).toBe(2);
+    expect(io.err()).toContain('config key "proxy"');
+
+    io = captureIo();
+    expect(await run(['--config', join(bad.dir, 'missing.json')], io)).toBe(2);
+    expect(io.err()).toMatch(/cannot read .*missing\.json/);
+  });
+
+  it('exits 2 for bad options, through the real CLI', async () => {
+    const d = await device();
+    const agent = startAgent(d.configPath, ['--log-format', 'xml']);
+    const { code } = await agent.exited;
+    expect(code).toBe(2);
+    expect(agent.err()).toContain('--log-format must be text or json');
+    expect(server.upgrades.some((u) => u.identifier === d.id)).toBe(false);
+  });
+});
