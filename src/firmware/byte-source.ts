@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { nextOrAbort } from '../internal/abortable-source.js';
 
 /** Anything the verifier reads an archive from. */
 export type FirmwareInput = string | Uint8Array | NodeJS.ReadableStream | AsyncIterable<Uint8Array>;
@@ -35,29 +36,6 @@ async function* readFileChunks(
   }
 }
 
-/**
- * The iterator's next result, or a rejection with the signal's reason as soon as it aborts (even if
- * the source is stalled). The listener lives for one call only: racing every `next()` against one
- * long-lived pending promise would leave a reaction per call on it, and each reaction keeps its
- * settled result — every chunk of the download — alive until the end (≈ the whole firmware in RSS).
- */
-function nextOrAbort(iterator: AsyncIterator<unknown>, signal: AbortSignal): Promise<IteratorResult<unknown>> {
-  if (signal.aborted) return Promise.reject(signal.reason as unknown);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as unknown);
-    signal.addEventListener('abort', onAbort, { once: true });
-    iterator.next().then(
-      (result) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(result);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
@@ -94,6 +72,7 @@ export async function* firmwareChunks(
   try {
     for (;;) {
       const result = signal ? await nextOrAbort(iterator, signal) : await iterator.next();
+      if (result === 'aborted') throw signal!.reason;
       if (result.done) {
         finished = true;
         return;

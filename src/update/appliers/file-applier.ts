@@ -3,7 +3,7 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NervesHubError, isNervesHubError } from '../../errors.js';
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
-import { nextOrAbort, releaseSource } from './abortable-source.js';
+import { nextOrAbort, releaseSource } from '../../internal/abortable-source.js';
 import { ApplyErrorCodes, abortedApplyError } from './apply-errors.js';
 
 /**

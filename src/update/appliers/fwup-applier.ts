@@ -4,7 +4,7 @@ import { safeLog, silentLogger } from '../../internal/logger.js';
 import { NervesHubError } from '../../errors.js';
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
 import { FRAMED_INPUT_END, FwupFramingDecoder, frameInput, fwupMessageOf } from '../fwup-framing.js';
-import { nextOrAbort, releaseSource } from './abortable-source.js';
+import { nextOrAbort, releaseSource } from '../../internal/abortable-source.js';
 import { ApplyErrorCodes, FwupError, abortedApplyError } from './apply-errors.js';
 
 /**

@@ -1,6 +1,9 @@
 /**
  * Pulls the next chunk of `iterator`, but settles at once when `signal` fires (a stalled download
- * must not keep an aborted apply waiting): resolves `'aborted'` then.
+ * must not keep an aborted apply or verify waiting): resolves `'aborted'` then. The abort listener
+ * lives for one call only: racing every `next()` against one long-lived pending promise would leave
+ * a reaction per call on it, each keeping its settled chunk alive (≈ the whole firmware in RSS).
+ * @internal
  */
 export function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T> | 'aborted'> {
   if (signal.aborted) return Promise.resolve('aborted');
