@@ -1,3 +1,4 @@
+import { NervesHubError } from '../errors.js';
 import type { Logger } from '../internal/logger.js';
 import { safeLog, silentLogger } from '../internal/logger.js';
 import { NervesHubSocket } from '../socket/nerves-hub-socket.js';
@@ -135,7 +136,7 @@ export class NervesHubLink {
    * @throws Error when called a second time.
    */
   start(): void {
-    if (this.#started) throw new Error('NervesHubLink.start() was already called');
+    if (this.#started) throw new NervesHubError('NH_LINK_ALREADY_STARTED', 'NervesHubLink.start() was already called: build a new NervesHubLink to start again');
     this.#started = true;
     void this.#refreshFlags().finally(() => {
       if (!this.#stopped) this.socket.connect();

@@ -4,7 +4,7 @@ import { NervesHubError, isNervesHubError } from '../errors.js';
 import { CONNECTION_ERROR_REASON_HEADER } from '../protocol/constants.js';
 
 /** Stable codes of the errors a {@link NervesHubSocket} emits. */
-export const SocketErrorCodes = {
+export const SocketErrorCodes = Object.freeze({
   /** The server refused our client certificate (TLS alert unknown_ca / bad_certificate / …). */
   tlsUnknownCa: 'NH_SOCKET_TLS_UNKNOWN_CA',
   /** The server did not ask for / accept a client certificate at all (certificate_required). */
@@ -45,7 +45,7 @@ export const SocketErrorCodes = {
   notConnected: 'NH_SOCKET_NOT_CONNECTED',
   /** The firmware metadata callback failed; the join is retried. */
   firmwareMetadata: 'NH_SOCKET_FIRMWARE_METADATA',
-} as const;
+} as const);
 
 /** What went wrong in one connection attempt, as captured on the transport. @internal */
 export type AttemptFailure =

@@ -118,3 +118,12 @@ describe('NervesHubLink composition', () => {
     expect(after.length).toBeLessThanOrEqual(beforeCount);
   });
 });
+
+describe('NervesHubLink lifecycle', () => {
+  it('refuses a second start() with a typed error and stop() is idempotent', async () => {
+    const { link } = await startDevice({ updateAvailable: () => ({ action: 'ignore' }) }, [KEY]);
+    expect(() => link.start()).toThrow(expect.objectContaining({ code: 'NH_LINK_ALREADY_STARTED' }));
+    await link.stop();
+    await expect(link.stop()).resolves.toBeUndefined();
+  });
+});
