@@ -53,6 +53,8 @@ export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
  * - `update` → `UpdateManager.handleUpdate` (keys: those configured or sent by the server);
  * - `reboot` / `identify` / `connected` / `error` → the client's hooks (guarded: a throwing or hanging
  *   hook is logged and never wedges anything);
+ * - after every join, `report_network_interface` with the connection's interface, which `started`
+ *   also carries (`downloader_network_interface`), as nerves_hub_link ≥ 2.11 does;
  * - join params `currently_downloading_uuid` ← the manager; `meta.firmware_validated` and
  *   `firmware_auto_revert_detected` ← the client (async answers are cached and refreshed at every join);
  * - `reconnectBackoff` ← the client (the answer of the previous cycle is used; refreshed at every disconnect);
@@ -93,6 +95,7 @@ export class NervesHubLink {
     // The socket needs the manager's in-flight UUID and the manager needs the socket: late-bound.
     const late: { updates?: UpdateManager } = {};
     this.socket = new NervesHubSocket({
+      reportNetworkInterface: true,
       ...options.socket,
       logger: this.#logger,
       currentlyDownloadingUuid: () => late.updates?.currentlyDownloadingUuid ?? null,
@@ -108,6 +111,7 @@ export class NervesHubLink {
       },
     });
     this.updates = new UpdateManager({
+      networkInterface: () => this.socket.networkInterface,
       ...options.update,
       client: options.client,
       reporter: this.socket,

@@ -25,6 +25,7 @@ import type { TopicChannel } from './topic-channel.js';
 import { KNOWN_SERVER_EVENTS, interpretServerEvent } from './server-events.js';
 import { RepeatingCheck, discardChannel, pushAndForget } from './phoenix-internals.js';
 import type { PushInternals } from './phoenix-internals.js';
+import { interfaceForAddress } from './network-interface.js';
 import { createTransportClass } from './transport.js';
 import type { PhoenixTransport } from './transport.js';
 
@@ -56,6 +57,7 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
   #phx: PhoenixSocket | null = null;
   #channel: Channel | null = null;
   #joined = false;
+  #networkInterface: string | null = null;
   #joinCount = 0;
   #attempts = 0;
   #fwupKeys: string[];
@@ -214,6 +216,14 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     this.sendFirmwareValidated();
   }
 
+  /**
+   * The network interface of the current connection (e.g. `eth0`), found from its local address, or
+   * `null` when unknown. The update manager reports it in `status_update started`.
+   */
+  get networkInterface(): string | null {
+    return this.#networkInterface;
+  }
+
   /** Pushes `report_network_interface {interface}` (e.g. `eth0`, `wlan0`). */
   reportNetworkInterface(interfaceName: string): void {
     if (typeof interfaceName !== 'string' || interfaceName === '') throw new TypeError('interface name must be a non-empty string');
@@ -266,6 +276,9 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
         return this.#attempt.options(signal, headers);
       },
       onCreated: (transport) => this.#trackTransport(transport),
+      onUpgrade: (response) => {
+        this.#networkInterface = interfaceForAddress(response.socket?.localAddress) ?? null;
+      },
       onFailure: (failure) => this.#onAttemptFailure(failure),
       onPeerClosed: (code, reason) => {
         this.#disconnectReason ??= `closed by the server (code ${code}${reason ? `: ${reason.slice(0, 100)}` : ''})`;
@@ -329,6 +342,9 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     const queued = this.#outbox;
     this.#outbox = [];
     for (const m of queued) this.#push(m.event, m.payload);
+    if (this.#o.reportNetworkInterface && this.#networkInterface !== null) {
+      this.#push(DeviceEvents.reportNetworkInterface, { interface: this.#networkInterface });
+    }
     this.#startValidationPoll();
     this.#log('info', 'joined the device topic', { joinCount: this.#joinCount });
     this.#emitLater('connected', { joinCount: this.#joinCount });

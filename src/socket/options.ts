@@ -108,6 +108,12 @@ export interface NervesHubSocketOptions {
   firmwareAutoRevertDetected?: () => boolean;
   /** More join params (e.g. extra `nerves_fw_*` keys of the active slot); cannot override the SDK's keys. */
   extraJoinParams?: () => Record<string, unknown>;
+  /**
+   * After every join, push `report_network_interface` with the interface that owns the connection's
+   * local address, as nerves_hub_link ≥ 2.11 does (NervesHub can restrict releases to interface
+   * types). Default false here; `NervesHubLink` turns it on.
+   */
+  reportNetworkInterface?: boolean;
   /** Heartbeat period; an un-acked heartbeat at the next period closes the connection (default 30 000). */
   heartbeatIntervalMs?: number;
   /** First reconnect delay (default 1000); doubles per failure up to {@link reconnectMaxMs}. */
@@ -193,6 +199,7 @@ export interface ResolvedSocketOptions {
   firmwareValidated: (() => boolean) | undefined;
   firmwareAutoRevertDetected: (() => boolean) | undefined;
   extraJoinParams: (() => Record<string, unknown>) | undefined;
+  reportNetworkInterface: boolean;
   heartbeatIntervalMs: number;
   reconnectBaseMs: number;
   reconnectMaxMs: number;
@@ -338,6 +345,7 @@ export function resolveSocketOptions(options: NervesHubSocketOptions): ResolvedS
     firmwareValidated: optionalFunction('firmwareValidated', options.firmwareValidated),
     firmwareAutoRevertDetected: optionalFunction('firmwareAutoRevertDetected', options.firmwareAutoRevertDetected),
     extraJoinParams: optionalFunction('extraJoinParams', options.extraJoinParams),
+    reportNetworkInterface: options.reportNetworkInterface === true,
     heartbeatIntervalMs: positiveMs('heartbeatIntervalMs', options.heartbeatIntervalMs, SOCKET_DEFAULTS.heartbeatIntervalMs),
     reconnectBaseMs,
     reconnectMaxMs,

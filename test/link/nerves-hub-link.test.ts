@@ -81,6 +81,11 @@ describe('NervesHubLink composition', () => {
     expect(reboots).toBe(1);
     const statuses = server.frames.filter((f) => f.identifier === id && f.event === 'status_update').map((f) => (f.payload as { status?: string }).status);
     expect(statuses).toEqual(['received', 'started', 'completed']);
+    // The connection's interface (loopback here) is reported after the join and in `started`.
+    const iface = server.frames.find((f) => f.identifier === id && f.event === 'report_network_interface')?.payload as { interface?: string } | undefined;
+    expect(typeof iface?.interface).toBe('string');
+    const started = server.frames.find((f) => f.identifier === id && f.event === 'status_update' && (f.payload as { status?: string }).status === 'started');
+    expect(started?.payload).toEqual({ status: 'started', downloader_network_interface: iface?.interface });
   });
 
   it('answers identify and reboot through guarded hooks, even when they throw', async () => {
