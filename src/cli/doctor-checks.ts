@@ -55,7 +55,12 @@ export interface DoctorOptions {
 }
 
 /** Defaults of {@link DoctorOptions}. */
-export const DOCTOR_DEFAULTS = Object.freeze({ stepTimeoutMs: 10_000, earliestPlausibleYear: 2024 });
+export const DOCTOR_DEFAULTS = Object.freeze({
+  stepTimeoutMs: 10_000,
+  earliestPlausibleYear: 2024,
+  /** Largest lead of the device clock over the server's `Date` tolerated for shared secrets (1 s resolution + slack). */
+  maxClockAheadMs: 2_000,
+});
 
 /** Which earlier step each step needs. */
 const NEEDS: Readonly<Record<DoctorStepName, readonly DoctorStepName[]>> = Object.freeze({
@@ -128,6 +133,8 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
   const timeoutMs = options.stepTimeoutMs ?? DOCTOR_DEFAULTS.stepTimeoutMs;
   const results: DoctorStepResult[] = [];
   let prepared: Prepared | undefined;
+  /** Device clock minus the server's `Date`, learned in the TLS step (ms; `Date` has 1 s resolution). */
+  let clockAheadMs: number | undefined;
   const ctx = (): FailureContext => ({
     nowMs: now(),
     authType: prepared?.resolved.auth.type ?? 'certificate',
@@ -204,6 +211,7 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
     if (!p.target.secure) return 'not used: ws:// URL (development only; NervesHub devices use wss://)';
     const r = await probeTls(p.target, p.tlsOptions, ctx(), p.agent);
     if (!r.ok) throw r.error;
+    if (r.value.serverDateMs !== undefined) clockAheadMs = now() - r.value.serverDateMs;
     const client = p.certificate !== undefined ? `, client certificate ${commonName(p.certificate) ?? ''} accepted` : '';
     const via = p.agent ? ' through the proxy' : '';
     return `${r.value.protocol} ${r.value.cipher}${via}; server ${r.value.serverSubject} issued by ${r.value.serverIssuer} verified${client} (GET /status/alive → ${r.value.httpStatus})`;
@@ -215,10 +223,21 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
     for (const [k, v] of Object.entries(p.resolved.endpointParams)) url.searchParams.set(k, v);
     url.searchParams.set('vsn', '2.0.0');
     const auth = p.resolved.auth;
-    const headers: Record<string, string> = auth.type === 'shared-secret' ? { ...createSharedSecretHeaders({ ...auth, signedAt: Math.floor(now() / 1000) }) } : {};
+    // NH1 signatures are accepted only in [server now − 90 s, server now]: a device clock that runs
+    // ahead is refused as "from the future" (and a lagging one recovers through the server's Date).
+    if (auth.type === 'shared-secret' && clockAheadMs !== undefined && clockAheadMs > DOCTOR_DEFAULTS.maxClockAheadMs) {
+      throw new NervesHubError(
+        SocketErrorCodes.clockNotSet,
+        `the device clock is ${Math.round(clockAheadMs / 1000)} s ahead of NervesHub's (its Date header): shared-secret signatures dated in the future are refused; sync the clock (NTP) first`,
+      );
+    }
+    // Like the socket: sign at max(device clock, server Date), so a lagging clock still connects.
+    const signedAtMs = clockAheadMs !== undefined && clockAheadMs < 0 ? now() - clockAheadMs : now();
+    const headers: Record<string, string> = auth.type === 'shared-secret' ? { ...createSharedSecretHeaders({ ...auth, signedAt: Math.floor(signedAtMs / 1000) }) } : {};
     const r = await probeUpgrade(p.target, `${url.pathname}${url.search}`, p.tlsOptions, headers, ctx(), p.agent);
     if (!r.ok) throw r.error;
-    return `WebSocket upgrade on ${url.pathname} answered ${r.value.status} (${auth.type} accepted)`;
+    const lag = clockAheadMs !== undefined && clockAheadMs < -DOCTOR_DEFAULTS.maxClockAheadMs ? `; the device clock is ${Math.round(-clockAheadMs / 1000)} s behind NervesHub's, signed with the server's time as the socket does` : '';
+    return `WebSocket upgrade on ${url.pathname} answered ${r.value.status} (${auth.type} accepted)${lag}`;
   });
 
   await step('join', async () => joinOnce(prepared!.socketOptions, timeoutMs));

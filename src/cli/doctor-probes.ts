@@ -58,6 +58,8 @@ export interface TlsFacts {
   serverIssuer: string;
   /** HTTP status of the answer that proved the server kept the session. */
   httpStatus: number;
+  /** The server's clock from its `Date` header (Unix ms), when it sent one. */
+  serverDateMs: number | undefined;
 }
 
 /**
@@ -91,6 +93,7 @@ export function probeTls(target: ProbeTarget, tlsOptions: ConnectionOptions, ctx
           serverSubject: cert?.subject?.CN ? `CN=${String(cert.subject.CN)}` : '?',
           serverIssuer: cert?.issuer?.CN ? `CN=${String(cert.issuer.CN)}` : '?',
           httpStatus: res.statusCode ?? 0,
+          serverDateMs: parseHttpDate(res.headers.date),
         },
       });
     });
@@ -99,6 +102,12 @@ export function probeTls(target: ProbeTarget, tlsOptions: ConnectionOptions, ctx
     });
     req.end();
   });
+}
+
+function parseHttpDate(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /**
