@@ -56,14 +56,11 @@ export async function guardedCall<T>(
 ): Promise<GuardedResult<Awaited<T>>> {
   const { name, timeoutMs, logger, signal } = options;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
   try {
-    const stop = new Promise<{ stopped: 'timeout' | 'aborted' }>((resolve) => {
+    const timeout = new Promise<{ stopped: 'timeout' }>((resolve) => {
       timer = setTimeout(() => resolve({ stopped: 'timeout' }), timeoutMs);
-      onAbort = () => resolve({ stopped: 'aborted' });
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener('abort', onAbort, { once: true });
     });
+    const stop = signal ? Promise.race([timeout, abortedPromise(signal)]) : timeout;
     // Promise.resolve().then(fn) turns a synchronous throw into a rejection.
     const call = Promise.resolve()
       .then(fn)
@@ -88,6 +85,23 @@ export async function guardedCall<T>(
     return { ok: false, error, timedOut: false };
   } finally {
     if (timer !== undefined) clearTimeout(timer);
-    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * One promise per signal that settles when it aborts. Many hooks may be awaited at once (every
+ * fwup message notifies the app); sharing one listener per signal keeps that from piling up a
+ * listener per pending call.
+ */
+const abortedPromises = new WeakMap<AbortSignal, Promise<{ stopped: 'aborted' }>>();
+function abortedPromise(signal: AbortSignal): Promise<{ stopped: 'aborted' }> {
+  let promise = abortedPromises.get(signal);
+  if (promise === undefined) {
+    promise = new Promise((resolve) => {
+      if (signal.aborted) resolve({ stopped: 'aborted' });
+      else signal.addEventListener('abort', () => resolve({ stopped: 'aborted' }), { once: true });
+    });
+    abortedPromises.set(signal, promise);
+  }
+  return promise;
 }
