@@ -276,13 +276,13 @@ describe('guardUpdateClient', () => {
 describe('guardedCall with a shared signal', () => {
   it('adds one abort listener per signal however many calls are pending, and all stop on abort', async () => {
     const { guardedCall } = await import('../../src/update/guarded-call.js');
-    const { getEventListeners } = await import('node:events');
+    const { EventEmitter } = await import('node:events');
     const controller = new AbortController();
     const pending = Array.from({ length: 25 }, (_, i) =>
       guardedCall(() => new Promise<never>(() => {}), { name: `hang${i}`, timeoutMs: 60_000, logger: { log() {} }, signal: controller.signal }),
     );
     await new Promise((r) => setImmediate(r));
-    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    expect(EventEmitter.getEventListeners(controller.signal, 'abort')).toHaveLength(1);
     controller.abort();
     const results = await Promise.all(pending);
     expect(results.every((r) => !r.ok && r.error.code === 'NH_CALLBACK_ABORTED')).toBe(true);
