@@ -58,7 +58,8 @@ export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
  * - join params `currently_downloading_uuid` ← the manager; `meta.firmware_validated` and
  *   `firmware_auto_revert_detected` ← the client (async answers are cached and refreshed at every join);
  * - `reconnectBackoff` ← the client (the answer of the previous cycle is used; refreshed at every disconnect);
- * - after the first join, a cached download interrupted by a restart is resumed from the journal.
+ * - once joined with fwup keys (configured, or sent by the server after the join), a cached download
+ *   interrupted by a restart is resumed from the journal.
  *
  * @example
  * ```ts
@@ -128,11 +129,10 @@ export class NervesHubLink {
     this.socket.on('error', (error) => void this.#hooks.onError(error));
     this.socket.on('connected', () => {
       void this.#hooks.connected();
-      if (!this.#resumed) {
-        this.#resumed = true;
-        void this.updates.resumeFromJournal().then((outcome) => outcome && this.#emitOutcome(outcome));
-      }
+      this.#resumeOnce();
     });
+    // Keys asked for at join ("on_connect") arrive after the join: the resume waits for them.
+    this.socket.on('fwup_public_keys', () => this.#resumeOnce());
   }
 
   /**
@@ -160,6 +160,13 @@ export class NervesHubLink {
   onUpdateOutcome(listener: UpdateOutcomeListener): () => void {
     this.#outcomeListeners.add(listener);
     return () => this.#outcomeListeners.delete(listener);
+  }
+
+  /** Resumes an interrupted cached download once, as soon as the device is joined and has keys. */
+  #resumeOnce(): void {
+    if (this.#resumed || !this.socket.joined || this.socket.fwupPublicKeys.length === 0) return;
+    this.#resumed = true;
+    void this.updates.resumeFromJournal().then((outcome) => outcome && this.#emitOutcome(outcome));
   }
 
   #emitOutcome(outcome: UpdateOutcome): void {

@@ -132,3 +132,60 @@ describe('NervesHubLink lifecycle', () => {
     await expect(link.stop()).resolves.toBeUndefined();
   });
 });
+
+describe('NervesHubLink resume after a restart', () => {
+  it('resumes an interrupted cached download once the keys the server sends after the join arrive', async () => {
+    const id = `NH-LINK-${randomUUID().slice(0, 8)}`;
+    const cert = await server.issueDeviceCertificate(id);
+    const dir = mkdtempSync(join(tmpdir(), 'nhl-link-resume-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const target = join(dir, 'firmware.fw');
+    const name = `${id}.fw`;
+    const url = server.hostFirmware(name, SIGNED);
+    const build = (keys: string[]) =>
+      new NervesHubLink({
+        socket: {
+          url: server.url,
+          auth: { type: 'certificate', provider: { getTlsMaterial: async () => ({ certificateChain: [cert.certPem], key: cert.keyPem }) } },
+          firmware: { uuid: randomUUID(), product: 'fixture', version: '0.0.1', platform: 'host', architecture: 'x86_64' },
+          fwupPublicKeys: keys,
+          tls: { ca: server.serverCaPem },
+          ...FAST,
+        },
+        client: { updateAvailable: () => ({ action: 'apply' }) },
+        applier: new FileApplier({ path: target }),
+        update: { strategy: 'cached', stateDir: join(dir, 'state'), downloader: new Downloader({ ca: server.serverCaPem, retry: { timeBetweenRetriesMs: 5, idleTimeoutMs: 30_000 } }) },
+      });
+
+    // First run: keys configured, the download stalls after 2000 bytes, then the process "restarts".
+    server.firmware.setFaults(name, { stallAfterBytes: 2000, times: 1 });
+    const first = build([KEY]);
+    first.start();
+    await server.waitForJoin(id);
+    await server.pushUpdate(id, { firmwareUrl: url, firmwareMeta: { uuid: '1004c0a7-a4e7-5094-9409-8ce6ffaa3993' } });
+    await until(() => server.firmware.requests.some((r) => r.path.includes(name)));
+    await new Promise((r) => setTimeout(r, 200));
+    await first.stop();
+    server.firmware.destroyOpenResponses();
+
+    // Second run: no configured keys, so they come from the server after the join — and late: the
+    // org's key list is empty at first, the key is pushed a moment after the join.
+    const requestsBefore = server.firmware.requests.length;
+    server.setOrgFwupPublicKeys([]);
+    cleanup.push(() => server.setOrgFwupPublicKeys([KEY]));
+    const second = build([]);
+    const outcomes: UpdateOutcome[] = [];
+    second.onUpdateOutcome((o) => outcomes.push(o));
+    cleanup.push(() => second.stop());
+    second.start();
+    await server.waitForJoin(id, { count: 2 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(outcomes).toEqual([]); // nothing resumed without keys
+    server.push(id, 'fwup_public_keys', { keys: [KEY] });
+    await until(() => outcomes.length === 1, 10_000);
+    expect(outcomes[0]).toMatchObject({ status: 'completed' });
+    expect(readFileSync(target).equals(SIGNED)).toBe(true);
+    const resumed = server.firmware.requests.slice(requestsBefore).find((r) => r.path.includes(name));
+    expect(resumed?.headers.range).toBe('bytes=2000-');
+  });
+});
