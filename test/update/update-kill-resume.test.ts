@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -8,25 +8,17 @@ import { FileApplier } from '../../src/update/appliers/file-applier.js';
 import { UpdateManager } from '../../src/update/update-manager.js';
 import { cachePaths } from '../../src/update/cached-strategy.js';
 import { UpdateJournal } from '../../src/update/update-journal.js';
-import { RecordingReporter, fixtureFirmware, fixtureKey, startFirmwareHost, tempDirs, type HostFixture } from './helpers/update-harness.js';
+import { RecordingReporter, fixtureFirmware, fixtureKey, useFirmwareHost } from './helpers/update-harness.js';
 
 const SIGNED = fixtureFirmware('signed.fw');
 const CHILD = join(import.meta.dirname, 'fixtures', 'cached-update-child.mts');
 const STALL_AT = 2500;
 
-let fx: HostFixture;
-const dirs = tempDirs();
+const hosting = useFirmwareHost();
+const dirs = hosting.dirs;
 const children: ChildProcess[] = [];
-beforeAll(async () => {
-  fx = await startFirmwareHost();
-});
-afterAll(async () => {
-  await fx.close();
-});
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  fx.host.destroyOpenResponses();
-  dirs.cleanup();
 });
 
 /** Runs the child (node + tsx loader, no npx wrapper, so SIGKILL hits the updating process itself). */
@@ -70,11 +62,11 @@ describe('cached strategy across a killed process', () => {
     const target = join(dir, 'target.img');
     writeFileSync(target, 'previous\n');
     const name = `kill-${randomUUID()}.fw`;
-    const url = fx.baseUrl + fx.host.add(name, SIGNED);
-    fx.host.setFaults(name, { stallAfterBytes: STALL_AT }); // the download stays in flight
+    const url = hosting.fx.baseUrl + hosting.fx.host.add(name, SIGNED);
+    hosting.fx.host.setFaults(name, { stallAfterBytes: STALL_AT }); // the download stays in flight
     const uuid = randomUUID();
 
-    const run1 = startChild({ url, caPem: fx.caPem, uuid, size: SIGNED.length, publicKey: fixtureKey(), stateDir, cacheDir });
+    const run1 = startChild({ url, caPem: hosting.fx.caPem, uuid, size: SIGNED.length, publicKey: fixtureKey(), stateDir, cacheDir });
     const partial = cachePaths(cacheDir, uuid).partial;
     await expect
       .poll(() => (existsSync(partial) ? statSync(partial).size : 0), { timeout: 20_000, interval: 20 })
@@ -88,10 +80,10 @@ describe('cached strategy across a killed process', () => {
     // What the killed process left behind: the journal entry and the partial file.
     const journal = await new UpdateJournal({ stateDir }).load();
     expect(journal.pending).toMatchObject({ uuid, strategy: 'cached', attempts: 1, firmwareUrl: url });
-    const firstRunRequests = fx.host.requests.filter((r) => r.path.endsWith(`/${name}`)).length;
+    const firstRunRequests = hosting.fx.host.requests.filter((r) => r.path.endsWith(`/${name}`)).length;
     expect(firstRunRequests).toBe(1);
-    fx.host.destroyOpenResponses();
-    fx.host.setFaults(name, undefined);
+    hosting.fx.host.destroyOpenResponses();
+    hosting.fx.host.setFaults(name, undefined);
 
     // Second run (a fresh manager, as after a restart): resume without a new offer.
     const reporter = new RecordingReporter();
@@ -100,7 +92,7 @@ describe('cached strategy across a killed process', () => {
       reporter,
       applier: new FileApplier({ path: target }),
       publicKeys: () => [fixtureKey()],
-      downloader: new Downloader({ ca: fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0 } }),
+      downloader: new Downloader({ ca: hosting.fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0 } }),
       strategy: 'cached',
       stateDir,
       cacheDir,
@@ -108,7 +100,7 @@ describe('cached strategy across a killed process', () => {
     });
     const outcome = await manager.resumeFromJournal();
     expect(outcome).toEqual({ status: 'completed', uuid });
-    const second = fx.host.requests.filter((r) => r.path.endsWith(`/${name}`)).slice(firstRunRequests);
+    const second = hosting.fx.host.requests.filter((r) => r.path.endsWith(`/${name}`)).slice(firstRunRequests);
     expect(second[0]?.headers.range).toBe(`bytes=${STALL_AT}-`);
     expect(second[0]?.status).toBe(206);
     expect(second).toHaveLength(1);

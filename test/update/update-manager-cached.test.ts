@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -17,36 +17,24 @@ import {
   fixtureKey,
   offerFor,
   recordingLogger,
-  startFirmwareHost,
-  tempDirs,
-  type HostFixture,
+  useFirmwareHost,
 } from './helpers/update-harness.js';
 
 const FAST_RETRY: Partial<RetryOptions> = { timeBetweenRetriesMs: 5, retryJitter: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
 const PREVIOUS = Buffer.from('previous firmware image\n');
 const SIGNED = fixtureFirmware('signed.fw');
 
-let fx: HostFixture;
-const dirs = tempDirs();
-beforeAll(async () => {
-  fx = await startFirmwareHost();
-});
-afterAll(async () => {
-  await fx.close();
-});
-afterEach(() => {
-  fx.host.destroyOpenResponses();
-  dirs.cleanup();
-});
+const hosting = useFirmwareHost();
+const dirs = hosting.dirs;
 
 let counter = 0;
 function publish(bytes: Uint8Array): { name: string; url: string } {
   const name = `cached-${++counter}.fw`;
-  return { name, url: fx.baseUrl + fx.host.add(name, bytes) };
+  return { name, url: hosting.fx.baseUrl + hosting.fx.host.add(name, bytes) };
 }
 
 function requestsFor(name: string): { range: string | undefined; status: number }[] {
-  return fx.host.requests.filter((r) => r.path.endsWith(`/${name}`)).map((r) => ({ range: r.headers.range as string | undefined, status: r.status }));
+  return hosting.fx.host.requests.filter((r) => r.path.endsWith(`/${name}`)).map((r) => ({ range: r.headers.range as string | undefined, status: r.status }));
 }
 
 /** Wraps a FileApplier and records every byte it is handed. */
@@ -90,7 +78,7 @@ function manager(e: Env, overrides: Partial<UpdateManagerOptions> & { retry?: Pa
     reporter,
     applier,
     publicKeys: () => [fixtureKey()],
-    downloader: new Downloader({ ca: fx.caPem, retry: { ...FAST_RETRY, ...retry }, logger }),
+    downloader: new Downloader({ ca: hosting.fx.caPem, retry: { ...FAST_RETRY, ...retry }, logger }),
     strategy: 'cached',
     stateDir: e.stateDir,
     cacheDir: e.cacheDir,
@@ -103,12 +91,12 @@ function manager(e: Env, overrides: Partial<UpdateManagerOptions> & { retry?: Pa
 
 /** Fails the first download after `bytes` bytes (stall + tiny idle timeout, one attempt). */
 async function interruptedFirstAttempt(e: Env, name: string, info: UpdateInfo, bytes: number): Promise<void> {
-  fx.host.setFaults(name, { stallAfterBytes: bytes, times: 1 });
+  hosting.fx.host.setFaults(name, { stallAfterBytes: bytes, times: 1 });
   const { m, reporter } = manager(e, { retry: { idleTimeoutMs: 100, maxDisconnects: 1 } });
   const outcome = await m.handleUpdate(info);
   expect(outcome.status).toBe('failed');
   expect(reporter.statuses()).toEqual(['received', 'started', 'failed']);
-  fx.host.destroyOpenResponses();
+  hosting.fx.host.destroyOpenResponses();
 }
 
 describe('UpdateManager, cached strategy', () => {
@@ -132,7 +120,7 @@ describe('UpdateManager, cached strategy', () => {
   it('a corrupted byte: the applier never sees a byte, the cached file is deleted, failure remembered', async () => {
     const e = env();
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { corruptByteAt: 2477 });
+    hosting.fx.host.setFaults(name, { corruptByteAt: 2477 });
     const info = offerFor(url, SIGNED);
     for (let attempt = 1; attempt <= 3; attempt++) {
       const { m, applier, reporter } = manager(e);
@@ -179,7 +167,7 @@ describe('UpdateManager, cached strategy', () => {
     const { name, url } = publish(SIGNED);
     const info = offerFor(url, SIGNED);
     await interruptedFirstAttempt(e, name, info, 2100);
-    fx.host.setFaults(name, { ignoreRange: true, times: 1 });
+    hosting.fx.host.setFaults(name, { ignoreRange: true, times: 1 });
     const { m } = manager(e);
     expect((await m.handleUpdate(info)).status).toBe('completed');
     expect(requestsFor(name).slice(1)).toEqual([{ range: 'bytes=2100-', status: 200 }]);
@@ -213,7 +201,7 @@ describe('UpdateManager, cached strategy', () => {
   it('the journal stores the URL (mode 0600) but logs never show its query', async () => {
     const e = env();
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { stallAfterBytes: 500 });
+    hosting.fx.host.setFaults(name, { stallAfterBytes: 500 });
     const { m, logger } = manager(e, { retry: { idleTimeoutMs: 10_000 } });
     const info = offerFor(url, SIGNED);
     const running = m.handleUpdate(info);
@@ -230,7 +218,7 @@ describe('UpdateManager, cached strategy', () => {
   it('resumeFromJournal with an expired stored URL fails with a clear reason and keeps the partial file', async () => {
     const e = env();
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { stallAfterBytes: 1200 });
+    hosting.fx.host.setFaults(name, { stallAfterBytes: 1200 });
     const info = offerFor(url, SIGNED);
     const first = manager(e, { retry: { idleTimeoutMs: 10_000 } });
     const running = first.m.handleUpdate(info);
@@ -238,9 +226,9 @@ describe('UpdateManager, cached strategy', () => {
     await expect.poll(() => (existsSync(partial) ? statSync(partial).size : 0)).toBe(1200);
     await first.m.close();
     await running;
-    fx.host.destroyOpenResponses();
+    hosting.fx.host.destroyOpenResponses();
 
-    fx.host.setFaults(name, { expired: true });
+    hosting.fx.host.setFaults(name, { expired: true });
     const second = manager(e);
     const outcome = await second.m.resumeFromJournal();
     expect(outcome?.status).toBe('failed');
@@ -266,7 +254,7 @@ describe('resumeFromJournal without keys yet', () => {
   it('keeps the journal entry and reports nothing, then resumes once keys are known', async () => {
     const e = env();
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { stallAfterBytes: 900 });
+    hosting.fx.host.setFaults(name, { stallAfterBytes: 900 });
     const info = offerFor(url, SIGNED);
     const first = manager(e, { retry: { idleTimeoutMs: 10_000 } });
     const running = first.m.handleUpdate(info);
@@ -274,8 +262,8 @@ describe('resumeFromJournal without keys yet', () => {
     await expect.poll(() => (existsSync(partial) ? statSync(partial).size : 0)).toBe(900);
     await first.m.close();
     await running;
-    fx.host.destroyOpenResponses();
-    fx.host.setFaults(name, undefined);
+    hosting.fx.host.destroyOpenResponses();
+    hosting.fx.host.setFaults(name, undefined);
 
     let keys: string[] = [];
     const second = manager(e, { publicKeys: () => keys });

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Downloader } from '../../src/download/downloader.js';
@@ -12,23 +12,14 @@ import {
   fixtureKey,
   offerFor,
   recordingLogger,
-  startFirmwareHost,
-  tempDirs,
-  type HostFixture,
+  useFirmwareHost,
 } from './helpers/update-harness.js';
 
 const SIGNED = fixtureFirmware('signed.fw');
 const PREVIOUS = Buffer.from('previous\n');
 
-let fx: HostFixture;
-const dirs = tempDirs();
-beforeAll(async () => {
-  fx = await startFirmwareHost();
-});
-afterAll(async () => {
-  await fx.close();
-});
-afterEach(() => dirs.cleanup());
+const hosting = useFirmwareHost();
+const dirs = hosting.dirs;
 
 function setup(client: UpdateClient, options: { decisionTimeoutMs?: number; callbackTimeoutMs?: number } = {}) {
   const target = join(dirs.make(), 'target.img');
@@ -40,11 +31,11 @@ function setup(client: UpdateClient, options: { decisionTimeoutMs?: number; call
     reporter,
     applier: new FileApplier({ path: target }),
     publicKeys: () => [fixtureKey()],
-    downloader: new Downloader({ ca: fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0 } }),
+    downloader: new Downloader({ ca: hosting.fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0 } }),
     logger,
     ...options,
   });
-  const url = fx.baseUrl + fx.host.add(`d-${Math.random().toString(36).slice(2)}.fw`, SIGNED);
+  const url = hosting.fx.baseUrl + hosting.fx.host.add(`d-${Math.random().toString(36).slice(2)}.fw`, SIGNED);
   return { manager, reporter, logger, target, offer: () => offerFor(url, SIGNED) };
 }
 

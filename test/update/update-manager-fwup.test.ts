@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Downloader } from '../../src/download/downloader.js';
@@ -13,24 +13,15 @@ import {
   fixtureFirmware,
   fixtureKey,
   offerFor,
-  startFirmwareHost,
-  tempDirs,
-  type HostFixture,
+  useFirmwareHost,
 } from './helpers/update-harness.js';
 
 /** fwup stand-in that replays fwup 1.16's recorded framing for the fixture archives (real fwup is rarely installed). */
 const STANDIN_FWUP = join(import.meta.dirname, '..', 'fixtures', 'bin', 'fwup');
 const SIGNED = fixtureFirmware('signed.fw');
 
-let fx: HostFixture;
-const dirs = tempDirs();
-beforeAll(async () => {
-  fx = await startFirmwareHost();
-});
-afterAll(async () => {
-  await fx.close();
-});
-afterEach(() => dirs.cleanup());
+const hosting = useFirmwareHost();
+const dirs = hosting.dirs;
 
 function setup(strategy: UpdateStrategyName) {
   const dir = dirs.make();
@@ -47,7 +38,7 @@ function setup(strategy: UpdateStrategyName) {
     reporter,
     applier: new FwupApplier({ devicePath: target, task: 'complete', fwupPath: STANDIN_FWUP }),
     publicKeys: () => [fixtureKey()],
-    downloader: new Downloader({ ca: fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0 } }),
+    downloader: new Downloader({ ca: hosting.fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0 } }),
     strategy,
     stateDir: join(dir, 'state'),
     progressIntervalMs: 0,
@@ -58,7 +49,7 @@ function setup(strategy: UpdateStrategyName) {
 describe('UpdateManager with the FwupApplier (fwup stand-in)', () => {
   it.each(['streaming', 'cached'] as const)('%s: fwup progress becomes fwup_progress updating, completed', async (strategy) => {
     const { manager, reporter, messages, progress, target } = setup(strategy);
-    const url = fx.baseUrl + fx.host.add(`fwup-${strategy}.fw`, SIGNED);
+    const url = hosting.fx.baseUrl + hosting.fx.host.add(`fwup-${strategy}.fw`, SIGNED);
     const outcome = await manager.handleUpdate(offerFor(url, SIGNED));
     expect(outcome.status).toBe('completed');
     expect(readFileSync(target).equals(SIGNED)).toBe(true); // the stand-in writes what it received
@@ -87,7 +78,7 @@ describe('UpdateManager with the FwupApplier (fwup stand-in)', () => {
       privateKey: readFileSync(join(FWUP_FIXTURES, 'keys', 'fwup-key.priv'), 'utf8'),
       tasks: [{ name: 'complete', onResource: { 'rootfs.bin': [['raw_write', 0]] } }],
     });
-    const url = fx.baseUrl + fx.host.add('fwup-unknown.fw', fw);
+    const url = hosting.fx.baseUrl + hosting.fx.host.add('fwup-unknown.fw', fw);
     const outcome = await manager.handleUpdate(offerFor(url, fw));
     expect(outcome.status).toBe('failed');
     expect(outcome.reason).toMatch(/^FWUP error : .*does not know the archive/);
@@ -114,7 +105,7 @@ describe('cached strategy with partial checksums on a multi-MiB firmware', () =>
     const parts: string[] = [];
     for (let at = 0; at < fw.length; at += MiB) parts.push(createHash('sha256').update(fw.subarray(at, at + MiB)).digest('hex'));
     const name = 'big-parts.fw';
-    const url = fx.baseUrl + fx.host.add(name, fw);
+    const url = hosting.fx.baseUrl + hosting.fx.host.add(name, fw);
     const info = offerFor(url, fw, { checksum: createHash('sha256').update(fw).digest('hex'), partialsChecksums: parts });
     const { FileApplier } = await import('../../src/update/appliers/file-applier.js');
     const make = (idleTimeoutMs: number, maxDisconnects: number) =>
@@ -123,17 +114,17 @@ describe('cached strategy with partial checksums on a multi-MiB firmware', () =>
         reporter: new RecordingReporter(),
         applier: new FileApplier({ path: target }),
         publicKeys: () => [fixtureKey()],
-        downloader: new Downloader({ ca: fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0, idleTimeoutMs, maxDisconnects } }),
+        downloader: new Downloader({ ca: hosting.fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0, idleTimeoutMs, maxDisconnects } }),
         strategy: 'cached',
         stateDir: join(dir, 'state'),
         progressIntervalMs: 0,
       });
-    fx.host.setFaults(name, { stallAfterBytes: Math.floor(1.5 * MiB), times: 1 });
+    hosting.fx.host.setFaults(name, { stallAfterBytes: Math.floor(1.5 * MiB), times: 1 });
     expect((await make(150, 1).handleUpdate(info)).status).toBe('failed');
-    fx.host.destroyOpenResponses();
+    hosting.fx.host.destroyOpenResponses();
     const outcome = await make(5000, 3).handleUpdate(info);
     expect(outcome).toEqual({ status: 'completed', uuid: info.firmwareMeta.uuid });
-    const ranges = fx.host.requests.filter((r) => r.path.endsWith(`/${name}`)).map((r) => r.headers.range);
+    const ranges = hosting.fx.host.requests.filter((r) => r.path.endsWith(`/${name}`)).map((r) => r.headers.range);
     expect(ranges).toEqual([undefined, `bytes=${MiB}-`]);
     expect(readFileSync(target).equals(Buffer.from(fw))).toBe(true);
   });

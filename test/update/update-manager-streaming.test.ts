@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Downloader } from '../../src/download/downloader.js';
@@ -13,33 +13,24 @@ import {
   fixtureKey,
   offerFor,
   recordingLogger,
-  startFirmwareHost,
-  tempDirs,
-  type HostFixture,
+  useFirmwareHost,
 } from './helpers/update-harness.js';
 
 const FAST_RETRY: Partial<RetryOptions> = { timeBetweenRetriesMs: 5, retryJitter: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
 const PREVIOUS = Buffer.from('previous firmware image\n');
 const SIGNED = fixtureFirmware('signed.fw');
 
-let fx: HostFixture;
-const dirs = tempDirs();
-beforeAll(async () => {
-  fx = await startFirmwareHost();
-});
-afterAll(async () => {
-  await fx.close();
-});
-afterEach(() => dirs.cleanup());
+const hosting = useFirmwareHost();
+const dirs = hosting.dirs;
 
 let counter = 0;
 function publish(bytes: Uint8Array): { name: string; url: string } {
   const name = `fw-${++counter}.fw`;
-  return { name, url: fx.baseUrl + fx.host.add(name, bytes) };
+  return { name, url: hosting.fx.baseUrl + hosting.fx.host.add(name, bytes) };
 }
 
 function requestsFor(name: string): { range: string | undefined; status: number }[] {
-  return fx.host.requests
+  return hosting.fx.host.requests
     .filter((r) => r.path.endsWith(`/${name}`))
     .map((r) => ({ range: r.headers.range as string | undefined, status: r.status }));
 }
@@ -77,7 +68,7 @@ function setup(overrides: Partial<UpdateManagerOptions> & { retry?: Partial<Retr
     reporter,
     applier: new FileApplier({ path: target }),
     publicKeys: () => [fixtureKey()],
-    downloader: new Downloader({ ca: fx.caPem, retry: { ...FAST_RETRY, ...retry }, logger }),
+    downloader: new Downloader({ ca: hosting.fx.caPem, retry: { ...FAST_RETRY, ...retry }, logger }),
     networkInterface: () => 'eth0',
     progressIntervalMs: 0,
     logger,
@@ -110,7 +101,7 @@ describe('UpdateManager, streaming strategy, against a real HTTPS host', () => {
   it('a download cut at three points resumes with Range and applies identical bytes', async () => {
     const { manager, reporter, target } = setup();
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { cutAfterBytes: 1000, times: 3 });
+    hosting.fx.host.setFaults(name, { cutAfterBytes: 1000, times: 3 });
     const outcome = await manager.handleUpdate(offerFor(url, SIGNED));
     expect(outcome.status).toBe('completed');
     expect(readFileSync(target).equals(SIGNED)).toBe(true);
@@ -126,12 +117,12 @@ describe('UpdateManager, streaming strategy, against a real HTTPS host', () => {
 
   it('a server that ignores Range on resume: the re-sent prefix is discarded, bytes identical', async () => {
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { cutAfterBytes: 1500, times: 1 });
+    hosting.fx.host.setFaults(name, { cutAfterBytes: 1500, times: 1 });
     const { manager, reporter, target } = setup();
     let started = 0;
     const send = reporter.sendStatus.bind(reporter);
     reporter.sendStatus = (s) => {
-      if (s.status === 'started' && ++started === 2) fx.host.setFaults(name, { ignoreRange: true, times: 1 });
+      if (s.status === 'started' && ++started === 2) hosting.fx.host.setFaults(name, { ignoreRange: true, times: 1 });
       send(s);
     };
     const outcome = await manager.handleUpdate(offerFor(url, SIGNED));
@@ -146,7 +137,7 @@ describe('UpdateManager, streaming strategy, against a real HTTPS host', () => {
   it('a corrupted byte fails verification: failed reported, nothing applied', async () => {
     const { manager, reporter, target, calls } = setup();
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { corruptByteAt: 2477 });
+    hosting.fx.host.setFaults(name, { corruptByteAt: 2477 });
     const outcome = await manager.handleUpdate(offerFor(url, SIGNED));
     expect(outcome.status).toBe('failed');
     expect(outcome.reason).toMatch(/^Update failed : firmware verification failed \(NH_FW_[A-Z_]+\)/);
@@ -161,7 +152,7 @@ describe('UpdateManager, streaming strategy, against a real HTTPS host', () => {
   it('with the server checksum, a corrupted byte is caught by the downloader (Download failed)', async () => {
     const { manager, target } = setup();
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { corruptByteAt: 100 });
+    hosting.fx.host.setFaults(name, { corruptByteAt: 100 });
     const checksum = (await import('node:crypto')).createHash('sha256').update(SIGNED).digest('hex').toUpperCase();
     const outcome = await manager.handleUpdate(offerFor(url, SIGNED, { checksum: checksum.toLowerCase() }));
     expect(outcome.status).toBe('failed');
@@ -198,7 +189,7 @@ describe('UpdateManager, streaming strategy, against a real HTTPS host', () => {
   it('an expired URL (403) fails with a clear Download failed reason', async () => {
     const { manager, reporter, target } = setup();
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { expired: true });
+    hosting.fx.host.setFaults(name, { expired: true });
     const outcome = await manager.handleUpdate(offerFor(url, SIGNED));
     expect(outcome.status).toBe('failed');
     expect(outcome.reason).toMatch(/^Download failed : NH_DOWNLOAD_URL_EXPIRED: .*expired/);
@@ -210,10 +201,10 @@ describe('UpdateManager, streaming strategy, against a real HTTPS host', () => {
   it('429 with Retry-After: waits as told, then completes', async () => {
     const { manager, target } = setup();
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { status: { code: 429, retryAfterSeconds: 1 }, times: 1 });
+    hosting.fx.host.setFaults(name, { status: { code: 429, retryAfterSeconds: 1 }, times: 1 });
     const outcome = await manager.handleUpdate(offerFor(url, SIGNED));
     expect(outcome.status).toBe('completed');
-    const reqs = fx.host.requests.filter((r) => r.path.endsWith(`/${name}`));
+    const reqs = hosting.fx.host.requests.filter((r) => r.path.endsWith(`/${name}`));
     expect(reqs.map((r) => r.status)).toEqual([429, 200]);
     expect((reqs[1]?.at ?? 0) - (reqs[0]?.at ?? 0)).toBeGreaterThanOrEqual(900);
     expect(readFileSync(target).equals(SIGNED)).toBe(true);
@@ -222,20 +213,20 @@ describe('UpdateManager, streaming strategy, against a real HTTPS host', () => {
   it('a stalled server trips the idle timeout; after maxDisconnects the update fails, nothing applied', async () => {
     const { manager, reporter, target } = setup({ retry: { idleTimeoutMs: 80, maxDisconnects: 3 } });
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { stallAfterBytes: 1000 });
+    hosting.fx.host.setFaults(name, { stallAfterBytes: 1000 });
     const outcome = await manager.handleUpdate(offerFor(url, SIGNED));
     expect(outcome.status).toBe('failed');
     expect(outcome.reason).toMatch(/^Download failed : NH_DOWNLOAD_MAX_DISCONNECTS/);
     expect(requestsFor(name)).toHaveLength(3);
     expect(reporter.statuses().filter((s) => s === 'started')).toHaveLength(3);
     expect(readFileSync(target).equals(PREVIOUS)).toBe(true);
-    fx.host.destroyOpenResponses();
+    hosting.fx.host.destroyOpenResponses();
   });
 
   it('an update offered while one runs is dropped (logged, nothing sent); close() aborts the running one', async () => {
     const { manager, reporter, logger, target } = setup({ retry: { idleTimeoutMs: 10_000 } });
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { stallAfterBytes: 1000 });
+    hosting.fx.host.setFaults(name, { stallAfterBytes: 1000 });
     const first = offerFor(url, SIGNED);
     const running = manager.handleUpdate(first);
     await expect.poll(() => manager.currentlyDownloadingUuid).toBe(first.firmwareMeta.uuid);
@@ -250,13 +241,13 @@ describe('UpdateManager, streaming strategy, against a real HTTPS host', () => {
     expect(reporter.statuses()).not.toContain('failed');
     expect(manager.status).toBe('idle');
     expect(readFileSync(target).equals(PREVIOUS)).toBe(true);
-    fx.host.destroyOpenResponses();
+    hosting.fx.host.destroyOpenResponses();
   });
 
   it('progress: updating stage only, first value sent, then strictly increasing and ≥ interval apart', async () => {
     const { manager, reporter } = setup({ progressIntervalMs: 5 });
     const { name, url } = publish(SIGNED);
-    fx.host.setFaults(name, { cutAfterBytes: 700, times: 5 });
+    hosting.fx.host.setFaults(name, { cutAfterBytes: 700, times: 5 });
     const outcome = await manager.handleUpdate(offerFor(url, SIGNED));
     expect(outcome.status).toBe('completed');
     const progress = reporter.progress();

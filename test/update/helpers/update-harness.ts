@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +45,32 @@ export interface HostFixture {
   baseUrl: string;
   caPem: string;
   close(): Promise<void>;
+}
+
+/**
+ * Registers the usual lifecycle for a test file: one FirmwareHost for the file, fresh temp dirs
+ * per test, and no response left open between tests.
+ */
+export function useFirmwareHost(): { readonly fx: HostFixture; readonly dirs: ReturnType<typeof tempDirs> } {
+  const dirs = tempDirs();
+  let fx: HostFixture | undefined;
+  beforeAll(async () => {
+    fx = await startFirmwareHost();
+  });
+  afterAll(async () => {
+    await fx?.close();
+  });
+  afterEach(() => {
+    fx?.host.destroyOpenResponses();
+    dirs.cleanup();
+  });
+  return {
+    get fx(): HostFixture {
+      if (fx === undefined) throw new Error('useFirmwareHost(): the host starts in beforeAll');
+      return fx;
+    },
+    dirs,
+  };
 }
 
 /** Starts a FirmwareHost on 127.0.0.1 with a certificate from a fresh test CA. */
