@@ -1,7 +1,10 @@
+import { LOG_LIMITS, sanitizeForLog } from './internal/log-sanitizer.js';
+
 /**
  * Base error of the SDK. Every error the SDK raises on purpose is a `NervesHubError` with a
  * stable string {@link NervesHubError.code | code} that callers can branch on; the underlying
- * failure, if any, is kept in `cause`.
+ * failure, if any, is kept in `cause`. The message is safe to log: control characters are escaped
+ * and it is at most 2048 characters long, whatever text from a server it quotes.
  *
  * @example
  * ```ts
@@ -24,7 +27,8 @@ export class NervesHubError extends Error {
    * @param options - `cause`: the underlying error
    */
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // Messages often quote a server, a peer or a firmware file, and apps log them: escape and bound.
+    super(sanitizeForLog(message, LOG_LIMITS.errorMessageChars), options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NervesHubError';
     this.code = code;
   }

@@ -10,6 +10,8 @@ export { NervesHubError, isNervesHubError } from './errors.js';
 export type { Logger, LogLevel } from './internal/logger.js';
 export { silentLogger } from './internal/logger.js';
 export { redactUrl } from './internal/redact.js';
+export { sanitizeForLog, LOG_LIMITS } from './internal/log-sanitizer.js';
+export { LOG_RATE_LIMIT } from './internal/log-rate-limiter.js';
 
 // --- protocol ---
 export {

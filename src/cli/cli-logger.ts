@@ -1,3 +1,4 @@
+import { LOG_LIMITS, sanitizeForLog, sanitizeLogData } from '../internal/log-sanitizer.js';
 import type { Logger, LogLevel } from '../internal/logger.js';
 import { levelEnabled } from '../internal/logger.js';
 
@@ -5,8 +6,9 @@ import { levelEnabled } from '../internal/logger.js';
 export type LogFormat = 'text' | 'json';
 
 /**
- * A logger for the CLI: human text or JSON lines on stderr, filtered by level.
- * Values are printed as given; the SDK never puts secrets into log data.
+ * A logger for the CLI: human text or JSON lines on stderr, filtered by level. The SDK never puts
+ * secrets into log data. Every record is one line whoever calls it: the message and every string
+ * in data are escaped and truncated again here (a no-op for what `safeLog` already cleaned).
  */
 export function createCliLogger(options: { format: LogFormat; level: LogLevel; stream?: NodeJS.WritableStream; now?: () => Date }): Logger {
   const stream = options.stream ?? process.stderr;
@@ -15,12 +17,14 @@ export function createCliLogger(options: { format: LogFormat; level: LogLevel; s
     log(level, message, data) {
       if (!levelEnabled(level, options.level)) return;
       const time = now().toISOString();
+      const text = sanitizeForLog(message, LOG_LIMITS.messageChars);
+      const fields = data === undefined ? undefined : sanitizeLogData(data);
       if (options.format === 'json') {
-        stream.write(`${JSON.stringify({ time, level, message, ...(data ?? {}) }, errorReplacer)}\n`);
+        stream.write(`${JSON.stringify({ time, level, message: text, ...(fields ?? {}) }, errorReplacer)}\n`);
         return;
       }
-      const extra = data && Object.keys(data).length > 0 ? ` ${JSON.stringify(data, errorReplacer)}` : '';
-      stream.write(`${time} ${level.toUpperCase().padEnd(5)} ${message}${extra}\n`);
+      const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields, errorReplacer)}` : '';
+      stream.write(`${time} ${level.toUpperCase().padEnd(5)} ${text}${extra}\n`);
     },
   };
 }
