@@ -170,7 +170,7 @@ export class NervesHubLink {
   }
 
   #emitOutcome(outcome: UpdateOutcome): void {
-    safeLog(this.#logger, 'info', `update ${outcome.uuid}: ${outcome.status}`, outcome.reason ? { reason: outcome.reason } : undefined);
+    safeLog(this.#logger, 'info', `update ${outcome.status}`, outcome.reason ? { uuid: outcome.uuid, reason: outcome.reason } : { uuid: outcome.uuid });
     for (const listener of this.#outcomeListeners) {
       try {
         listener(outcome);

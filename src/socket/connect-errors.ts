@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { NervesHubError, isNervesHubError } from '../errors.js';
+import { sanitizeForLog } from '../internal/log-sanitizer.js';
 import { CONNECTION_ERROR_REASON_HEADER } from '../protocol/constants.js';
 
 /** Stable codes of the errors a {@link NervesHubSocket} emits. */
@@ -145,7 +146,7 @@ export function describeAttemptFailure(failure: AttemptFailure, ctx: FailureCont
 function describeHttp(status: number, headers: IncomingHttpHeaders, ctx: FailureContext): NervesHubError {
   const header = headers[CONNECTION_ERROR_REASON_HEADER];
   const reason = Array.isArray(header) ? header.join('; ') : header;
-  const why = reason ? ` (server says: ${reason})` : '';
+  const why = reason ? ` (server says: ${sanitizeForLog(reason, 200)})` : '';
   if (status === 401) {
     const hint =
       ctx.authType === 'shared-secret'

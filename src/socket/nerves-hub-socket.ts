@@ -1,6 +1,7 @@
 import { Socket as PhoenixSocket } from 'phoenix';
 import type { Channel } from 'phoenix';
 import { NervesHubError } from '../errors.js';
+import { sanitizeForLog } from '../internal/log-sanitizer.js';
 import { safeLog } from '../internal/logger.js';
 import { redactUrl } from '../internal/redact.js';
 import { TypedEmitter } from '../internal/typed-emitter.js';
@@ -18,7 +19,7 @@ import { readFlag, readJoinParams } from './join-params.js';
 import { AttemptPreparer, errorText } from './attempt-preparer.js';
 import { SOCKET_DEFAULTS, resolveSocketOptions } from './options.js';
 import type { NervesHubSocketOptions, ResolvedSocketOptions } from './options.js';
-import type { NervesHubSocketEvents } from './socket-events.js';
+import type { InvalidMessageInfo, NervesHubSocketEvents } from './socket-events.js';
 import { createTopicChannel } from './topic-channel.js';
 import type { TopicChannelImpl } from './topic-channel.js';
 import type { TopicChannel } from './topic-channel.js';
@@ -281,7 +282,7 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
       },
       onFailure: (failure) => this.#onAttemptFailure(failure),
       onPeerClosed: (code, reason) => {
-        this.#disconnectReason ??= `closed by the server (code ${code}${reason ? `: ${reason.slice(0, 100)}` : ''})`;
+        this.#disconnectReason ??= `closed by the server (code ${code}${reason ? `: ${sanitizeForLog(reason, 100)}` : ''})`;
       },
       onHandlerError: (error) => this.#log('error', 'phoenix handler threw; message dropped', { error: errorText(error) }),
       closeGraceMs: this.#o.closeTimeoutMs,
@@ -435,7 +436,9 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     queueMicrotask(() => emit(name, ...args));
   }
 
-  #invalid(info: { topic?: string; event?: string; reason: string }): void {
+  #invalid(raw: { topic?: string; event?: string; reason: string }): void {
+    // topic, event and reason quote the server: listeners log them too
+    const info = boundInvalidInfo(raw);
     this.#log('warn', `dropped an invalid message${info.event ? ` (${info.event})` : ''}: ${info.reason}`);
     this.#emitLater('invalidMessage', info);
   }
@@ -487,4 +490,12 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     this.#transports.add(t);
     void t.closed.then(() => this.#transports.delete(t));
   }
+}
+
+/** An {@link InvalidMessageInfo} whose server-chosen strings are escaped and bounded. */
+function boundInvalidInfo(raw: { topic?: string; event?: string; reason: string }): InvalidMessageInfo {
+  const info: InvalidMessageInfo = { reason: sanitizeForLog(raw.reason, 300) };
+  if (raw.topic !== undefined) info.topic = sanitizeForLog(raw.topic, 100);
+  if (raw.event !== undefined) info.event = sanitizeForLog(raw.event, 100);
+  return info;
 }

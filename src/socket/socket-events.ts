@@ -45,7 +45,8 @@ export interface ReconnectingInfo {
 }
 
 /**
- * Payload of the `invalidMessage` event: a frame or payload that was dropped.
+ * Payload of the `invalidMessage` event: a frame or payload that was dropped. Its strings quote
+ * the server, escaped and bounded (see `sanitizeForLog`), so they can be logged as they are.
  *
  * @example
  * ```ts
