@@ -73,7 +73,7 @@ async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-async function startDevice() {
+async function startDevice(beforeStart: () => void = () => {}) {
   const id = `NH-LOG-${randomUUID().slice(0, 8)}`;
   const cert = await server.issueDeviceCertificate(id);
   const dir = mkdtempSync(join(tmpdir(), 'nhl-log-'));
@@ -102,14 +102,17 @@ async function startDevice() {
   });
   const outcomes: UpdateOutcome[] = [];
   link.onUpdateOutcome((o) => outcomes.push(o));
+  const errors: Error[] = [];
+  link.socket.on('error', (e) => errors.push(e));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   cleanup.push(() => link.stop());
+  beforeStart();
   link.start();
   await server.waitForJoin(id);
   await until(() => connected === 1 && link.socket.fwupPublicKeys.length > 0);
   // a firmware URL the server answers with 404: the update fails and logs its uuid on every step
   const missingUrl = server.hostFirmware(`${id}.fw`, Buffer.from('x')).replace(`${id}.fw`, `${id}-missing.fw`);
-  return { id, link, target, logger, outcomes, missingUrl, identified: () => identified };
+  return { id, link, target, logger, outcomes, errors, missingUrl, identified: () => identified };
 }
 
 function expectSafe(logger: ReturnType<typeof teeLogger>): void {
@@ -178,5 +181,16 @@ describe('server-controlled text in logs', () => {
     expect(server.joinCount(d.id)).toBe(1);
     server.push(d.id, 'identify', {});
     await until(() => d.identified() === 1);
+  });
+
+  it('an nh-connection-error-reason with C1 controls and 8 KiB of text is escaped and bounded in the error and the log', async () => {
+    // header bytes are latin1: 0x85 is NEL and 0x9b the 8-bit CSI (what the HTTP parser lets through)
+    const reason = `busy\u0085forged line \u009b31m${'x'.repeat(8000)}`;
+    const d = await startDevice(() => server.refuseUpgrades({ status: 503, count: 1, reason }));
+    const refused = d.errors.find((e) => (e as { code?: string }).code === 'NH_SOCKET_SERVICE_UNAVAILABLE');
+    expect(refused?.message).toMatch(/^NervesHub is unavailable \(503\) \(server says: busy\\x85forged line \\x9b31mx+…\[truncated, 8021 chars\]\); retrying$/);
+    expect(refused!.message.length).toBeLessThan(400);
+    expect(d.logger.text()).toContain('server says: busy\\x85forged line');
+    expectSafe(d.logger);
   });
 });
