@@ -7,7 +7,9 @@ import type { LogLevel } from './logger.js';
  * never limited (whoever turns it on wants every line).
  */
 export const LOG_RATE_LIMIT = Object.freeze({
+  /** Length of one window. */
   windowMs: 60_000,
+  /** Records of one level and template written per window. */
   perWindow: 10,
   /** Templates tracked at once; the oldest is summarised and forgotten beyond that. */
   maxTemplates: 256,
