@@ -155,7 +155,6 @@ describe('server-controlled text in logs', () => {
     expect(d.outcomes[0]).toMatchObject({ status: 'failed' });
     const textBytes = d.logger.text().length - before.text;
     const jsonBytes = d.logger.json().length - before.json;
-    console.log(`log volume for a 1 MiB uuid: text ${textBytes} B, json (debug) ${jsonBytes} B`);
     expect(textBytes).toBeLessThan(20 * 1024);
     expect(jsonBytes).toBeLessThan(20 * 1024);
     expect(d.logger.text()).toContain(`…[truncated, ${uuid.length} chars]`);
