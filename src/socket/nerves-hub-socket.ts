@@ -62,6 +62,9 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
   #attempts = 0;
   #fwupKeys: string[];
   #archiveKeys: string[];
+  /** Which keys the current join asked for (`"on_connect"`); each request is answered by one push. */
+  #keysRequested = { fwup: false, archive: false };
+  #warnedUnsolicitedKeys = false;
   readonly #attempt: AttemptPreparer;
   #disconnectReason: string | undefined;
   #outbox: Array<{ event: string; payload: Record<string, unknown> }> = [];
@@ -98,12 +101,15 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     return this.#joined;
   }
 
-  /** The fwup public keys used for the next update (configured, or the latest the server sent). */
+  /**
+   * The fwup public keys used for the next update: the configured ones, or those the server sent in
+   * answer to a join that asked for them (`"on_connect"`). Unsolicited pushes never change them.
+   */
   get fwupPublicKeys(): readonly string[] {
     return [...this.#fwupKeys];
   }
 
-  /** The archive public keys (configured, else the fwup keys, or the latest the server sent). */
+  /** The archive public keys: configured, else the fwup keys, or those the server sent when a join asked for them. */
   get archivePublicKeys(): readonly string[] {
     return [...this.#archiveKeys];
   }
@@ -329,8 +335,10 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
 
   #joinParams(): Record<string, unknown> {
     const state = { firmware: this.#attempt.firmware, fwupVersion: this.#attempt.fwupVersion, markedValidated: this.#markedValidated };
-    const { params, firmwareValidated } = readJoinParams(this.#o, state, (name, error) => this.#callbackFailed(name, error));
+    const { params, firmwareValidated, keysRequested } = readJoinParams(this.#o, state, (name, error) => this.#callbackFailed(name, error));
     this.#reportedValidated = firmwareValidated;
+    this.#keysRequested = keysRequested;
+    this.#warnedUnsolicitedKeys = false;
     return params;
   }
 
@@ -411,9 +419,11 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     if (!outcome.ok) return this.#invalid({ topic: Topics.device, event, reason: outcome.reason });
     switch (outcome.event) {
       case 'fwup_public_keys':
+        if (!this.#takeKeyAnswer('fwup')) return;
         this.#fwupKeys = [...outcome.args[0]];
         break;
       case 'archive_public_keys':
+        if (!this.#takeKeyAnswer('archive')) return;
         this.#archiveKeys = [...outcome.args[0]];
         break;
       case 'reboot':
@@ -433,6 +443,22 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     const emit = this.emitNow.bind(this) as (event: string, ...args: unknown[]) => boolean;
     const { event: name, args } = outcome;
     queueMicrotask(() => emit(name, ...args));
+  }
+
+  /**
+   * Keys are trust anchors (ARCHITECTURE decision 8): a key push is accepted only as the one answer
+   * to a join that asked for it; any other is dropped, with one warning per join.
+   */
+  #takeKeyAnswer(kind: 'fwup' | 'archive'): boolean {
+    if (this.#keysRequested[kind]) {
+      this.#keysRequested[kind] = false;
+      return true;
+    }
+    if (!this.#warnedUnsolicitedKeys) {
+      this.#warnedUnsolicitedKeys = true;
+      this.#log('warn', `dropped ${kind}_public_keys the device did not ask for: keeping the configured keys (set request${kind === 'fwup' ? 'Fwup' : 'Archive'}PublicKeys to take the server's keys at each join)`);
+    }
+    return false;
   }
 
   #invalid(info: { topic?: string; event?: string; reason: string }): void {

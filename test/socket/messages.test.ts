@@ -68,21 +68,23 @@ describe('device topic messages', () => {
     expect(join).toMatchObject({ topic: 'device', joinRef: join?.ref });
   });
 
-  it('on_connect keys from the server replace the keys; an empty or garbage list never clears them', async () => {
-    expect(socket.fwupPublicKeys).toEqual([KEY_A]);
-    const got = nextEvent(socket, 'fwup_public_keys');
-    server.push(id, 'fwup_public_keys', { keys: [KEY_B, 42, 'not base64'] });
-    expect((await got)[0]).toEqual([KEY_B]);
-    expect(socket.fwupPublicKeys).toEqual([KEY_B]);
+  it('the on_connect answer sets the keys; later pushes never change them; an empty or garbage list never counts', async () => {
+    expect(socket.fwupPublicKeys).toEqual([KEY_A]); // the answer to the join's "on_connect"
     const invalid: InvalidMessageInfo[] = [];
     socket.on('invalidMessage', (i) => invalid.push(i));
+    let fwupEvents = 0;
+    socket.on('fwup_public_keys', () => void (fwupEvents += 1));
+    server.push(id, 'fwup_public_keys', { keys: [KEY_B] }); // valid, but the join's request was answered: dropped
     server.push(id, 'fwup_public_keys', { keys: [] });
     server.push(id, 'fwup_public_keys', { keys: [1, 2] });
     server.push(id, 'fwup_public_keys', { keys: 'x' });
-    server.push(id, 'archive_public_keys', { keys: [KEY_A] });
-    await nextEvent(socket, 'archive_public_keys');
-    expect(socket.fwupPublicKeys).toEqual([KEY_B]);
-    expect(socket.archivePublicKeys).toEqual([KEY_A]);
+    // the org had no archive keys, so the join's archive request is still open: this is its answer
+    const got = nextEvent(socket, 'archive_public_keys');
+    server.push(id, 'archive_public_keys', { keys: [KEY_B, 42, 'not base64'] });
+    expect((await got)[0]).toEqual([KEY_B]);
+    expect(socket.fwupPublicKeys).toEqual([KEY_A]);
+    expect(socket.archivePublicKeys).toEqual([KEY_B]);
+    expect(fwupEvents).toBe(0);
     expect(invalid.map((i) => i.event)).toEqual(['fwup_public_keys', 'fwup_public_keys', 'fwup_public_keys']);
   });
 
