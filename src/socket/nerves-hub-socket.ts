@@ -4,10 +4,11 @@ import { NervesHubError } from '../errors.js';
 import { safeLog } from '../internal/logger.js';
 import { redactUrl } from '../internal/redact.js';
 import { TypedEmitter } from '../internal/typed-emitter.js';
-import { DeviceEvents, Topics } from '../protocol/constants.js';
+import { DeviceEvents, ServerEvents, Topics } from '../protocol/constants.js';
 import { scriptRunReplyPayload } from '../protocol/server-messages.js';
 import type { ScriptRunResult } from '../protocol/server-messages.js';
 import { statusUpdatePayload } from '../protocol/status.js';
+import { isNoUpdateMessage } from '../protocol/update-info.js';
 import type { ProgressStage, UpdateReporter, UpdateStatus } from '../protocol/status.js';
 import { ReconnectSchedule } from './backoff.js';
 import { SocketErrorCodes, describeAttemptFailure } from './connect-errors.js';
@@ -415,6 +416,10 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
   }
 
   #onServerEvent(event: string, payload: unknown): void {
+    if (event === ServerEvents.update && isNoUpdateMessage(payload)) {
+      this.#log('info', 'NervesHub has no update for this device (update_available: false)');
+      return;
+    }
     const outcome = interpretServerEvent(event, payload);
     if (!outcome.ok) return this.#invalid({ topic: Topics.device, event, reason: outcome.reason });
     switch (outcome.event) {
