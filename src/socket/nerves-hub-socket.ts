@@ -115,6 +115,17 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     return [...this.#archiveKeys];
   }
 
+  /**
+   * The CA certificates this socket trusts for NervesHub's server certificate: `tls.ca`, else the
+   * certificate provider's `serverCaCertificates` as of the latest connection attempt; `undefined`
+   * means Node's default roots. Give them to the firmware downloader when NervesHub serves the
+   * firmware (NervesHubLink's default downloader does).
+   */
+  get serverCaCertificates(): ReadonlyArray<string | Uint8Array> | undefined {
+    const ca = this.#o.tls.ca ?? this.#attempt.providerServerCa;
+    return ca && ca.length > 0 ? [...ca] : undefined;
+  }
+
   /** Starts connecting (and keeps reconnecting until {@link close}). Calling it again does nothing. */
   connect(): void {
     if (this.#phx) return;
