@@ -132,9 +132,12 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
   checkUnknown(f, ['uuid', 'product', 'version', 'platform', 'architecture', 'author', 'description', 'vcs_identifier', 'misc'], 'firmware');
   const firmware: FirmwareMeta = { uuid: str(f, 'uuid', 'firmware', true) };
   for (const k of ['product', 'version', 'platform', 'architecture'] as const) firmware[k] = str(f, k, 'firmware', true);
+  // A Nerves device's KV often holds "" for these: sent as given (nerves_fw_misc: "").
   for (const k of ['author', 'description', 'vcs_identifier', 'misc'] as const) {
-    const v = str(f, k, 'firmware', false);
-    if (v !== undefined) firmware[k] = v;
+    const v = f[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string') throw new AgentConfigError(`firmware.${k}`, 'must be a string (it may be empty)');
+    firmware[k] = v;
   }
 
   const fwupPublicKeys = strList(c, 'fwupPublicKeys', '') ?? [];

@@ -2,6 +2,7 @@ import { NervesHubError } from '../errors.js';
 import type { Logger } from '../internal/logger.js';
 import { safeLog, silentLogger } from '../internal/logger.js';
 import { NervesHubSocket } from '../socket/nerves-hub-socket.js';
+import { ServerTrustingDownloader } from './server-trusting-downloader.js';
 import type { NervesHubSocketOptions } from '../socket/options.js';
 import type { FirmwareApplier } from '../update/firmware-applier.js';
 import type { GuardedUpdateClient } from '../update/guarded-client.js';
@@ -35,7 +36,11 @@ export interface NervesHubLinkOptions {
   client: UpdateClient;
   /** Where verified firmware goes (`FwupApplier` on a device, `FileApplier` for files). */
   applier: FirmwareApplier;
-  /** Update settings: strategy, state and cache directories, timeouts, downloader. */
+  /**
+   * Update settings: strategy, state and cache directories, timeouts, downloader. Without a
+   * `downloader`, firmware is downloaded trusting Node's roots plus the socket's server CA
+   * (`socket.tls.ca`, else the certificate provider's `serverCaCertificates`) through the socket's proxy.
+   */
   update?: Omit<UpdateManagerOptions, WiredUpdateOptions>;
   /** Log sink for the socket, the update manager and the hooks (default: silent). */
   logger?: Logger;
@@ -50,7 +55,8 @@ export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
  * build the same from the parts (see `examples/compose-yourself`).
  *
  * What it wires:
- * - `update` → `UpdateManager.handleUpdate` (keys: those configured or sent by the server);
+ * - `update` → `UpdateManager.handleUpdate` (keys: those configured, or sent by the server when a join asked for them);
+ * - the default firmware downloader trusts the socket's server CA (see {@link NervesHubLinkOptions.update});
  * - `reboot` / `identify` / `connected` / `error` → the client's hooks (guarded: a throwing or hanging
  *   hook is logged and never wedges anything);
  * - after every join, `report_network_interface` with the connection's interface, which `started`
@@ -111,9 +117,15 @@ export class NervesHubLink {
         return current;
       },
     });
+    const socket = this.socket;
+    const proxy = options.socket.proxy;
     this.updates = new UpdateManager({
       networkInterface: () => this.socket.networkInterface,
       ...options.update,
+      // the default downloader trusts what the socket trusts (its server CA, plus Node's roots)
+      downloader:
+        options.update?.downloader ??
+        new ServerTrustingDownloader({ serverCa: () => socket.serverCaCertificates, ...(proxy !== undefined ? { proxy: String(proxy) } : {}), logger: this.#logger }),
       client: options.client,
       reporter: this.socket,
       applier: options.applier,

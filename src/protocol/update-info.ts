@@ -31,8 +31,17 @@ export interface UpdateInfo {
 const HEX64 = /^[0-9a-fA-F]{64}$/;
 
 /**
+ * True for NervesHub's "no update" answer: an `update` with `update_available: false` (sent with
+ * `firmware_url` and `firmware_meta` null). It is not an offer and not a malformed message.
+ * @internal
+ */
+export function isNoUpdateMessage(payload: unknown): boolean {
+  return isRecord(payload) && payload.update_available === false;
+}
+
+/**
  * Validates an `update` payload. Needs `firmware_url` (http/https) and `firmware_meta` with a
- * `uuid`; `update_available: false` is refused (the server sends it with null fields).
+ * `uuid`; `update_available: false` is refused: it is no offer (see {@link isNoUpdateMessage}).
  *
  * @example
  * ```ts

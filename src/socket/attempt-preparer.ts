@@ -28,6 +28,8 @@ export class AttemptPreparer {
   fwupVersion: string | undefined;
   /** Our device certificate of the latest attempt (PEM), for clock/expiry diagnostics. */
   deviceCertificatePem: string | undefined;
+  /** The provider's `serverCaCertificates` of the latest attempt. */
+  providerServerCa: Array<string | Uint8Array> | undefined;
   #serverClockOffsetMs = 0;
 
   constructor(o: ResolvedSocketOptions, warn: (message: string, data?: Record<string, unknown>) => void) {
@@ -60,6 +62,8 @@ export class AttemptPreparer {
     if (this.#o.auth.type === 'certificate') {
       material = await this.#o.auth.provider.getTlsMaterial({ signal });
       const first = material?.certificateChain?.[0];
+      const ca = material?.serverCaCertificates;
+      this.providerServerCa = Array.isArray(ca) && ca.length > 0 ? [...ca] : undefined;
       this.deviceCertificatePem = first === undefined ? undefined : certificatePem(first);
     }
     const tls = this.#o.secure ? buildTlsOptions(this.#o, material) : {};

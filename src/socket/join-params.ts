@@ -18,11 +18,15 @@ export interface JoinParamInputs {
 /**
  * Builds the `device` join payload of reference §3.1: the running firmware's `nerves_fw_*`
  * keys, `fwup_version`, API/console versions, key requests, `currently_downloading_uuid` and
- * `meta`. Extra params come first so they can never override the SDK's keys.
+ * `meta`. Extra params come first so they can never override the SDK's keys; extra key requests
+ * (`fwup_public_keys` / `archive_public_keys`) are dropped.
  * @internal
  */
 export function buildJoinParams(i: JoinParamInputs): Record<string, unknown> {
   const params: Record<string, unknown> = { ...i.extra };
+  // asking for server keys is the SDK's decision (it decides which pushes it accepts)
+  delete params.fwup_public_keys;
+  delete params.archive_public_keys;
   for (const key of FIRMWARE_META_KEYS) {
     const v = i.firmware[key];
     if (typeof v === 'string') params[`nerves_fw_${key}`] = v;
@@ -58,7 +62,7 @@ export function readJoinParams(
   o: ResolvedSocketOptions,
   state: { firmware: FirmwareMeta | undefined; fwupVersion: string | undefined; markedValidated: boolean },
   onCallbackError: (name: string, error: unknown) => void,
-): { params: Record<string, unknown>; firmwareValidated: boolean } {
+): { params: Record<string, unknown>; firmwareValidated: boolean; keysRequested: { fwup: boolean; archive: boolean } } {
   const validated = state.markedValidated || readFlag(o.firmwareValidated, true, (e) => onCallbackError('firmwareValidated', e));
   let extra: Record<string, unknown> = {};
   try {
@@ -74,15 +78,19 @@ export function readJoinParams(
   } catch (error) {
     onCallbackError('currentlyDownloadingUuid', error);
   }
+  const keysRequested = {
+    fwup: o.fwupPublicKeys.length === 0 || o.requestFwupPublicKeys,
+    archive: o.requestArchivePublicKeys || (o.archivePublicKeys.length === 0 && o.fwupPublicKeys.length === 0),
+  };
   const params = buildJoinParams({
     firmware: state.firmware ?? { uuid: '' },
     fwupVersion: state.fwupVersion,
-    requestFwupKeys: o.fwupPublicKeys.length === 0 || o.requestFwupPublicKeys,
-    requestArchiveKeys: o.requestArchivePublicKeys || (o.archivePublicKeys.length === 0 && o.fwupPublicKeys.length === 0),
+    requestFwupKeys: keysRequested.fwup,
+    requestArchiveKeys: keysRequested.archive,
     currentlyDownloadingUuid: downloading,
     firmwareValidated: validated,
     firmwareAutoRevertDetected: readFlag(o.firmwareAutoRevertDetected, false, (e) => onCallbackError('firmwareAutoRevertDetected', e)),
     extra,
   });
-  return { params, firmwareValidated: validated };
+  return { params, firmwareValidated: validated, keysRequested };
 }

@@ -5,10 +5,11 @@ import { sanitizeForLog } from '../internal/log-sanitizer.js';
 import { safeLog } from '../internal/logger.js';
 import { redactUrl } from '../internal/redact.js';
 import { TypedEmitter } from '../internal/typed-emitter.js';
-import { DeviceEvents, Topics } from '../protocol/constants.js';
+import { DeviceEvents, ServerEvents, Topics } from '../protocol/constants.js';
 import { scriptRunReplyPayload } from '../protocol/server-messages.js';
 import type { ScriptRunResult } from '../protocol/server-messages.js';
 import { statusUpdatePayload } from '../protocol/status.js';
+import { isNoUpdateMessage } from '../protocol/update-info.js';
 import type { ProgressStage, UpdateReporter, UpdateStatus } from '../protocol/status.js';
 import { ReconnectSchedule } from './backoff.js';
 import { SocketErrorCodes, describeAttemptFailure } from './connect-errors.js';
@@ -63,6 +64,9 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
   #attempts = 0;
   #fwupKeys: string[];
   #archiveKeys: string[];
+  /** Which keys the current join asked for (`"on_connect"`); each request is answered by one push. */
+  #keysRequested = { fwup: false, archive: false };
+  #warnedUnsolicitedKeys = false;
   readonly #attempt: AttemptPreparer;
   #disconnectReason: string | undefined;
   #outbox: Array<{ event: string; payload: Record<string, unknown> }> = [];
@@ -99,14 +103,28 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     return this.#joined;
   }
 
-  /** The fwup public keys used for the next update (configured, or the latest the server sent). */
+  /**
+   * The fwup public keys used for the next update: the configured ones, or those the server sent in
+   * answer to a join that asked for them (`"on_connect"`). Unsolicited pushes never change them.
+   */
   get fwupPublicKeys(): readonly string[] {
     return [...this.#fwupKeys];
   }
 
-  /** The archive public keys (configured, else the fwup keys, or the latest the server sent). */
+  /** The archive public keys: configured, else the fwup keys, or those the server sent when a join asked for them. */
   get archivePublicKeys(): readonly string[] {
     return [...this.#archiveKeys];
+  }
+
+  /**
+   * The CA certificates this socket trusts for NervesHub's server certificate: `tls.ca`, else the
+   * certificate provider's `serverCaCertificates` as of the latest connection attempt; `undefined`
+   * means Node's default roots. Give them to the firmware downloader when NervesHub serves the
+   * firmware (NervesHubLink's default downloader does).
+   */
+  get serverCaCertificates(): ReadonlyArray<string | Uint8Array> | undefined {
+    const ca = this.#o.tls.ca ?? this.#attempt.providerServerCa;
+    return ca && ca.length > 0 ? [...ca] : undefined;
   }
 
   /** Starts connecting (and keeps reconnecting until {@link close}). Calling it again does nothing. */
@@ -330,8 +348,10 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
 
   #joinParams(): Record<string, unknown> {
     const state = { firmware: this.#attempt.firmware, fwupVersion: this.#attempt.fwupVersion, markedValidated: this.#markedValidated };
-    const { params, firmwareValidated } = readJoinParams(this.#o, state, (name, error) => this.#callbackFailed(name, error));
+    const { params, firmwareValidated, keysRequested } = readJoinParams(this.#o, state, (name, error) => this.#callbackFailed(name, error));
     this.#reportedValidated = firmwareValidated;
+    this.#keysRequested = keysRequested;
+    this.#warnedUnsolicitedKeys = false;
     return params;
   }
 
@@ -408,13 +428,19 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
   }
 
   #onServerEvent(event: string, payload: unknown): void {
+    if (event === ServerEvents.update && isNoUpdateMessage(payload)) {
+      this.#log('info', 'NervesHub has no update for this device (update_available: false)');
+      return;
+    }
     const outcome = interpretServerEvent(event, payload);
     if (!outcome.ok) return this.#invalid({ topic: Topics.device, event, reason: outcome.reason });
     switch (outcome.event) {
       case 'fwup_public_keys':
+        if (!this.#takeKeyAnswer('fwup')) return;
         this.#fwupKeys = [...outcome.args[0]];
         break;
       case 'archive_public_keys':
+        if (!this.#takeKeyAnswer('archive')) return;
         this.#archiveKeys = [...outcome.args[0]];
         break;
       case 'reboot':
@@ -434,6 +460,22 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     const emit = this.emitNow.bind(this) as (event: string, ...args: unknown[]) => boolean;
     const { event: name, args } = outcome;
     queueMicrotask(() => emit(name, ...args));
+  }
+
+  /**
+   * Configured keys are the trust anchors: a key push is accepted only as the one answer
+   * to a join that asked for it; any other is dropped, with one warning per join.
+   */
+  #takeKeyAnswer(kind: 'fwup' | 'archive'): boolean {
+    if (this.#keysRequested[kind]) {
+      this.#keysRequested[kind] = false;
+      return true;
+    }
+    if (!this.#warnedUnsolicitedKeys) {
+      this.#warnedUnsolicitedKeys = true;
+      this.#log('warn', `dropped ${kind}_public_keys the device did not ask for: keeping the configured keys (set request${kind === 'fwup' ? 'Fwup' : 'Archive'}PublicKeys to take the server's keys at each join)`);
+    }
+    return false;
   }
 
   #invalid(raw: { topic?: string; event?: string; reason: string }): void {

@@ -92,13 +92,21 @@ export interface NervesHubSocketOptions {
   firmware: FirmwareMeta | (() => FirmwareMeta | Promise<FirmwareMeta>);
   /** `fwup --version` of the device (join param `fwup_version`); a function is re-read at every connect. */
   fwupVersion?: string | (() => string | Promise<string>);
-  /** fwup public keys (base64 Ed25519) configured on the device. None → ask the server (`"on_connect"`). */
+  /**
+   * fwup public keys (base64 Ed25519) configured on the device: the trust anchor of every update.
+   * Server pushes of `fwup_public_keys` are ignored while they are set, unless
+   * {@link requestFwupPublicKeys}. None → ask the server at each join (`"on_connect"`).
+   */
   fwupPublicKeys?: string[];
-  /** Archive public keys. None (and no fwup keys) → ask the server. */
+  /** Archive public keys, pinned like {@link fwupPublicKeys}. None (and no fwup keys) → ask the server. */
   archivePublicKeys?: string[];
-  /** Ask for the server's fwup keys at every connect even when keys are configured. */
+  /**
+   * Ask for the server's fwup keys at every join even when keys are configured; the server's
+   * answer to that join then replaces the configured keys (it trusts the server with signing).
+   * Without it, pushed keys the device did not ask for are dropped with a warning.
+   */
   requestFwupPublicKeys?: boolean;
-  /** Ask for the server's archive keys at every connect even when keys are configured. */
+  /** Same as {@link requestFwupPublicKeys} for the archive keys. */
   requestArchivePublicKeys?: boolean;
   /** UUID of the firmware being downloaded right now, or null (join param; re-read at every join). */
   currentlyDownloadingUuid?: () => string | null | undefined;

@@ -42,6 +42,15 @@ describe('agent config', () => {
     expect(cfg.firmware.platform).toBe('rpi4');
   });
 
+  it('accepts the empty metadata strings of a real device and keeps them as given', () => {
+    const firmware = { uuid: 'u-1', product: 'p', version: '1.0.0', platform: 'rpi4', architecture: 'aarch64', author: '', description: '', vcs_identifier: '', misc: '' };
+    const cfg = parseAgentConfig({ ...valid(), firmware }, '/etc/nhl');
+    expect(cfg.firmware).toEqual(firmware);
+    // required ones stay required and non-empty; the optional ones must still be strings
+    expect(keyOf(() => parseAgentConfig({ ...valid(), firmware: { ...firmware, product: '' } }, '/'))).toBe('firmware.product');
+    expect(keyOf(() => parseAgentConfig({ ...valid(), firmware: { ...firmware, misc: 42 } }, '/'))).toBe('firmware.misc');
+  });
+
   it('names the key at fault', () => {
     const c1 = valid();
     delete (c1.auth as Record<string, unknown>).keyFile;

@@ -114,6 +114,16 @@ describe('nerves-hub-link run', () => {
     expect(statusesOf(d.id)).toEqual([]);
   });
 
+  it('runs with the empty metadata of a real device and sends the empty strings as given in the join', async () => {
+    const firmware = { uuid: randomUUID(), product: 'fixture', version: '0.0.1', platform: 'host', architecture: 'x86_64', author: '', description: '', vcs_identifier: '', misc: '' };
+    const d = await device({ firmware });
+    const agent = startAgent(d.configPath);
+    const params = await server.waitForJoin(d.id, { timeoutMs: 10_000 });
+    expect(params).toMatchObject({ nerves_fw_uuid: firmware.uuid, nerves_fw_author: '', nerves_fw_description: '', nerves_fw_vcs_identifier: '', nerves_fw_misc: '' });
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+  });
+
   it('runs the reboot command (no shell) after a completed update, then stops', async () => {
     const d = await device();
     const marker = join(d.dir, 'rebooted');
