@@ -64,7 +64,7 @@ export interface DownloadOptions {
   offset?: number;
   /** Validator of the bytes before `offset`, sent as `If-Range`. */
   etag?: string;
-  /** Size of the whole file, when known (NervesHub's `size`). */
+  /** Size of the whole file, when known (NervesHub's `size`); the body never runs past it (`NH_DOWNLOAD_BODY_TOO_LONG`). */
   expectedSize?: number;
   /**
    * SHA-256 (hex) of the whole file. Checked before the last part is handed on (only when
