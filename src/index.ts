@@ -76,6 +76,7 @@ export type { DownloaderOptions, DownloadOptions } from './download/downloader.j
 export { DownloadError, DownloadErrorCodes } from './download/download-error.js';
 export type { DownloadErrorCode } from './download/download-error.js';
 export { DEFAULT_RETRY_OPTIONS } from './download/retry-options.js';
+export { DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN } from './download/body-size-guard.js';
 export type { RetryOptions } from './download/retry-options.js';
 export { parseRetryAfterMs } from './download/retry-after.js';
 export { PART_SIZE_BYTES, Sha256Parts, sha256Hex, verifyFileChecksums } from './download/sha256-parts.js';

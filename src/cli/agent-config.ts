@@ -32,6 +32,8 @@ export interface AgentConfig {
   reboot: AgentRebootConfig;
   proxy?: string;
   heartbeatIntervalMs?: number;
+  /** LAB SETUPS ONLY: accept plain-http firmware URLs (see `DownloaderOptions.allowInsecureHttpDownloadsForTesting`). */
+  allowInsecureHttpDownloadsForTesting?: boolean;
 }
 
 /** A config problem, naming the offending key (`NH_CONFIG_INVALID`). */
@@ -88,7 +90,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
   const c = obj(raw, '(root)');
   checkUnknown(
     c,
-    ['url', 'auth', 'serverCaFile', 'serverName', 'firmware', 'fwupVersion', 'fwupPublicKeys', 'apply', 'stateDir', 'strategy', 'reboot', 'proxy', 'heartbeatIntervalMs'],
+    ['url', 'auth', 'serverCaFile', 'serverName', 'firmware', 'fwupVersion', 'fwupPublicKeys', 'apply', 'stateDir', 'strategy', 'reboot', 'proxy', 'heartbeatIntervalMs', 'allowInsecureHttpDownloadsForTesting'],
     '',
   );
   const p = (f: string): string => resolve(baseDir, f);
@@ -181,6 +183,8 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
   const serverName = str(c, 'serverName', '', false);
   const fwupVersion = str(c, 'fwupVersion', '', false);
   const proxy = str(c, 'proxy', '', false);
+  const insecureHttp = c.allowInsecureHttpDownloadsForTesting;
+  if (insecureHttp !== undefined && typeof insecureHttp !== 'boolean') throw new AgentConfigError('allowInsecureHttpDownloadsForTesting', 'must be true or false');
   return {
     url,
     auth,
@@ -195,6 +199,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
     ...(fwupVersion ? { fwupVersion } : {}),
     ...(proxy ? { proxy } : {}),
     ...(hb !== undefined ? { heartbeatIntervalMs: hb as number } : {}),
+    ...(insecureHttp === true ? { allowInsecureHttpDownloadsForTesting: true } : {}),
   };
 }
 

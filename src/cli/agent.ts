@@ -114,6 +114,7 @@ export function agentDownloader(config: AgentConfig, serverCa: string | undefine
   return new Downloader({
     ...(serverCa ? { ca: [...rootCertificates, serverCa] } : {}),
     ...(config.proxy ? { proxy: config.proxy } : {}),
+    ...(config.allowInsecureHttpDownloadsForTesting ? { allowInsecureHttpDownloadsForTesting: true } : {}),
     logger,
   });
 }

@@ -24,6 +24,16 @@ export const DownloadErrorCodes = Object.freeze({
   aborted: 'NH_DOWNLOAD_ABORTED',
   /** The URL or an option is unusable (not http/https, bad retry option…). */
   badRequest: 'NH_DOWNLOAD_BAD_REQUEST',
+  /** A plain `http:` URL or a redirect to one, without `allowInsecureHttpDownloadsForTesting`. */
+  insecureUrl: 'NH_DOWNLOAD_INSECURE_URL',
+  /** The firmware host's TLS certificate failed verification (unknown CA, wrong host name, expired…); never retried. */
+  tlsUntrusted: 'NH_DOWNLOAD_TLS_UNTRUSTED',
+  /** The body ran past the announced size (`expectedSize`, `Content-Length` or `Content-Range`). */
+  bodyTooLong: 'NH_DOWNLOAD_BODY_TOO_LONG',
+  /** No size was announced and the file is larger than `maxBytesWhenSizeUnknown`. */
+  tooLarge: 'NH_DOWNLOAD_TOO_LARGE',
+  /** A resume (`Range: bytes=N-`) was answered 416 and the file does not end at N: the partial file is not a prefix of it. */
+  rangeNotSatisfiable: 'NH_DOWNLOAD_RANGE_NOT_SATISFIABLE',
 } as const);
 
 /** One of {@link DownloadErrorCodes}. */

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../internal/logger.js';
 import { safeLog, silentLogger } from '../internal/logger.js';
 import { redactUrl } from '../internal/redact.js';
+import { BodySizeGuard, DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN } from './body-size-guard.js';
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
 import { openHttpRequest, type OpenHttpRequest } from './http-connect.js';
 import { judgeResponse } from './resume-rules.js';
@@ -9,6 +10,8 @@ import { ResponseReader } from './response-reader.js';
 import { resolveRetryOptions, retryDelayMs, worstCaseRequestTimeoutMs, type RetryOptions } from './retry-options.js';
 import { PART_SIZE_BYTES } from './sha256-parts.js';
 import { DEFAULT_USER_AGENT } from './user-agent.js';
+import { tlsTrustFailure } from './tls-trust.js';
+import { checkDownloadUrl } from './url-policy.js';
 import { PartChecksumMismatch, VerifiedParts } from './verified-parts.js';
 
 /**
@@ -32,6 +35,18 @@ export interface DownloaderOptions {
   userAgent?: string;
   /** Where to log; URLs are always logged without their query. */
   logger?: Logger;
+  /**
+   * Largest file accepted when the caller passes no `expectedSize` (bytes, default
+   * {@link DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN}, 2 GiB). With an `expectedSize` the download
+   * never runs past that size instead.
+   */
+  maxBytesWhenSizeUnknown?: number;
+  /**
+   * LAB SETUPS ONLY. Allows plain `http:` firmware URLs and redirects to `http:`: anyone on the
+   * network path can then read the firmware, stall it or feed a different file (the signature check
+   * still refuses a forged archive). Default `false`: `http:` fails with `NH_DOWNLOAD_INSECURE_URL`.
+   */
+  allowInsecureHttpDownloadsForTesting?: boolean;
 }
 
 /**
@@ -49,7 +64,7 @@ export interface DownloadOptions {
   offset?: number;
   /** Validator of the bytes before `offset`, sent as `If-Range`. */
   etag?: string;
-  /** Size of the whole file, when known (NervesHub's `size`). */
+  /** Size of the whole file, when known (NervesHub's `size`); the body never runs past it (`NH_DOWNLOAD_BODY_TOO_LONG`). */
   expectedSize?: number;
   /**
    * SHA-256 (hex) of the whole file. Checked before the last part is handed on (only when
@@ -105,16 +120,14 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function httpUrl(url: string | URL): URL {
+function proxyUrl(url: string): URL {
   let parsed: URL;
   try {
-    parsed = new URL(String(url));
+    parsed = new URL(url);
   } catch (cause) {
-    throw new DownloadError(DownloadErrorCodes.badRequest, 'the firmware URL is not a valid URL', { cause });
+    throw new DownloadError(DownloadErrorCodes.badRequest, 'proxy is not a valid URL', { cause });
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new DownloadError(DownloadErrorCodes.badRequest, `the firmware URL scheme ${parsed.protocol} is not http or https`);
-  }
+  if (parsed.protocol !== 'http:') throw new DownloadError(DownloadErrorCodes.badRequest, 'only http:// proxies are supported');
   return parsed;
 }
 
@@ -131,6 +144,14 @@ function httpUrl(url: string | URL): URL {
  * Resumes and retries go back to the original URL (redirects are followed again, at most
  * `maxRedirects` in a row).
  *
+ * Hostile-server rules (ARCHITECTURE decision 9): `https:` only, and no redirect to `http:`
+ * (`NH_DOWNLOAD_INSECURE_URL`; lab setups opt out with `allowInsecureHttpDownloadsForTesting`); a
+ * server certificate that fails verification is permanent (`NH_DOWNLOAD_TLS_UNTRUSTED`, no
+ * retries); the body never runs past `expectedSize` or the size the server states
+ * (`NH_DOWNLOAD_BODY_TOO_LONG`), nor past `maxBytesWhenSizeUnknown` when no size is known
+ * (`NH_DOWNLOAD_TOO_LARGE`). A 416 to a resume whose file does not end at the requested byte is
+ * `NH_DOWNLOAD_RANGE_NOT_SATISFIABLE`: the caller's partial file is not a prefix of this file.
+ *
  * @example
  * ```ts
  * const downloader = new Downloader({ retry: { maxDisconnects: 20 } });
@@ -146,17 +167,21 @@ export class Downloader {
   readonly #headers: Record<string, string>;
   readonly #userAgent: string;
   readonly #logger: Logger;
+  readonly #maxBytesWhenSizeUnknown: number;
+  readonly #allowInsecureHttp: boolean;
 
   /** @throws DownloadError `NH_DOWNLOAD_BAD_REQUEST` when a retry option or `proxy` is unusable. */
   constructor(options: DownloaderOptions = {}) {
     this.#retry = resolveRetryOptions(options.retry);
     const ca = options.ca === undefined ? undefined : Array.isArray(options.ca) ? options.ca : [options.ca];
     this.#ca = ca?.map((c) => (typeof c === 'string' ? c : Buffer.from(c)));
-    if (options.proxy !== undefined) {
-      const proxy = httpUrl(options.proxy);
-      if (proxy.protocol !== 'http:') throw new DownloadError(DownloadErrorCodes.badRequest, 'only http:// proxies are supported');
-      this.#proxy = proxy;
+    if (options.proxy !== undefined) this.#proxy = proxyUrl(options.proxy);
+    const maxBytes = options.maxBytesWhenSizeUnknown ?? DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
+      throw new DownloadError(DownloadErrorCodes.badRequest, `maxBytesWhenSizeUnknown must be a positive integer (got ${String(maxBytes)})`);
     }
+    this.#maxBytesWhenSizeUnknown = maxBytes;
+    this.#allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
     this.#headers = { ...options.headers };
     this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.#logger = options.logger ?? silentLogger;
@@ -172,7 +197,7 @@ export class Downloader {
    */
   async *stream(url: string | URL, options: DownloadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     const retry = this.#retry;
-    const original = httpUrl(url);
+    const original = checkDownloadUrl(url, { allowInsecureHttp: this.#allowInsecureHttp });
     const offset = options.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new DownloadError(DownloadErrorCodes.badRequest, `offset must be a non-negative integer (got ${offset})`);
     if (options.expectedSize !== undefined && (!Number.isSafeInteger(options.expectedSize) || options.expectedSize < offset)) {
@@ -204,6 +229,8 @@ export class Downloader {
     maxTimer.unref(); // the open socket, not this guard, keeps the process alive while downloading
     const log = (level: 'debug' | 'info' | 'warn', message: string, data?: Record<string, unknown>): void =>
       safeLog(this.#logger, level, message, { url: redactUrl(original), ...data });
+    if (original.protocol === 'http:') log('warn', 'INSECURE: downloading firmware over plain http (allowInsecureHttpDownloadsForTesting); never do this outside a lab');
+    const guard = new BodySizeGuard(options.expectedSize, this.#maxBytesWhenSizeUnknown);
     const wantsParts = options.partialsChecksums !== undefined || (options.checksum !== undefined && offset === 0);
     const newParts = (): VerifiedParts | undefined =>
       wantsParts ? new VerifiedParts(offset, { partialsChecksums: options.partialsChecksums, checksum: options.checksum }) : undefined;
@@ -259,6 +286,7 @@ export class Downloader {
               length = verdict.length;
             }
             if (verified) verified.total = total;
+            guard.checkAnnounced(total);
 
             if (!finished) {
               const reader = new ResponseReader(res, retry.idleTimeoutMs, () => new TransientFailure(`no data for idleTimeoutMs (${retry.idleTimeoutMs} ms)`));
@@ -278,6 +306,7 @@ export class Downloader {
                   chunk = chunk.subarray(skip);
                   skip = 0;
                 }
+                guard.checkChunk(position, chunk.length, total);
                 if (verified) {
                   const { ready, mismatch } = verified.push(chunk);
                   position = verified.position;
@@ -377,6 +406,8 @@ export class Downloader {
       let res: IncomingMessage;
       try {
         res = await handle.response;
+      } catch (error) {
+        throw tlsTrustFailure(error, target.host) ?? error;
       } finally {
         clearTimeout(timer);
       }
@@ -392,9 +423,7 @@ export class Downloader {
       } catch (cause) {
         throw new DownloadError(DownloadErrorCodes.badRequest, 'a redirect pointed to an invalid URL', { cause });
       }
-      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
-        throw new DownloadError(DownloadErrorCodes.badRequest, `a redirect pointed to a ${next.protocol} URL`);
-      }
+      checkDownloadUrl(next, { allowInsecureHttp: this.#allowInsecureHttp, redirect: true });
       log('info', 'following redirect', { status: res.statusCode, to: redactUrl(next) });
       target = next;
     }

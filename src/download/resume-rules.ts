@@ -41,7 +41,9 @@ function single(value: string | string[] | undefined): string | undefined {
  * - 200 to a ranged request: the server ignored the range. If its validator (ETag, size) is
  *   unchanged the already-received prefix is skipped; if it changed and the consumer already has
  *   bytes, `NH_DOWNLOAD_BAD_RANGE` (never splice two files); if the consumer has nothing, restart.
- * - 416 whose `Content-Range: bytes * /N` says the file ends exactly at the requested byte: complete.
+ * - 416 whose `Content-Range: bytes * /N` says the file ends exactly at the requested byte: complete;
+ *   any other 416 to a ranged request: `NH_DOWNLOAD_RANGE_NOT_SATISFIABLE` (the caller's partial
+ *   file is not a prefix of this file: discard it and start over).
  * - 429/503: retry (honouring `Retry-After`). 403: expired URL. Anything else: fatal with its status.
  */
 export function judgeResponse(head: ResponseHead, state: ResumeState, describeUrl: string): ResponseVerdict {
@@ -82,8 +84,14 @@ export function judgeResponse(head: ResponseHead, state: ResumeState, describeUr
     }
     return { kind: 'body', skip: 0, restart: false, total: range.total ?? state.total, etag, length };
   }
-  if (status === 416 && ranged && parseContentRange(single(head.headers['content-range']))?.total === state.position) {
-    return { kind: 'complete', total: state.position };
+  if (status === 416 && ranged) {
+    const serverTotal = parseContentRange(single(head.headers['content-range']))?.total;
+    if (serverTotal === state.position) return { kind: 'complete', total: state.position };
+    // The bytes before `position` are not a prefix of this file (longer, or another file).
+    return fatal(
+      DownloadErrorCodes.rangeNotSatisfiable,
+      `asked for bytes from ${state.position} but the server answered 416 (its file has ${serverTotal ?? 'an unstated number of'} bytes); the partial download does not belong to this file`,
+    );
   }
   if (status === 429 || status === 503) {
     return { kind: 'retry', message: `the firmware host answered HTTP ${status}`, retryAfterMs: parseRetryAfterMs(head.headers['retry-after']) };

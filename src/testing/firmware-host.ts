@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
@@ -31,6 +31,13 @@ export interface FirmwareFaults {
     /** `Retry-After` value in seconds, when set. */
     retryAfterSeconds?: number;
   };
+  /**
+   * Lie about the length: answer without `Content-Length` (chunked) and send this many body bytes
+   * from the requested start: the file, then filler bytes (0x5a) past its end.
+   */
+  chunkedBodyBytes?: number;
+  /** Answer every ranged request 416 (`Content-Range: bytes * /size`), as if the range started past the end. */
+  rangeNotSatisfiable?: boolean;
   /** Apply the faults to this many requests, then serve normally (default: forever). */
   times?: number;
 }
@@ -203,17 +210,18 @@ export class FirmwareHost {
 
     const ifRange = req.headers['if-range'];
     const rangeAllowed = !faults.ignoreRange && (ifRange === undefined || ifRange === entry.etag);
-    const range = rangeAllowed ? parseRange(req.headers.range, entry.size) : undefined;
+    const range = !rangeAllowed ? undefined : faults.rangeNotSatisfiable && req.headers.range !== undefined ? 'unsatisfiable' : parseRange(req.headers.range, entry.size);
     const common = { 'accept-ranges': 'bytes', etag: entry.etag };
     if (range === 'unsatisfiable') return answer(416, { ...common, 'content-range': `bytes */${entry.size}` });
     const start = range?.start ?? 0;
     const end = range?.end ?? entry.size - 1;
     const status = range === undefined ? 200 : 206;
     record.status = status;
+    const lying = faults.chunkedBodyBytes;
     res.writeHead(status, {
       ...common,
       'content-type': 'application/octet-stream',
-      'content-length': end - start + 1,
+      ...(lying === undefined ? { 'content-length': end - start + 1 } : {}),
       ...(range === undefined ? {} : { 'content-range': `bytes ${start}-${end}/${entry.size}` }),
     });
     if (req.method === 'HEAD') {
@@ -222,7 +230,8 @@ export class FirmwareHost {
     }
     this.#open.add(res);
     res.on('close', () => this.#open.delete(res));
-    void this.#send(entry, res, start, end, faults);
+    if (lying !== undefined) void this.#sendFiller(entry, res, start, lying);
+    else void this.#send(entry, res, start, end, faults);
     return true;
   }
 
@@ -240,17 +249,7 @@ export class FirmwareHost {
           chunk[flip - fileOffset] = (chunk[flip - fileOffset] ?? 0) ^ 0xff;
         }
         if (sent + chunk.length > limit) chunk = chunk.subarray(0, limit - sent);
-        if (chunk.length > 0 && !res.write(chunk)) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              res.off('drain', done);
-              res.off('close', done);
-              resolve();
-            };
-            res.on('drain', done);
-            res.on('close', done);
-          });
-        }
+        if (chunk.length > 0 && !(await this.#write(res, chunk))) return;
         sent += chunk.length;
         if (sent >= limit) break;
       }
@@ -268,6 +267,43 @@ export class FirmwareHost {
     }
   }
 
+  /** Sends `bytes` body bytes from `start` (the file, then filler), chunked; stops when the client goes away. */
+  async #sendFiller(entry: FileEntry, res: ServerResponse, start: number, bytes: number): Promise<void> {
+    const filler = Buffer.alloc(STREAM_CHUNK_BYTES, 0x5a);
+    let sent = 0;
+    try {
+      for await (const piece of readBody(entry.body, start, Math.min(entry.size, start + bytes) - 1)) {
+        if (!(await this.#write(res, piece))) return;
+        sent += piece.length;
+      }
+      while (sent < bytes) {
+        const piece = filler.subarray(0, Math.min(filler.length, bytes - sent));
+        if (!(await this.#write(res, piece))) return;
+        sent += piece.length;
+      }
+      res.end();
+    } catch {
+      res.destroy();
+    }
+  }
+
+  /** Writes with back-pressure; false once the response is gone. */
+  async #write(res: ServerResponse, chunk: Uint8Array): Promise<boolean> {
+    if (res.destroyed) return false;
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    }
+    return !res.destroyed;
+  }
+
   /** Ends every response still being sent (stalled ones included). */
   destroyOpenResponses(): void {
     for (const res of this.#open) res.destroy();
@@ -275,36 +311,62 @@ export class FirmwareHost {
   }
 
   /** Runs a standalone HTTPS firmware host on 127.0.0.1 with an ephemeral port. */
-  static async listen(options: { cert: string; key: string; host?: string; pathPrefix?: string }): Promise<{
-    /** The firmware host; add files and faults to it. */
-    host: FirmwareHost;
-    /** `https://127.0.0.1:PORT`. */
-    baseUrl: string;
-    /** Stops the server. */
-    close(): Promise<void>;
-  }> {
-    const host = new FirmwareHost({ pathPrefix: options.pathPrefix });
-    const server = https.createServer({ cert: options.cert, key: options.key }, (req, res) => {
-      if (!host.handle(req, res)) {
-        res.writeHead(404, { 'content-length': 0 });
-        res.end();
-      }
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
-    const baseUrl = `https://${options.host ?? '127.0.0.1'}:${port}`;
-    return {
-      host,
-      baseUrl,
-      close: () =>
-        new Promise<void>((resolve) => {
-          host.destroyOpenResponses();
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    };
+  static listen(options: { cert: string; key: string; host?: string; pathPrefix?: string }): Promise<ListeningFirmwareHost> {
+    return serve(https.createServer({ cert: options.cert, key: options.key }), 'https', options);
   }
+
+  /**
+   * Runs a PLAIN-HTTP firmware host on 127.0.0.1, to test that http is refused (and, in lab
+   * setups, `allowInsecureHttpDownloadsForTesting`). Never serve real firmware this way.
+   */
+  static listenInsecureHttp(options: { host?: string; pathPrefix?: string } = {}): Promise<ListeningFirmwareHost> {
+    return serve(http.createServer(), 'http', options);
+  }
+}
+
+/**
+ * A {@link FirmwareHost} running on its own server ({@link FirmwareHost.listen}).
+ *
+ * @example
+ * ```ts
+ * const { host, baseUrl, close, connectionCount } = await FirmwareHost.listen({ cert, key });
+ * ```
+ */
+export interface ListeningFirmwareHost {
+  /** The firmware host; add files and faults to it. */
+  host: FirmwareHost;
+  /** `https://127.0.0.1:PORT` (`http://` for {@link FirmwareHost.listenInsecureHttp}). */
+  baseUrl: string;
+  /** TCP connections accepted so far (a failed TLS handshake never shows up in `host.requests`). */
+  connectionCount(): number;
+  /** Stops the server. */
+  close(): Promise<void>;
+}
+
+async function serve(server: http.Server, scheme: 'http' | 'https', options: { host?: string; pathPrefix?: string }): Promise<ListeningFirmwareHost> {
+  const host = new FirmwareHost({ pathPrefix: options.pathPrefix });
+  let connections = 0;
+  server.on('connection', () => (connections += 1));
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!host.handle(req, res)) {
+      res.writeHead(404, { 'content-length': 0 });
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    host,
+    baseUrl: `${scheme}://${options.host ?? '127.0.0.1'}:${port}`,
+    connectionCount: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        host.destroyOpenResponses();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -39,4 +39,4 @@ export type { SharedSecretCredential, Nh1Rejection, Nh1Verdict, Nh1VerifyOptions
 
 // --- firmware host ---
 export { FirmwareHost } from './firmware-host.js';
-export type { FirmwareFaults, FirmwareRequestRecord } from './firmware-host.js';
+export type { FirmwareFaults, FirmwareRequestRecord, ListeningFirmwareHost } from './firmware-host.js';

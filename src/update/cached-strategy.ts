@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NervesHubError } from '../errors.js';
+import { NervesHubError, isNervesHubError } from '../errors.js';
 import { safeLog } from '../internal/logger.js';
 import { PART_SIZE_BYTES, verifyFileChecksums } from '../download/sha256-parts.js';
 import type { StrategyContext, UpdateStrategyRun } from './update-strategy.js';
@@ -55,16 +55,61 @@ function readCachedFile(path: string, signal: AbortSignal): AsyncIterable<Uint8A
 }
 
 /**
+ * What a failed download means for the partial file: `keep` it for a later resume, `discard` it
+ * (the body ran past the announced size: what it holds is suspect), or discard it and `restart`
+ * from byte 0 (a 416: it is not a prefix of the file the server has).
+ */
+function partialVerdict(error: unknown): 'keep' | 'discard' | 'restart' {
+  const code = isNervesHubError(error) ? error.code : undefined;
+  if (code === 'NH_DOWNLOAD_RANGE_NOT_SATISFIABLE' || (error as { status?: unknown } | null)?.status === 416) return 'restart';
+  if (code === 'NH_DOWNLOAD_BODY_TOO_LONG' || code === 'NH_DOWNLOAD_TOO_LARGE') return 'discard';
+  return 'keep';
+}
+
+/** Where to resume: the partial file's size, 0 when it is longer than the announced size, rounded down to 1 MiB with part checksums. */
+async function resumeOffset(ctx: StrategyContext, partial: string): Promise<number> {
+  const { info } = ctx;
+  let offset = (await sizeOf(partial)) ?? 0;
+  if (info.size !== undefined && offset > info.size) {
+    safeLog(ctx.logger, 'warn', 'the cached partial file is longer than the firmware; discarding it', { uuid: info.firmwareMeta.uuid, partial: offset, size: info.size });
+    offset = 0; // not this file: start over (opened with 'w', so it is truncated)
+  }
+  if (info.partialsChecksums !== undefined) offset -= offset % PART_SIZE_BYTES;
+  return offset;
+}
+
+/**
  * Downloads (resuming) into `<cacheDir>/<uuid>.fw.partial` and renames it to `<uuid>.fw` once
- * complete. Resumes from the partial file's size (rounded down to 1 MiB when partial checksums
- * are checked); a resumed file is re-checked against `checksum`/`partials_checksums` as a whole.
+ * complete. A partial file the server refuses to continue (416) is discarded and the download
+ * starts over from byte 0, once; a body that runs past the announced size deletes the partial.
  */
 async function downloadToCache(ctx: StrategyContext, paths: { partial: string; complete: string }): Promise<void> {
+  const offset = await resumeOffset(ctx, paths.partial);
+  for (let restarted = false; ; restarted = true) {
+    try {
+      await fetchInto(ctx, paths.partial, restarted ? 0 : offset);
+      break;
+    } catch (error) {
+      const verdict = ctx.signal.aborted ? 'keep' : partialVerdict(error);
+      if (verdict === 'keep') throw error;
+      await removeQuietly(paths.partial);
+      if (verdict === 'discard' || restarted) throw error;
+      safeLog(ctx.logger, 'warn', 'the server refused to resume the cached partial file (416); discarding it and starting over once', {
+        uuid: ctx.info.firmwareMeta.uuid,
+        offset,
+      });
+    }
+  }
+  await rename(paths.partial, paths.complete);
+}
+
+/**
+ * Streams the firmware into the partial file from `offset` (resumed files are re-checked against
+ * `checksum`/`partials_checksums` as a whole). The file never grows past `info.size`.
+ */
+async function fetchInto(ctx: StrategyContext, partial: string, offset: number): Promise<void> {
   const { info, signal } = ctx;
-  let offset = (await sizeOf(paths.partial)) ?? 0;
-  if (info.size !== undefined && offset > info.size) offset = 0; // not this file: start over
-  if (info.partialsChecksums !== undefined) offset -= offset % PART_SIZE_BYTES;
-  const handle = await open(paths.partial, offset === 0 ? 'w' : 'r+', 0o600);
+  const handle = await open(partial, offset === 0 ? 'w' : 'r+', 0o600);
   let unsynced = 0;
   try {
     await handle.truncate(offset);
@@ -82,6 +127,10 @@ async function downloadToCache(ctx: StrategyContext, paths: { partial: string; c
       },
     });
     for await (const chunk of download) {
+      if (info.size !== undefined && position + chunk.length > info.size) {
+        // Defence in depth: the SDK's Downloader stops there itself; a custom source might not.
+        throw new NervesHubError('NH_DOWNLOAD_BODY_TOO_LONG', `the download ran past the announced ${info.size} bytes`);
+      }
       let written = 0;
       while (written < chunk.length) {
         const { bytesWritten } = await handle.write(chunk, written, chunk.length - written, position);
@@ -100,16 +149,15 @@ async function downloadToCache(ctx: StrategyContext, paths: { partial: string; c
   }
   if (offset > 0 && (info.checksum !== undefined || info.partialsChecksums !== undefined)) {
     // The downloader could only check the bytes it fetched; prove the resumed file as a whole.
-    const check = await verifyFileChecksums(paths.partial, { checksum: info.checksum, partialsChecksums: info.partialsChecksums, signal });
+    const check = await verifyFileChecksums(partial, { checksum: info.checksum, partialsChecksums: info.partialsChecksums, signal });
     if (!check.ok) {
-      await removeQuietly(paths.partial);
+      await removeQuietly(partial);
       throw new NervesHubError(
         'NH_DOWNLOAD_CHECKSUM_MISMATCH',
         `the resumed firmware file does not match its SHA-256 (${check.reason}${check.partIndex === undefined ? '' : ` ${check.partIndex}`}); the cached copy was deleted`,
       );
     }
   }
-  await rename(paths.partial, paths.complete);
 }
 
 /** Verifies the complete cached archive; throws a `NervesHubError` (`NH_FW_*`) when it is not valid. */

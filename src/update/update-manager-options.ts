@@ -47,8 +47,15 @@ export interface UpdateManagerOptions {
   applier: FirmwareApplier;
   /** The fwup public keys (base64 Ed25519) in force right now; read at every offer. */
   publicKeys: () => readonly string[];
-  /** Downloads the firmware; default `new Downloader({ logger })`. */
+  /** Downloads the firmware; default `new Downloader({ logger, allowInsecureHttpDownloadsForTesting })`. */
   downloader?: FirmwareDownloadSource;
+  /**
+   * LAB SETUPS ONLY. Lets an `http:` firmware URL through to the downloader (and into the default
+   * `Downloader`; give your own `Downloader` the same option). Anyone on the network path can then
+   * read, stall or replace the download. Default `false`: an `http:` URL is reported `failed`
+   * (`NH_DOWNLOAD_INSECURE_URL`) before anything is downloaded or written.
+   */
+  allowInsecureHttpDownloadsForTesting?: boolean;
   /** Builds the verifier for one update; default `new FirmwareVerifier({ publicKeys })`. */
   createVerifier?: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
   /** `streaming` (default) or `cached`; see `runStreamingUpdate` and `createCachedStrategy`. */

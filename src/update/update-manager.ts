@@ -7,6 +7,7 @@ import type { UpdateReporter, UpdateStatus } from '../protocol/status.js';
 import { FailureReasons } from '../protocol/status.js';
 import type { UpdateInfo } from '../protocol/update-info.js';
 import { Downloader } from '../download/downloader.js';
+import { checkDownloadUrl } from '../download/url-policy.js';
 import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import type { FwupMessage, UpdateClient, UpdateDecision } from './update-client.js';
@@ -72,6 +73,7 @@ export class UpdateManager {
   private readonly clock: Clock;
   private readonly settings: UpdateManagerSettings;
   private readonly networkInterface: () => string | null;
+  private readonly allowInsecureHttp: boolean;
   private phase: 'idle' | 'deciding' | 'updating' = 'idle';
   private downloadingUuid: string | null = null;
   private abortController: AbortController | null = null;
@@ -92,7 +94,8 @@ export class UpdateManager {
     this.publicKeys = options.publicKeys;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? monotonicClock;
-    this.downloader = options.downloader ?? new Downloader({ logger: this.logger });
+    this.allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
+    this.downloader = options.downloader ?? new Downloader({ logger: this.logger, allowInsecureHttpDownloadsForTesting: this.allowInsecureHttp });
     this.createVerifier = options.createVerifier ?? ((publicKeys) => new FirmwareVerifier({ publicKeys }));
     this.networkInterface = options.networkInterface ?? (() => null);
     const d = UPDATE_MANAGER_DEFAULTS;
@@ -290,6 +293,8 @@ export class UpdateManager {
       notify: (stage, percent) => void this.hooks.onProgress(stage, percent),
     });
     try {
+      // Whatever the downloader: an http URL never reaches a cache file or the applier.
+      checkDownloadUrl(info.firmwareUrl, { allowInsecureHttp: this.allowInsecureHttp });
       const verifier = this.createVerifier(publicKeys); // throws on an undecodable key
       await this.strategy({
         info,

@@ -125,7 +125,7 @@ describe('resume rules (judgeResponse)', () => {
 
   it('classifies 416, 429/503, 403 and other statuses', () => {
     expect(judge(head(416, { 'content-range': 'bytes */1000' }))).toEqual({ kind: 'complete', total: 1000 });
-    expect(judge(head(416, { 'content-range': 'bytes */900' }))).toMatchObject({ kind: 'fatal', error: { code: 'NH_DOWNLOAD_HTTP_STATUS', status: 416 } });
+    expect(judge(head(416, { 'content-range': 'bytes */900' }))).toMatchObject({ kind: 'fatal', error: { code: 'NH_DOWNLOAD_RANGE_NOT_SATISFIABLE', status: 416 } });
     expect(judge(head(429, { 'retry-after': '2' }))).toEqual({ kind: 'retry', message: 'the firmware host answered HTTP 429', retryAfterMs: 2000 });
     expect(judge(head(503))).toMatchObject({ kind: 'retry', retryAfterMs: undefined });
     expect(judge(head(403))).toMatchObject({ kind: 'fatal', error: { code: 'NH_DOWNLOAD_URL_EXPIRED', status: 403 } });

@@ -88,6 +88,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       strategy: config.strategy,
       reboot: config.reboot.type,
     });
+    if (config.allowInsecureHttpDownloadsForTesting) {
+      safeLog(logger, 'warn', 'INSECURE: allowInsecureHttpDownloadsForTesting is set: firmware may be downloaded over plain http. Lab setups only; remove it from device.json on real devices.');
+    }
   } catch (error) {
     if (error instanceof AgentConfigError || (isNervesHubError(error) && error.code === 'NH_CONFIG_UNSUPPORTED')) {
       io.stderr.write(`nerves-hub-link run: ${error.message}\n`);
@@ -132,7 +135,12 @@ export async function createAgent(config: AgentConfig, logger: Logger, onReboot:
       socket,
       client,
       applier: agentApplier(config, logger),
-      update: { strategy: config.strategy, stateDir: config.stateDir, downloader: agentDownloader(config, serverCa, logger) },
+      update: {
+        strategy: config.strategy,
+        stateDir: config.stateDir,
+        downloader: agentDownloader(config, serverCa, logger),
+        allowInsecureHttpDownloadsForTesting: config.allowInsecureHttpDownloadsForTesting === true,
+      },
       logger,
     });
   } catch (error) {
