@@ -125,7 +125,12 @@ export class NervesHubLink {
       // the default downloader trusts what the socket trusts (its server CA, plus Node's roots)
       downloader:
         options.update?.downloader ??
-        new ServerTrustingDownloader({ serverCa: () => socket.serverCaCertificates, ...(proxy !== undefined ? { proxy: String(proxy) } : {}), logger: this.#logger }),
+        new ServerTrustingDownloader({
+          serverCa: () => socket.serverCaCertificates,
+          ...(proxy !== undefined ? { proxy: String(proxy) } : {}),
+          logger: this.#logger,
+          allowInsecureHttpDownloadsForTesting: options.update?.allowInsecureHttpDownloadsForTesting === true,
+        }),
       client: options.client,
       reporter: this.socket,
       applier: options.applier,

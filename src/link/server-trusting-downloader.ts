@@ -11,6 +11,8 @@ export interface ServerTrustingDownloaderOptions {
   proxy?: string;
   /** Where the downloader logs (retries and TLS failures must not be silent). */
   logger: Logger;
+  /** Lab setups only: let plain-http firmware URLs through (the update options' flag of the same name). */
+  allowInsecureHttpDownloadsForTesting?: boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export class ServerTrustingDownloader implements FirmwareDownloadSource {
       ...(ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}),
       ...(this.#o.proxy !== undefined ? { proxy: this.#o.proxy } : {}),
       logger: this.#o.logger,
+      allowInsecureHttpDownloadsForTesting: this.#o.allowInsecureHttpDownloadsForTesting === true,
     });
     this.#cached = { key, downloader };
     return downloader;
