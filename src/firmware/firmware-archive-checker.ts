@@ -40,6 +40,8 @@ export const ARCHIVE_LIMITS = Object.freeze({
 });
 
 const SIGNATURE_ENTRY = 'meta.conf.ed25519';
+/** fwup's FWFILE_MAX_ARCHIVE_PATH: a resource name must be shorter than this many bytes. */
+const FWUP_MAX_RESOURCE_PATH = 512;
 const META_CONF_ENTRY = 'meta.conf';
 
 /** Options for one {@link FirmwareArchiveCheck}. */
@@ -242,6 +244,9 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
 
   private resourceStart(entry: ZipLocalEntry): (data: Uint8Array) => void {
     const name = archivePathToResourceName(entry.name);
+    // fwup maps the name into a 512-byte buffer (FWFILE_MAX_ARCHIVE_PATH) and refuses longer ones.
+    const resourceNameBytes = entry.name.startsWith('data/') ? entry.nameLength - 5 : entry.nameLength + 1;
+    if (resourceNameBytes >= FWUP_MAX_RESOURCE_PATH) throw malformed('Bad path found in archive');
     if (name === '') {
       // fwup skips a bare `data/` directory entry; one that carries data is refused (it could
       // otherwise make us inflate an unbounded amount of data nobody checks).

@@ -1,4 +1,6 @@
-import { parseConf, ConfSyntaxError, type ConfStatement, type ConfString } from './meta-conf-syntax.js';
+import { ConfFloatError, parseConfLength } from './meta-conf-float.js';
+import { MetaConfSectionError, checkMetaConfSections, taskResourceReferences } from './meta-conf-sections.js';
+import { parseConf, ConfSyntaxError, type ConfStatement } from './meta-conf-syntax.js';
 
 /** A `file-resource` declared in meta.conf. */
 export interface MetaConfResource {
@@ -43,7 +45,6 @@ const META_STRING_KEYS = new Set([
 const COMPUTED_KEYS = new Set(['meta-uuid', 'meta-nickname']);
 const RESERVED_VARIABLES = new Set(['FWUP_META_UUID', 'FWUP_META_NICKNAME']);
 const DEFINE_FUNCTIONS = new Set(['define', 'define!', 'define-eval', 'define-eval!']);
-const OPAQUE_TITLED_SECTIONS = new Set(['mbr', 'gpt', 'task', 'uboot-environment']);
 const RESOURCE_STRING_KEYS = new Set(['host-path', 'contents', 'blake2b-256', 'sha256']);
 const RESOURCE_INT_KEYS = new Set(['assert-size-lte', 'assert-size-gte']);
 const COMPUTED_CHANGE_MESSAGE =
@@ -80,13 +81,6 @@ function singleString(statement: ConfStatement): string {
   return statement.values[0]!.value;
 }
 
-function checkTitle(title: ConfString | undefined, name: string, seen: Set<string>): string {
-  if (!title) throw new MetaConfError(`missing title for section '${name}'`);
-  if (seen.has(title.value)) throw new MetaConfError(`found duplicate title '${title.value}' for section '${name}'`);
-  seen.add(title.value);
-  return title.value;
-}
-
 /** Semantic-version syntax fwup's `require-fwup-version` accepts. */
 function parseSemver(text: string): [number, number, number, string] | undefined {
   const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/.exec(text);
@@ -113,7 +107,15 @@ function readResource(name: string, body: ConfStatement[]): MetaConfResource {
     }
     if (statement.name === 'length') {
       if (statement.kind !== 'assign') throw new MetaConfError("'length' must be assigned");
-      const items = statement.values.map((v) => parseConfInteger(v.value));
+      // A float list on 64-bit fwup builds: strtod, then truncation (see meta-conf-float.ts).
+      const items = statement.values.map((v) => {
+        try {
+          return parseConfLength(v.value);
+        } catch (error) {
+          if (error instanceof ConfFloatError) throw new MetaConfError(`${error.message} for '${name}'`);
+          throw error;
+        }
+      });
       lengths = statement.append ? [...lengths, ...items] : items;
     } else if (RESOURCE_STRING_KEYS.has(statement.name)) {
       const value = singleString(statement);
@@ -145,19 +147,17 @@ export function readMetaConf(text: string, fwupVersion: string): MetaConf {
   let statements: ConfStatement[];
   try {
     statements = parseConf(text);
+    checkMetaConfSections(statements);
   } catch (error) {
     if (error instanceof ConfSyntaxError) throw new MetaConfError('Unexpected error parsing meta.conf');
+    if (error instanceof MetaConfSectionError) {
+      throw new MetaConfError(`Unexpected error parsing meta.conf: ${error.message}`);
+    }
     throw error;
   }
   const meta = new Map<string, string>();
   let requireFwupVersion: string | undefined;
   const resources: MetaConfResource[] = [];
-  const titles = new Map<string, Set<string>>();
-  const titlesOf = (name: string): Set<string> => {
-    let set = titles.get(name);
-    if (!set) titles.set(name, (set = new Set()));
-    return set;
-  };
   for (const statement of statements) {
     const { name } = statement;
     if (COMPUTED_KEYS.has(name)) throw new MetaConfError(COMPUTED_CHANGE_MESSAGE);
@@ -174,13 +174,18 @@ export function readMetaConf(text: string, fwupVersion: string): MetaConf {
         throw new MetaConfError(`'${name}' requires 2 parameters`);
       }
       if (RESERVED_VARIABLES.has(statement.args[0]!.value)) throw new MetaConfError(COMPUTED_CHANGE_MESSAGE);
-    } else if (name === 'file-resource') {
-      if (statement.kind !== 'section') throw new MetaConfError("'file-resource' must be a section");
-      const title = checkTitle(statement.title, name, titlesOf(name));
-      resources.push(readResource(title, statement.body));
-    } else if (OPAQUE_TITLED_SECTIONS.has(name)) {
-      if (statement.kind !== 'section') throw new MetaConfError(`'${name}' must be a section`);
-      checkTitle(statement.title, name, titlesOf(name));
+    } else if (name === 'file-resource' && statement.kind === 'section') {
+      // Titles (present, unique) were checked by checkMetaConfSections.
+      resources.push(readResource(statement.title!.value, statement.body));
+    }
+  }
+  // fwup apply looks every on-resource title up among the file-resources before it reads any
+  // resource; a task naming a missing one is refused. Which task will run is not known here, so
+  // any such task makes the archive invalid (fwup's own create refuses to write one).
+  const declared = new Set(resources.map((r) => r.name));
+  for (const { resource } of taskResourceReferences(statements)) {
+    if (!declared.has(resource)) {
+      throw new MetaConfError(`Resource '${resource}' used, but metadata is missing. Archive is corrupt.`);
     }
   }
   if (requireFwupVersion !== undefined) {

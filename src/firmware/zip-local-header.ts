@@ -6,6 +6,8 @@ export interface ZipLocalEntry {
   /** Position in the archive, from 0. */
   index: number;
   name: string;
+  /** Length of the name in bytes, as stored. */
+  nameLength: number;
   localHeaderOffset: number;
   method: number;
   flags: number;
@@ -62,6 +64,7 @@ export function parseLocalHeader(header: Uint8Array, index: number, offset: numb
   return {
     index,
     name,
+    nameLength,
     localHeaderOffset: offset,
     method,
     flags,

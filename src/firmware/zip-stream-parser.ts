@@ -1,7 +1,7 @@
 import { crc32 } from './crc32.js';
 import { IncrementalInflater, InflateError, Z_BUF_ERROR } from './inflater.js';
 import { CentralDirectoryCheck, type RecordedZipEntry } from './zip-central-directory.js';
-import { malformed } from './verification-error.js';
+import { FirmwareVerificationError, malformed } from './verification-error.js';
 import { parseLocalHeader, type ZipLocalEntry } from './zip-local-header.js';
 import { ZipMethod, ZipRecordSize, ZipSignature, u16, u32, u64 } from './zip-records.js';
 
@@ -25,9 +25,46 @@ export interface ZipStreamHandler {
   localEntriesEnd(): void;
 }
 
-const LIMITS = Object.freeze({ maxEntries: 65_535, lookahead: 24 });
+/**
+ * What one archive may hold, so that memory stays bounded whatever it contains: the parser keeps a
+ * small record per entry (name, 10 header bytes, extra field) to check the central directory, and
+ * the pass-through holds the central directory back until the end. Real fwup archives are far
+ * below every limit:
+ * - entries: a signature, meta.conf and one entry per `file-resource`. meta.conf is under 50,000
+ *   bytes and a verifiable resource takes at least ~92 of them (`file-resource a{blake2b-256=…}`
+ *   with 64 hex digits), so at most ~540 resources can exist; Nerves archives have a handful.
+ * - names: fwup refuses a resource name of 512 bytes or more ("Bad path found in archive",
+ *   FWFILE_MAX_ARCHIVE_PATH), i.e. an entry name longer than `data/` + 511 bytes.
+ * - extra fields: libarchive writes 0x5455 + 0x7875 (~20 bytes), zip64 adds 20; alignment
+ *   padding (zipalign-style) stays under a page.
+ * - comments: fwup writes none.
+ */
+export const ZIP_LIMITS = Object.freeze({
+  maxEntries: 1024,
+  maxNameBytes: 5 + 511,
+  maxExtraBytes: 4096,
+  maxCommentBytes: 1024,
+});
 
 type State = 'record' | 'data' | 'descriptor' | 'done';
+
+/** Refuses a header (local: `entriesBefore` ≥ 0) that would exceed {@link ZIP_LIMITS}. */
+function checkRecordLimits(entriesBefore: number, nameLength: number, extraLength: number, commentLength: number): void {
+  if (entriesBefore >= ZIP_LIMITS.maxEntries) {
+    throw new FirmwareVerificationError(
+      'NH_FW_UNEXPECTED_ENTRY',
+      `Too many entries in ZIP archive (more than ${ZIP_LIMITS.maxEntries})`,
+    );
+  }
+  // fwup's own refusal of over-long names.
+  if (nameLength > ZIP_LIMITS.maxNameBytes) throw malformed('Bad path found in archive');
+  if (extraLength > ZIP_LIMITS.maxExtraBytes) {
+    throw malformed(`ZIP extra field too long (${extraLength} bytes, at most ${ZIP_LIMITS.maxExtraBytes})`);
+  }
+  if (commentLength > ZIP_LIMITS.maxCommentBytes) {
+    throw malformed(`ZIP file comment too long (${commentLength} bytes, at most ${ZIP_LIMITS.maxCommentBytes})`);
+  }
+}
 
 
 /**
@@ -192,10 +229,11 @@ export class ZipStreamParser {
     const fixed = this.peek(ZipRecordSize.localFileHeader);
     const nameLength = u16(fixed, 26);
     const extraLength = u16(fixed, 28);
+    // Limits are checked on the fixed part, before anything of the entry is buffered or kept.
+    checkRecordLimits(this.recorded.length, nameLength, extraLength, 0);
     const total = ZipRecordSize.localFileHeader + nameLength + extraLength;
     if (!this.need(total, eof, 'local file header')) return false;
     const header = this.peek(total);
-    if (this.recorded.length >= LIMITS.maxEntries) throw malformed('Too many entries in ZIP archive');
     const entry = parseLocalHeader(header, this.recorded.length, this.position);
     const extra = header.subarray(ZipRecordSize.localFileHeader + nameLength, total);
     this.entryFields = new Uint8Array(header.subarray(4, 14));
@@ -415,6 +453,7 @@ export class ZipStreamParser {
   private readCentralHeader(eof: boolean): boolean {
     if (!this.need(ZipRecordSize.centralFileHeader, eof, 'central directory')) return false;
     const fixed = this.peek(ZipRecordSize.centralFileHeader);
+    checkRecordLimits(0, u16(fixed, 28), u16(fixed, 30), u16(fixed, 32));
     const total = ZipRecordSize.centralFileHeader + u16(fixed, 28) + u16(fixed, 30) + u16(fixed, 32);
     if (!this.need(total, eof, 'central directory')) return false;
     this.central!.header(this.peek(total));

@@ -43,7 +43,7 @@ describe('meta.conf (libconfuse syntax as fwup reads it)', () => {
         '/* block',
         'comment */ meta-author=bare_word.1',
         'unknown-option = {1, 2}',
-        'unknown-section x { y = 1 }',
+        'unknown-function(a, b)',
         'file-resource "r" { length={10,5,20} blake2b-256=abc sha256="x" }',
         'file-resource s { }',
         'task "complete" { on-resource "r" { funlist={2,raw_write,0} } }',
@@ -82,6 +82,9 @@ describe('meta.conf (libconfuse syntax as fwup reads it)', () => {
       'require-fwup-version="99.0.0"',
       'require-fwup-version="not a version"',
       'include("/etc/passwd")',
+      // libconfuse ignores unknown options but its skipper for unknown sections fails (checked
+      // against fwup 1.16); see fwup-parity.test.ts.
+      'unknown-section x { y = 1 }',
     ];
     for (const text of bad) expect(() => readMetaConf(text, FWUP), text).toThrow(MetaConfError);
     expect(() => readMetaConf('require-fwup-version="1.16.0"', FWUP)).not.toThrow();
