@@ -18,7 +18,8 @@ export interface UpdateMemoryLimits {
 
 /**
  * A `failed` reason when `uuid` should be refused from local memory, else `null`: it failed
- * verification `maxVerificationFailures` times within `failureMemoryMs`, or its update was
+ * verification `maxVerificationFailures` times, the last within `failureMemoryMs` (a record dated
+ * after `nowMs` does not count: its age is unknown), or its update was
  * started `maxInterruptedAttempts` times without ever ending (process restarts).
  */
 export function localRefusal(state: JournalState, uuid: string, limits: UpdateMemoryLimits, nowMs: number = Date.now()): string | null {
@@ -27,7 +28,7 @@ export function localRefusal(state: JournalState, uuid: string, limits: UpdateMe
     failure !== undefined &&
     failure.kind === 'verification' &&
     failure.count >= limits.maxVerificationFailures &&
-    nowMs - Date.parse(failure.at) < limits.failureMemoryMs
+    isRecent(failure.at, nowMs, limits.failureMemoryMs)
   ) {
     return `${FailureReasons.update}firmware ${uuid} failed verification ${failure.count} times on this device; not downloading it again (last: ${failure.reason})`;
   }
@@ -36,6 +37,17 @@ export function localRefusal(state: JournalState, uuid: string, limits: UpdateMe
     return `${FailureReasons.update}the update to ${uuid} was interrupted by ${pending.attempts} restarts; giving up`;
   }
   return null;
+}
+
+/**
+ * True when `at` lies within the last `memoryMs`. A record dated in the future was written while
+ * the clock was ahead: its age is unknown, so it does not block (at worst one more download; the
+ * failure it then records carries a true date and the same count, and blocks again).
+ */
+function isRecent(at: string, nowMs: number, memoryMs: number): boolean {
+  const atMs = Date.parse(at);
+  if (!Number.isFinite(atMs) || atMs > nowMs) return false;
+  return nowMs - atMs < memoryMs;
 }
 
 /** Records a failure of `uuid` (consecutive failures of the same kind are counted). */
