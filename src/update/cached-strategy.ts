@@ -152,6 +152,7 @@ export function createCachedStrategy(options: { cacheDir: string }): UpdateStrat
     }
     ctx.signal.throwIfAborted();
 
+    await ctx.onStage('verify');
     try {
       await verifyCachedFile(ctx, paths.complete);
     } catch (error) {
@@ -159,6 +160,7 @@ export function createCachedStrategy(options: { cacheDir: string }): UpdateStrat
       throw error;
     }
 
+    await ctx.onStage('apply');
     await ctx.applier.apply(readCachedFile(paths.complete, ctx.signal), {
       signal: ctx.signal,
       publicKeys: ctx.publicKeys,

@@ -58,15 +58,23 @@ export function recordFailure(state: JournalState, uuid: string, kind: UpdateFai
   state.failures.push({ uuid, kind, reason, count, at: at.toISOString() });
 }
 
-/** The journal entry for an update being started (attempts continue from `previous` of the same UUID). */
+/**
+ * The journal entry for an update being started (stage `download`). Attempts continue from
+ * `previous` of the same UUID; a restart that interrupted the re-verification of a complete cached
+ * file (`previous.stage === 'verify'`) is not counted: it neither downloaded nor wrote anything, so
+ * it cannot be what keeps killing the process, and counting it made a device give up (`failed`)
+ * on an update its next offer then completed from the cache.
+ */
 export function pendingFromInfo(info: UpdateInfo, strategy: UpdateStrategyName, previous: JournalPendingUpdate | null): JournalPendingUpdate {
+  const counted = previous?.stage === 'verify' ? 0 : 1;
   const p: JournalPendingUpdate = {
     uuid: info.firmwareMeta.uuid,
     firmwareUrl: info.firmwareUrl.toString(),
     firmwareMeta: { ...info.firmwareMeta },
     strategy,
     startedAt: previous?.startedAt ?? new Date().toISOString(),
-    attempts: (previous?.attempts ?? 0) + 1,
+    attempts: Math.max(1, (previous?.attempts ?? 0) + counted),
+    stage: 'download',
   };
   if (info.size !== undefined) p.size = info.size;
   if (info.checksum !== undefined) p.checksum = info.checksum;
