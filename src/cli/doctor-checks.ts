@@ -18,6 +18,7 @@ import type { ResolvedSocketOptions } from '../socket/options.js';
 import { resolveSocketOptions } from '../socket/options.js';
 import { createProxyAgent } from '../socket/proxy-agent.js';
 import { buildTlsOptions } from '../socket/tls-options.js';
+import { describeClockOffset } from '../socket/attempt-preparer.js';
 import { createSharedSecretHeaders } from '../auth/shared-secret.js';
 import type { AgentConfig } from './agent-config.js';
 import { loadAgentConfig } from './agent-config.js';
@@ -58,8 +59,8 @@ export interface DoctorOptions {
 export const DOCTOR_DEFAULTS = Object.freeze({
   stepTimeoutMs: 10_000,
   earliestPlausibleYear: 2024,
-  /** Largest lead of the device clock over the server's `Date` tolerated for shared secrets (1 s resolution + slack). */
-  maxClockAheadMs: 2_000,
+  /** A device/server clock difference past this is named in the auth step (`Date`'s 1 s resolution + latency below it). */
+  clockOffsetNoticeMs: 2_000,
 });
 
 /** Which earlier step each step needs. */
@@ -133,8 +134,8 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
   const timeoutMs = options.stepTimeoutMs ?? DOCTOR_DEFAULTS.stepTimeoutMs;
   const results: DoctorStepResult[] = [];
   let prepared: Prepared | undefined;
-  /** Device clock minus the server's `Date`, learned in the TLS step (ms; `Date` has 1 s resolution). */
-  let clockAheadMs: number | undefined;
+  /** The server's `Date` minus the device clock, learned in the TLS step (ms; `Date` has 1 s resolution). */
+  let serverOffsetMs: number | undefined;
   const ctx = (): FailureContext => ({
     nowMs: now(),
     authType: prepared?.resolved.auth.type ?? 'certificate',
@@ -211,7 +212,7 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
     if (!p.target.secure) return 'not used: ws:// URL (development only; NervesHub devices use wss://)';
     const r = await probeTls(p.target, p.tlsOptions, ctx(), p.agent);
     if (!r.ok) throw r.error;
-    if (r.value.serverDateMs !== undefined) clockAheadMs = now() - r.value.serverDateMs;
+    if (r.value.serverDateMs !== undefined) serverOffsetMs = r.value.serverDateMs - now();
     const client = p.certificate !== undefined ? `, client certificate ${commonName(p.certificate) ?? ''} accepted` : '';
     const via = p.agent ? ' through the proxy' : '';
     return `${r.value.protocol} ${r.value.cipher}${via}; server ${r.value.serverSubject} issued by ${r.value.serverIssuer} verified${client} (GET /status/alive → ${r.value.httpStatus})`;
@@ -223,24 +224,23 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
     for (const [k, v] of Object.entries(p.resolved.endpointParams)) url.searchParams.set(k, v);
     url.searchParams.set('vsn', '2.0.0');
     const auth = p.resolved.auth;
-    // NH1 signatures are accepted only in [server now − 90 s, server now]: a device clock that runs
-    // ahead is refused as "from the future" (and a lagging one recovers through the server's Date).
-    if (auth.type === 'shared-secret' && clockAheadMs !== undefined && clockAheadMs > DOCTOR_DEFAULTS.maxClockAheadMs) {
-      throw new NervesHubError(
-        SocketErrorCodes.clockNotSet,
-        `the device clock is ${Math.round(clockAheadMs / 1000)} s ahead of NervesHub's (its Date header): shared-secret signatures dated in the future are refused; sync the clock (NTP) first`,
-      );
-    }
-    // Like the socket: sign at max(device clock, server Date), so a lagging clock still connects.
-    const signedAtMs = clockAheadMs !== undefined && clockAheadMs < 0 ? now() - clockAheadMs : now();
-    const headers: Record<string, string> = auth.type === 'shared-secret' ? { ...createSharedSecretHeaders({ ...auth, signedAt: Math.floor(signedAtMs / 1000) }) } : {};
+    // NH1 signatures are accepted only in [server now − 90 s, server now]: like the socket after a
+    // refused upgrade, sign with the server's clock (its Date header), ahead or behind.
+    const signedAtMs = now() + (serverOffsetMs ?? 0);
+    const headers: Record<string, string> = auth.type === 'shared-secret' ? { ...createSharedSecretHeaders({ ...auth, signedAt: Math.max(0, Math.floor(signedAtMs / 1000)) }) } : {};
     const r = await probeUpgrade(p.target, `${url.pathname}${url.search}`, p.tlsOptions, headers, ctx(), p.agent);
     if (!r.ok) throw r.error;
-    const lag = clockAheadMs !== undefined && clockAheadMs < -DOCTOR_DEFAULTS.maxClockAheadMs ? `; the device clock is ${Math.round(-clockAheadMs / 1000)} s behind NervesHub's, signed with the server's time as the socket does` : '';
-    return `WebSocket upgrade on ${url.pathname} answered ${r.value.status} (${auth.type} accepted)${lag}`;
+    let clock = '';
+    if (serverOffsetMs !== undefined && Math.abs(serverOffsetMs) > DOCTOR_DEFAULTS.clockOffsetNoticeMs) {
+      const how = auth.type === 'shared-secret' ? "signed with the server's time, as the socket does after its first refused attempt" : 'TLS certificates are judged by the device clock';
+      clock = `; ${describeClockOffset(serverOffsetMs)} (its Date header): ${how}; sync the clock (NTP)`;
+    }
+    return `WebSocket upgrade on ${url.pathname} answered ${r.value.status} (${auth.type} accepted)${clock}`;
   });
 
-  await step('join', async () => joinOnce(prepared!.socketOptions, timeoutMs));
+  // The socket signs with the server's clock once told it; give it the corrected clock right away
+  // so the join does not stop at the first (expected) refusal.
+  await step('join', async () => joinOnce({ ...prepared!.socketOptions, now: () => now() + (serverOffsetMs ?? 0) }, timeoutMs));
   return results;
 }
 

@@ -12,11 +12,24 @@ import type { TransportOptions } from './transport.js';
 
 /** No server message comes close; bounds memory on a hostile or broken server. */
 const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+/** A clock offset below this is `Date`'s 1 s resolution plus latency, not worth a warning. */
+const CLOCK_NOTICE_MS = 2_000;
 
 /**
- * Everything one connection attempt needs, computed fresh per attempt: NH1 headers (signed with
- * max(device clock, the server's `Date` as last seen)), the certificate provider's material, the
- * firmware metadata for the join params, TLS and proxy options.
+ * @internal "the device clock is 300 s ahead of NervesHub" for `serverMinusDeviceMs` = −300 000
+ * (or "… behind …" for a positive offset). The offset is measured from a `Date` header, which is
+ * truncated to the second: half a second is added back before rounding.
+ */
+export function describeClockOffset(serverMinusDeviceMs: number): string {
+  const centred = serverMinusDeviceMs + 500;
+  const seconds = Math.round(Math.abs(centred) / 1000);
+  return `the device clock is ${seconds} s ${centred < 0 ? 'ahead of' : 'behind'} NervesHub`;
+}
+
+/**
+ * Everything one connection attempt needs, computed fresh per attempt: NH1 headers (signed with the
+ * device clock, or the server's clock once a refused upgrade told it), the certificate provider's
+ * material, the firmware metadata for the join params, TLS and proxy options.
  * @internal
  */
 export class AttemptPreparer {
@@ -30,6 +43,7 @@ export class AttemptPreparer {
   deviceCertificatePem: string | undefined;
   /** The provider's `serverCaCertificates` of the latest attempt. */
   providerServerCa: Array<string | Uint8Array> | undefined;
+  /** Server clock minus device clock, from the last refused upgrade's `Date` (0 until one is seen). */
   #serverClockOffsetMs = 0;
 
   constructor(o: ResolvedSocketOptions, warn: (message: string, data?: Record<string, unknown>) => void) {
@@ -41,18 +55,34 @@ export class AttemptPreparer {
   authHeaders(): Record<string, string> | undefined {
     const auth = this.#o.auth;
     if (auth.type !== 'shared-secret') return undefined;
-    const nowMs = this.#o.now();
-    // never sign before the server's clock as last seen (ARCHITECTURE "Protocol decisions" §4)
-    const signedAt = Math.floor(Math.max(nowMs, nowMs + this.#serverClockOffsetMs) / 1000);
+    // The server accepts signatures from [its now − 90 s, its now]: sign with its clock whether the
+    // device runs behind or ahead (ARCHITECTURE "Protocol decisions" §4). `Date` is truncated to
+    // the second and read after the answer travelled, so the estimate never lies in its future.
+    const signedAt = Math.max(0, Math.floor((this.#o.now() + this.#serverClockOffsetMs) / 1000));
     return { ...createSharedSecretHeaders({ ...auth, signedAt }) };
   }
 
-  /** Remembers the server clock from a refused upgrade's `Date` header. */
-  learnServerClock(headers: IncomingHttpHeaders): void {
+  /** Server clock minus device clock (ms) as last learned; 0 before any refused upgrade. */
+  get serverClockOffsetMs(): number {
+    return this.#serverClockOffsetMs;
+  }
+
+  /**
+   * Remembers the server clock from a refused upgrade's `Date` header (401, or 403 from older
+   * servers): the next attempts sign with it. Other answers may come from a proxy: ignored.
+   */
+  learnServerClock(status: number, headers: IncomingHttpHeaders): void {
+    if (status !== 401 && status !== 403) return;
     const date = headers.date;
     if (typeof date !== 'string') return;
     const serverMs = Date.parse(date);
-    if (Number.isFinite(serverMs)) this.#serverClockOffsetMs = serverMs - this.#o.now();
+    if (!Number.isFinite(serverMs)) return;
+    const offset = serverMs - this.#o.now();
+    const before = this.#serverClockOffsetMs;
+    this.#serverClockOffsetMs = offset;
+    if (this.#o.auth.type === 'shared-secret' && Math.abs(offset) > CLOCK_NOTICE_MS && Math.abs(offset - before) > CLOCK_NOTICE_MS) {
+      this.#warn(`${describeClockOffset(offset)}; signing with the server's clock (sync the device clock with NTP)`);
+    }
   }
 
   /** The ws options of the attempt. Rejects with a NervesHubError the socket reports. */

@@ -309,7 +309,7 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
 
   #onAttemptFailure(failure: AttemptFailure): void {
     if (!this.#phx) return;
-    if (failure.kind === 'http') this.#attempt.learnServerClock(failure.headers);
+    if (failure.kind === 'http') this.#attempt.learnServerClock(failure.status, failure.headers);
     const error = describeAttemptFailure(failure, { nowMs: this.#o.now(), deviceCertificatePem: this.#attempt.deviceCertificatePem, authType: this.#o.auth.type });
     this.#disconnectReason = error.code;
     this.#log('warn', error.message, { code: error.code });

@@ -200,6 +200,7 @@ export function createCachedStrategy(options: { cacheDir: string }): UpdateStrat
     }
     ctx.signal.throwIfAborted();
 
+    await ctx.onStage('verify');
     try {
       await verifyCachedFile(ctx, paths.complete);
     } catch (error) {
@@ -207,6 +208,7 @@ export function createCachedStrategy(options: { cacheDir: string }): UpdateStrat
       throw error;
     }
 
+    await ctx.onStage('apply');
     await ctx.applier.apply(readCachedFile(paths.complete, ctx.signal), {
       signal: ctx.signal,
       publicKeys: ctx.publicKeys,

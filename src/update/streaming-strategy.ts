@@ -6,7 +6,8 @@ import type { StrategyContext } from './update-strategy.js';
  * download → `FirmwareVerifier.passThrough` → applier as they arrive, so nothing is stored on
  * the device besides what the applier writes. The verifier withholds the end of each resource
  * until its digest is proven, and a verification or download error aborts the applier (its
- * `ApplyContext.signal` fires and its source throws) before it can complete.
+ * `ApplyContext.signal` fires and its source throws) before it can complete. Progress is reported
+ * only once the verifier has released its first byte, i.e. after the signature is verified.
  *
  * Choose it when storage is tight or the applier verifies as well (fwup with `--public-key`, which
  * the `FwupApplier` always passes). An interrupted process restarts the download from byte 0.
@@ -20,6 +21,10 @@ export async function runStreamingUpdate(ctx: StrategyContext): Promise<void> {
 
   let sourceError: unknown;
   let drained = false;
+  // No progress is reported before the signature is proven: the verifier yields its first byte only
+  // after that, so until then the latest percent is held (a wrongly signed firmware reports none).
+  let signatureProven = false;
+  let heldPercent: number | undefined;
   const download = ctx.downloader.stream(info.firmwareUrl, {
     signal: pipeline.signal,
     expectedSize: info.size,
@@ -27,7 +32,10 @@ export async function runStreamingUpdate(ctx: StrategyContext): Promise<void> {
     partialsChecksums: info.partialsChecksums,
     onRequest: ({ attempt, offset }) => ctx.onConnect(attempt, offset),
     onProgress: ({ received, total }) => {
-      if (total !== undefined && total > 0) ctx.onDownloadProgress((received / total) * 100);
+      if (total === undefined || total <= 0) return;
+      const percent = (received / total) * 100;
+      if (signatureProven) ctx.onDownloadProgress(percent);
+      else heldPercent = percent;
     },
   });
   const verified = ctx.verifier.passThrough(download, { signal: pipeline.signal });
@@ -36,7 +44,13 @@ export async function runStreamingUpdate(ctx: StrategyContext): Promise<void> {
   // aborts the applier so a bad archive can never be completed.
   async function* watched(): AsyncGenerator<Uint8Array, void, undefined> {
     try {
-      for await (const chunk of verified) yield chunk;
+      for await (const chunk of verified) {
+        if (!signatureProven) {
+          signatureProven = true;
+          if (heldPercent !== undefined) ctx.onDownloadProgress(heldPercent);
+        }
+        yield chunk;
+      }
       drained = true;
     } catch (error) {
       sourceError ??= error;

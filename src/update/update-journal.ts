@@ -4,6 +4,13 @@ import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
 import type { Logger } from '../internal/logger.js';
 import { safeLog, silentLogger } from '../internal/logger.js';
 
+/**
+ * Where an update stood when the journal was last written: `download` (also the whole streaming
+ * update: it verifies and applies while downloading), `verify` (re-checking the complete cached
+ * file, read-only), `apply` (the applier is writing).
+ */
+export type UpdateStage = 'download' | 'verify' | 'apply';
+
 /** What kind of failure ended an update attempt (decides whether retrying can help). */
 export type UpdateFailureKind = 'download' | 'verification' | 'apply' | 'unexpected';
 
@@ -33,8 +40,13 @@ export interface JournalPendingUpdate {
   strategy: 'streaming' | 'cached';
   /** ISO-8601 time of the first attempt. */
   startedAt: string;
-  /** How many times this firmware was started on this device (across restarts). */
+  /**
+   * How many times this firmware was started on this device (across restarts). A restart that
+   * interrupted only the re-verification of a complete cached file does not count.
+   */
   attempts: number;
+  /** Where the update stood (absent in journals of older versions: counted as `download`). */
+  stage?: UpdateStage;
 }
 
 /**
@@ -110,6 +122,7 @@ function parsePending(v: unknown): JournalPendingUpdate | null {
   };
   if (typeof v.size === 'number' && Number.isSafeInteger(v.size) && v.size >= 0) p.size = v.size;
   if (typeof v.checksum === 'string') p.checksum = v.checksum;
+  if (v.stage === 'download' || v.stage === 'verify' || v.stage === 'apply') p.stage = v.stage;
   if (Array.isArray(v.partialsChecksums) && v.partialsChecksums.every((c) => typeof c === 'string')) {
     p.partialsChecksums = v.partialsChecksums as string[];
   }

@@ -311,6 +311,10 @@ export class UpdateManager {
         onDownloadProgress: (percent) => progress.download(percent),
         onApplyProgress: (percent) => progress.apply(percent),
         onApplyMessage: (message: FwupMessage) => void this.hooks.onFwupMessage(message),
+        onStage: (stage) =>
+          this.writeJournal((s) => {
+            if (s.pending?.uuid === uuid) s.pending.stage = stage;
+          }),
       });
     } catch (error) {
       if (controller.signal.aborted && this.closed) {

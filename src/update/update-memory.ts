@@ -18,7 +18,8 @@ export interface UpdateMemoryLimits {
 
 /**
  * A `failed` reason when `uuid` should be refused from local memory, else `null`: it failed
- * verification `maxVerificationFailures` times within `failureMemoryMs`, or its update was
+ * verification `maxVerificationFailures` times, the last within `failureMemoryMs` (a record dated
+ * after `nowMs` does not count: its age is unknown), or its update was
  * started `maxInterruptedAttempts` times without ever ending (process restarts).
  */
 export function localRefusal(state: JournalState, uuid: string, limits: UpdateMemoryLimits, nowMs: number = Date.now()): string | null {
@@ -27,7 +28,7 @@ export function localRefusal(state: JournalState, uuid: string, limits: UpdateMe
     failure !== undefined &&
     failure.kind === 'verification' &&
     failure.count >= limits.maxVerificationFailures &&
-    nowMs - Date.parse(failure.at) < limits.failureMemoryMs
+    isRecent(failure.at, nowMs, limits.failureMemoryMs)
   ) {
     return `${FailureReasons.update}firmware ${uuid} failed verification ${failure.count} times on this device; not downloading it again (last: ${failure.reason})`;
   }
@@ -38,6 +39,17 @@ export function localRefusal(state: JournalState, uuid: string, limits: UpdateMe
   return null;
 }
 
+/**
+ * True when `at` lies within the last `memoryMs`. A record dated in the future was written while
+ * the clock was ahead: its age is unknown, so it does not block (at worst one more download; the
+ * failure it then records carries a true date and the same count, and blocks again).
+ */
+function isRecent(at: string, nowMs: number, memoryMs: number): boolean {
+  const atMs = Date.parse(at);
+  if (!Number.isFinite(atMs) || atMs > nowMs) return false;
+  return nowMs - atMs < memoryMs;
+}
+
 /** Records a failure of `uuid` (consecutive failures of the same kind are counted). */
 export function recordFailure(state: JournalState, uuid: string, kind: UpdateFailureKind, reason: string, at: Date = new Date()): void {
   const previous = state.failures.find((f) => f.uuid === uuid);
@@ -46,15 +58,23 @@ export function recordFailure(state: JournalState, uuid: string, kind: UpdateFai
   state.failures.push({ uuid, kind, reason, count, at: at.toISOString() });
 }
 
-/** The journal entry for an update being started (attempts continue from `previous` of the same UUID). */
+/**
+ * The journal entry for an update being started (stage `download`). Attempts continue from
+ * `previous` of the same UUID; a restart that interrupted the re-verification of a complete cached
+ * file (`previous.stage === 'verify'`) is not counted: it neither downloaded nor wrote anything, so
+ * it cannot be what keeps killing the process, and counting it made a device give up (`failed`)
+ * on an update its next offer then completed from the cache.
+ */
 export function pendingFromInfo(info: UpdateInfo, strategy: UpdateStrategyName, previous: JournalPendingUpdate | null): JournalPendingUpdate {
+  const counted = previous?.stage === 'verify' ? 0 : 1;
   const p: JournalPendingUpdate = {
     uuid: info.firmwareMeta.uuid,
     firmwareUrl: info.firmwareUrl.toString(),
     firmwareMeta: { ...info.firmwareMeta },
     strategy,
     startedAt: previous?.startedAt ?? new Date().toISOString(),
-    attempts: (previous?.attempts ?? 0) + 1,
+    attempts: Math.max(1, (previous?.attempts ?? 0) + counted),
+    stage: 'download',
   };
   if (info.size !== undefined) p.size = info.size;
   if (info.checksum !== undefined) p.checksum = info.checksum;

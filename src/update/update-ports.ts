@@ -53,7 +53,8 @@ export interface FirmwareDownloadSource {
 export interface FirmwareStreamVerifier {
   /**
    * Yields the archive's bytes unchanged, withholding the end of each resource until it is
-   * verified; throws a `NervesHubError` (`NH_FW_*`) when verification fails.
+   * verified; throws a `NervesHubError` (`NH_FW_*`) when verification fails. Yields nothing before
+   * the signature is verified (the streaming strategy reports progress only from then on).
    */
   passThrough(source: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): AsyncIterable<Uint8Array>;
   /**

@@ -3,6 +3,7 @@ import type { UpdateInfo } from '../protocol/update-info.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import type { FwupMessage } from './update-client.js';
 import type { FirmwareDownloadSource, FirmwareStreamVerifier } from './update-ports.js';
+import type { UpdateStage } from './update-journal.js';
 
 /** How an accepted update gets from the URL into the applier. */
 export type UpdateStrategyName = 'streaming' | 'cached';
@@ -25,6 +26,11 @@ export interface StrategyContext {
   onApplyProgress(percent: number): void;
   /** Applier message (fwup framing). */
   onApplyMessage(message: FwupMessage): void;
+  /**
+   * The update enters `stage` (the cached strategy: `verify`, then `apply`); resolves once that is
+   * recorded in the journal, so a restart knows which stage it interrupted.
+   */
+  onStage(stage: UpdateStage): Promise<void>;
 }
 
 /** One way to run an update; resolves when applied, rejects with the error that ended it. */

@@ -150,21 +150,18 @@ describe('nerves-hub-link doctor', () => {
     expect(JSON.stringify(bad.report)).not.toContain('a-wrong-secret');
   });
 
-  it('✗ at auth with a clear clock message when the device clock runs ahead of the server (shared secret)', async () => {
+  it('names a device clock ahead of or behind the server (shared secret), and passes: the socket signs with the server clock', async () => {
     const id = `NH-DOC-${randomUUID().slice(0, 8)}`;
     const key = `nhd_${randomUUID().replace(/-/g, '')}`;
     server.addDeviceKey(key, 'the-right-secret', id);
     const d = await registeredDevice();
     const config = writeConfig(d, { auth: { type: 'shared-secret', key, secret: 'the-right-secret', identifier: id } });
     const ahead = await runDoctorChecks(config, { now: () => Date.now() + 120_000 });
-    const auth = ahead.find((s) => s.name === 'auth')!;
-    expect(auth).toMatchObject({ status: 'fail', code: 'NH_SOCKET_CLOCK_NOT_SET' });
-    expect(auth.detail).toMatch(/device clock is 1[12]\d s ahead of NervesHub/);
-    // A lagging clock is fine: the socket signs with the server's Date after the first refusal.
+    expect(ahead.every((s) => s.status === 'pass')).toBe(true);
+    expect(ahead.find((s) => s.name === 'auth')!.detail).toMatch(/the device clock is 12[01] s ahead of NervesHub/);
     const behind = await runDoctorChecks(config, { now: () => Date.now() - 120_000 });
-    const behindAuth = behind.find((s) => s.name === 'auth')!;
-    expect(behindAuth.status).toBe('pass');
-    expect(behindAuth.detail).toMatch(/device clock is 1[12]\d s behind NervesHub's/);
+    expect(behind.every((s) => s.status === 'pass')).toBe(true);
+    expect(behind.find((s) => s.name === 'auth')!.detail).toMatch(/the device clock is 1(19|20) s behind NervesHub/);
   });
 
   it('checks through an HTTP CONNECT proxy: DNS/TCP reach the proxy, TLS/auth/join are tunnelled', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { NervesHubError, isNervesHubError } from '../../errors.js';
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
@@ -138,13 +138,40 @@ async function syncDirectory(path: string): Promise<void> {
   }
 }
 
+/** Temporary files of applies running in this process (never removed as stale). */
+const inFlight = new Set<string>();
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Matches this applier's temporary files for `target`: `.<name>.<pid>-<12 hex>.tmp`, and
+ * `.<name>.<12 hex>.tmp` as written by versions before the pid was part of the name.
+ */
+function temporaryNamePattern(target: string): RegExp {
+  return new RegExp(`^\\.${escapeRegExp(basename(target))}\\.(?:([1-9][0-9]{0,9})-)?[0-9a-f]{12}\\.tmp$`);
+}
+
+/** True while a process with this pid exists (EPERM: it exists, owned by someone else). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Stores the archive as a file, atomically: it is written to a temporary file in the same
  * directory, fsynced, renamed over `path`, and the directory fsynced. Chunks are written in
  * batches while the next ones are read, so the source must not reuse a chunk's memory after
  * yielding it (downloads, the verifier's pass-through and file read streams never do). If the source fails or the
  * apply is aborted, the temporary file is removed and any previous file at `path` is untouched.
- * Useful for devices that hand the archive to another updater, and for tests.
+ * A process killed mid-write cannot remove its temporary file: every `apply` first removes the
+ * stale ones ({@link FileApplier.removeStaleTemporaryFiles}). Useful for devices that hand the
+ * archive to another updater, and for tests.
  *
  * @example
  * ```ts
@@ -162,11 +189,54 @@ export class FileApplier implements FirmwareApplier {
     this.#mode = options.mode ?? DEFAULT_FILE_APPLIER_OPTIONS.mode;
   }
 
+  /**
+   * Removes the temporary files a killed process left next to `path`: only names this applier
+   * writes for this very `path` (`.<name>.<pid>-<random>.tmp`), only in its directory, and never
+   * one whose process still runs (another process, or an apply in progress in this one). `apply`
+   * calls it first; call it at start-up too to free the space before the next update. Never
+   * throws (a file that cannot be removed is left for the next time).
+   *
+   * @returns the names removed
+   * @example
+   * ```ts
+   * const applier = new FileApplier({ path: '/data/firmware/next.fw' });
+   * await applier.removeStaleTemporaryFiles(); // at start-up, before any update
+   * ```
+   */
+  async removeStaleTemporaryFiles(): Promise<string[]> {
+    const directory = dirname(this.#path);
+    const pattern = temporaryNamePattern(this.#path);
+    let names: string[];
+    try {
+      names = await readdir(directory);
+    } catch {
+      return []; // a missing directory fails the apply itself, with a clear message
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      const match = pattern.exec(name);
+      if (match === null) continue;
+      const path = join(directory, name);
+      const pid = match[1] === undefined ? undefined : Number(match[1]);
+      // Same pid as ours but not in flight: a process before a reboot had our pid (common on devices).
+      if (pid === process.pid ? inFlight.has(path) : pid !== undefined && processExists(pid)) continue;
+      try {
+        await unlink(path);
+        removed.push(name);
+      } catch {
+        // gone already, or not a file: nothing to do
+      }
+    }
+    return removed;
+  }
+
   /** Writes `source` to the file; resolves once it is durably in place. */
   async apply(source: AsyncIterable<Uint8Array>, context: ApplyContext): Promise<void> {
     if (context.signal.aborted) throw abortedApplyError(context.signal.reason, 'signal');
+    await this.removeStaleTemporaryFiles();
     const directory = dirname(this.#path);
-    const temporary = join(directory, `.${basename(this.#path)}.${randomBytes(6).toString('hex')}.tmp`);
+    const temporary = join(directory, `.${basename(this.#path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+    inFlight.add(temporary);
     let handle: FileHandle | undefined;
     let writer: BatchedWriter | undefined;
     const iterator = source[Symbol.asyncIterator]();
@@ -210,6 +280,8 @@ export class FileApplier implements FirmwareApplier {
       await unlink(temporary).catch(() => {});
       if (isNervesHubError(error)) throw error;
       throw new NervesHubError(ApplyErrorCodes.failed, `writing ${this.#path} failed: ${(error as Error).message}`, { cause: error });
+    } finally {
+      inFlight.delete(temporary);
     }
   }
 }
