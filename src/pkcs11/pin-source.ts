@@ -10,7 +10,7 @@ import { NervesHubError } from '../errors.js';
  *
  * @example
  * ```ts
- * const fromEnv: PinSource = { pinEnv: 'NH_TOKEN_PIN' };
+ * const fromEnv: PinSource = { pinEnv: 'DEVICE_TOKEN_PIN' };
  * const fromFile: PinSource = { pinFile: '/run/secrets/token-pin' };
  * const fromCode: PinSource = { pin: async () => vault.read('token-pin') };
  * ```

@@ -20,7 +20,7 @@ import { describePkcs11Object, formatPkcs11Uri, parsePkcs11Uri } from './pkcs11-
  * const options: Pkcs11CertificateProviderOptions = {
  *   uri: 'pkcs11:token=device;object=device-key;type=private',
  *   modulePath: '/usr/lib/softhsm/libsofthsm2.so',
- *   pinEnv: 'NH_TOKEN_PIN',
+ *   pinEnv: 'DEVICE_TOKEN_PIN',
  *   certFile: '/data/nerves-hub/cert.pem',
  * };
  * ```
@@ -83,7 +83,7 @@ const ENGINE_REASONS: Array<[RegExp, string]> = [
  * const provider = new Pkcs11CertificateProvider({
  *   uri: 'pkcs11:token=device;object=device-key;type=private',
  *   modulePath: '/usr/lib/softhsm/libsofthsm2.so',
- *   pinEnv: 'NH_TOKEN_PIN',
+ *   pinEnv: 'DEVICE_TOKEN_PIN',
  *   certFile: '/data/nerves-hub/cert.pem',
  * });
  * await provider.check(); // typed errors before the first handshake
