@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import { FileCertificateProvider } from '../auth/file-certificate-provider.js';
+import { NervesKeyCertificateProvider } from '../atecc508a/nerveskey-certificate-provider.js';
 import { Downloader } from '../download/downloader.js';
 import { NervesHubError } from '../errors.js';
 import type { Logger } from '../internal/logger.js';
@@ -49,6 +50,16 @@ export function agentAuth(config: AgentConfig): SocketAuth {
       };
     case 'shared-secret':
       return { type: 'shared-secret', key: auth.key, secret: auth.secret, identifier: auth.identifier };
+    case 'nerveskey':
+      return {
+        type: 'certificate',
+        provider: new NervesKeyCertificateProvider({
+          i2cBus: auth.i2cBus,
+          ...(auth.i2cAddress !== undefined ? { address: auth.i2cAddress } : {}),
+          ...(auth.certificateSet ? { certificateSet: auth.certificateSet } : {}),
+          signing: { uri: auth.uri, modulePath: auth.modulePath },
+        }),
+      };
     case 'pkcs11':
       throw new NervesHubError('NH_CONFIG_UNSUPPORTED', PKCS11_UNSUPPORTED_MESSAGE);
   }
@@ -131,6 +142,8 @@ export interface DeviceIdentity {
 export async function deviceIdentity(config: AgentConfig): Promise<DeviceIdentity> {
   const auth = config.auth;
   if (auth.type === 'shared-secret') return { identifier: auth.identifier, auth: auth.type };
+  // The chip is read at the first connection attempt, where a failure is retried, not at startup.
+  if (auth.type === 'nerveskey') return { identifier: `NervesKey on /dev/i2c-${auth.i2cBus}`, auth: auth.type };
   const cert = await readDeviceCertificate(auth.certFile);
   return {
     identifier: commonName(cert) ?? '(certificate without CN)',
