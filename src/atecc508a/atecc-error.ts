@@ -50,7 +50,7 @@ export interface Atecc508aErrorContext {
   zone?: Atecc508aZone;
   /** The slot, for data-zone reads and key commands. */
   slot?: number;
-  /** The status byte the chip answered, for {@link Atecc508aErrorCodes.status}. */
+  /** The status byte the chip answered, for `NH_ATECC_STATUS`. */
   status?: number;
 }
 
@@ -78,6 +78,8 @@ export class Atecc508aError extends NervesHubError {
   readonly status: number | undefined;
 
   /**
+   * Creates the error; the message is prefixed with the step, zone and slot.
+   *
    * @param code - one of {@link Atecc508aErrorCodes}
    * @param context - step, zone, slot and status
    * @param message - what went wrong and what to check (the location is prefixed)

@@ -19,6 +19,6 @@ export { ATECC508A_DEFAULT_ADDRESS, slotSize } from './protocol.js';
 export { atecc508aCrc16 } from './crc16.js';
 export type { I2cTransport } from './i2c-transport.js';
 export { openLinuxI2cTransport } from './linux-i2c.js';
-export type { I2cBusModule, LinuxI2cOptions } from './linux-i2c.js';
+export type { I2cBusModule, I2cBusHandle, I2cBytesRead, I2cBytesWritten, LinuxI2cOptions } from './linux-i2c.js';
 export { Atecc508aError, Atecc508aErrorCodes } from './atecc-error.js';
 export type { Atecc508aErrorCode, Atecc508aErrorContext, Atecc508aZone } from './atecc-error.js';

@@ -13,11 +13,52 @@ import { Atecc508aError, Atecc508aErrorCodes } from './atecc-error.js';
  */
 export interface I2cBusModule {
   /** Opens `/dev/i2c-<busNumber>`. */
-  openPromisified(busNumber: number): Promise<{
-    i2cWrite(address: number, length: number, buffer: Buffer): Promise<{ bytesWritten: number }>;
-    i2cRead(address: number, length: number, buffer: Buffer): Promise<{ bytesRead: number; buffer: Buffer }>;
-    close(): Promise<void>;
-  }>;
+  openPromisified(busNumber: number): Promise<I2cBusHandle>;
+}
+
+/**
+ * An open bus of the `i2c-bus` promise API (its `PromisifiedBus`), as far as it is used here.
+ *
+ * @example
+ * ```ts
+ * const handle: I2cBusHandle = await i2cBus.openPromisified(1);
+ * ```
+ */
+export interface I2cBusHandle {
+  /** Plain I²C write of `length` bytes of `buffer` to `address` (ioctl I2C_SLAVE + write). */
+  i2cWrite(address: number, length: number, buffer: Buffer): Promise<I2cBytesWritten>;
+  /** Plain I²C read of `length` bytes from `address` into `buffer`. */
+  i2cRead(address: number, length: number, buffer: Buffer): Promise<I2cBytesRead>;
+  /** Closes the device file. */
+  close(): Promise<void>;
+}
+
+/**
+ * Result of {@link I2cBusHandle.i2cWrite}.
+ *
+ * @example
+ * ```ts
+ * const { bytesWritten }: I2cBytesWritten = await handle.i2cWrite(0x60, 1, Buffer.of(0x01));
+ * ```
+ */
+export interface I2cBytesWritten {
+  /** Bytes written. */
+  bytesWritten: number;
+}
+
+/**
+ * Result of {@link I2cBusHandle.i2cRead}.
+ *
+ * @example
+ * ```ts
+ * const { bytesRead, buffer }: I2cBytesRead = await handle.i2cRead(0x60, 4, Buffer.alloc(4));
+ * ```
+ */
+export interface I2cBytesRead {
+  /** Bytes read. */
+  bytesRead: number;
+  /** The buffer read into. */
+  buffer: Buffer;
 }
 
 /**
@@ -70,7 +111,7 @@ async function loadI2cBus(bus: number): Promise<I2cBusModule> {
 export async function openLinuxI2cTransport(bus: number, options: LinuxI2cOptions = {}): Promise<I2cTransport> {
   if (!Number.isInteger(bus) || bus < 0) throw new TypeError(`openLinuxI2cTransport: bus must be a non-negative integer, got ${String(bus)}`);
   const api = options.i2cBusModule ?? (await loadI2cBus(bus));
-  let handle: Awaited<ReturnType<I2cBusModule['openPromisified']>>;
+  let handle: I2cBusHandle;
   try {
     handle = await api.openPromisified(bus);
   } catch (cause) {

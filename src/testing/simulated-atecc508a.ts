@@ -28,27 +28,30 @@ export interface SimulatedAtecc508aOptions {
 }
 
 /**
- * A fault the simulated chip plays once per `times` (default 1).
+ * A fault the simulated chip plays on the coming transfers.
  *
  * @example
  * ```ts
  * chip.injectFault({ kind: 'corrupt-response' });          // one response with a bad CRC
  * chip.injectFault({ kind: 'status', status: 0x0f });      // one execution error
+ * chip.injectFault({ kind: 'busy', times: 3 });            // NACK three response reads
  * ```
  */
-export type SimulatedAteccFault =
-  /** Ignore the wake pulse (the chip stays asleep). */
-  | { kind: 'no-wake'; times?: number }
-  /** NACK the next `reads` response reads, as a chip that is still executing. */
-  | { kind: 'busy'; reads: number }
-  /** Send a response whose CRC is wrong. */
-  | { kind: 'corrupt-response'; times?: number }
-  /** Treat the next command as garbled on the bus: answer status 0xFF. */
-  | { kind: 'corrupt-command'; times?: number }
-  /** Answer this status instead of executing (`opcode`: only for that command). */
-  | { kind: 'status'; status: number; opcode?: number; times?: number }
-  /** Never answer the next command (the host times out). */
-  | { kind: 'silent'; times?: number };
+export interface SimulatedAteccFault {
+  /**
+   * `no-wake`: ignore the wake pulse; `busy`: NACK response reads as a chip still executing;
+   * `corrupt-response`: send a response with a wrong CRC; `corrupt-command`: treat the command as
+   * garbled on the bus (status 0xFF); `status`: answer `status` instead of executing; `silent`:
+   * never answer the command.
+   */
+  kind: 'no-wake' | 'busy' | 'corrupt-response' | 'corrupt-command' | 'status' | 'silent';
+  /** How many times the fault plays (default 1); for `busy`, how many reads are NACKed. */
+  times?: number;
+  /** For `status`: the status byte to answer (e.g. 0x0F execution error, 0x05 ECC fault). */
+  status?: number;
+  /** For `status`: only for this opcode. */
+  opcode?: number;
+}
 
 /** One command the simulated chip received. */
 export interface SimulatedAteccCommand {
@@ -134,7 +137,7 @@ export class SimulatedAtecc508a implements I2cTransport {
 
   /** Queues a fault for the coming transfers. */
   injectFault(fault: SimulatedAteccFault): void {
-    const left = fault.kind === 'busy' ? fault.reads : (fault.times ?? 1);
+    const left = fault.times ?? 1;
     this.#faults.push({ ...fault, left });
   }
 
@@ -203,7 +206,7 @@ export class SimulatedAtecc508a implements I2cTransport {
     this.commands.push({ opcode, param1, param2 });
     if (this.#takeFault('silent')) return this.#respond(new Uint8Array(0));
     const forced = this.#takeFault('status', opcode);
-    if (forced?.kind === 'status') return this.#status(forced.status);
+    if (forced) return this.#status(forced.status ?? Status.executionError);
     const result = this.#execute(opcode, param1, param2);
     if (typeof result === 'number') return this.#status(result);
     const response = withCrc(Uint8Array.from([result.length + 3, ...result]));

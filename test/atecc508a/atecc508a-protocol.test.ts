@@ -126,7 +126,7 @@ describe('Atecc508a command layer against the simulated chip', () => {
 
   it('polls while the chip is busy (NACKs reads), and times out naming the step when it never answers', async () => {
     const { chip, sim } = setup();
-    sim.injectFault({ kind: 'busy', reads: 3 });
+    sim.injectFault({ kind: 'busy', times: 3 });
     expect((await chip.read('config', { block: 0, word: 1 }, 4)).length).toBe(4);
     sim.injectFault({ kind: 'silent' });
     const slow = new Atecc508a({ transport: sim, timing: { ...FAST, readMaxMs: 5 } });
