@@ -148,6 +148,8 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
       ...(pinFile ? { pinFile: p(pinFile) } : {}),
     };
     if (/pin-value=/i.test(auth.uri)) throw new AgentConfigError('auth.uri', 'must not contain pin-value; use pinEnv or pinFile');
+    if (pinEnv && pinFile) throw new AgentConfigError('auth.pinFile', 'give pinEnv or pinFile, not both');
+    if (!/^pkcs11:/i.test(auth.uri)) throw new AgentConfigError('auth.uri', 'must be a PKCS#11 URI, e.g. pkcs11:token=dev;object=device-key;type=private');
   }
 
   const f = obj(c.firmware, 'firmware');

@@ -15,6 +15,9 @@ export {
   isPkcs11EngineRegistered,
   checkPkcs11Engine,
 } from './openssl-engine.js';
-export type { OpenSslConfigOptions, Pkcs11EngineCheck } from './openssl-engine.js';
+export type { OpenSslConfigOptions, Pkcs11EngineCheck, WrittenOpenSslConfig } from './openssl-engine.js';
 export { Pkcs11ErrorCodes } from './pkcs11-errors.js';
 export type { Pkcs11ErrorCode } from './pkcs11-errors.js';
+export { Pkcs11CertificateProvider } from './pkcs11-certificate-provider.js';
+export type { Pkcs11CertificateProviderOptions, Pkcs11CheckResult } from './pkcs11-certificate-provider.js';
+export type { PinSource } from './pin-source.js';

@@ -89,6 +89,14 @@ export function openSslConfigText(options: OpenSslConfigOptions): string {
   ].join('\n');
 }
 
+/** What {@link writeOpenSslConfig} wrote. */
+export interface WrittenOpenSslConfig {
+  /** The config file. */
+  file: string;
+  /** The Node flag to start with, e.g. `--openssl-config=/data/nhl/openssl.cnf` (also valid in `NODE_OPTIONS`). */
+  nodeOptions: string;
+}
+
 /**
  * Writes {@link openSslConfigText} to `file` (atomically) and returns the Node flag to start with.
  *
@@ -100,7 +108,7 @@ export function openSslConfigText(options: OpenSslConfigOptions): string {
  * // then: NODE_OPTIONS="$nodeOptions" node app.js
  * ```
  */
-export async function writeOpenSslConfig(file: string, options: OpenSslConfigOptions): Promise<{ file: string; nodeOptions: string }> {
+export async function writeOpenSslConfig(file: string, options: OpenSslConfigOptions): Promise<WrittenOpenSslConfig> {
   const text = openSslConfigText(options);
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
