@@ -7,7 +7,27 @@ import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
 export type AgentAuthConfig =
   | { type: 'certificate'; certFile: string; keyFile: string; signerCertFile?: string }
   | { type: 'shared-secret'; key: string; secret: string; identifier: string }
-  | { type: 'pkcs11'; uri: string; pinEnv?: string; pinFile?: string; certFile: string; modulePath: string };
+  | { type: 'pkcs11'; uri: string; pinEnv?: string; pinFile?: string; certFile: string; modulePath: string }
+  | AgentNervesKeyAuthConfig;
+
+/**
+ * A NervesKey (ATECC508A/608A) on I²C: certificates read from the chip, TLS signed through the
+ * chip's PKCS#11 module (`modulePath`, key `uri`, default `pkcs11:token=<i2cBus>` as
+ * nerves_key_pkcs11 names it).
+ */
+export interface AgentNervesKeyAuthConfig {
+  type: 'nerveskey';
+  /** Linux I²C bus number (`/dev/i2c-<n>`), default 1. */
+  i2cBus: number;
+  /** 7-bit I²C address, default 0x60 (96). */
+  i2cAddress?: number;
+  /** `primary` (slots 10/11/12, default) or `aux` (9/14/15). */
+  certificateSet?: 'primary' | 'aux';
+  /** The chip's PKCS#11 module (nerves_key_pkcs11 or cryptoauthlib). */
+  modulePath: string;
+  /** PKCS#11 URI of the slot-0 key in that module. */
+  uri: string;
+}
 
 /** Where the agent applies firmware. */
 export type AgentApplyConfig =
@@ -104,7 +124,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
   if (!['wss:', 'ws:'].includes(parsedUrl.protocol)) throw new AgentConfigError('url', 'must start with wss:// (or ws:// for development)');
 
   const a = obj(c.auth, 'auth');
-  const type = oneOf(str(a, 'type', 'auth', true), ['certificate', 'shared-secret', 'pkcs11'] as const, 'auth.type');
+  const type = oneOf(str(a, 'type', 'auth', true), ['certificate', 'shared-secret', 'pkcs11', 'nerveskey'] as const, 'auth.type');
   let auth: AgentAuthConfig;
   if (type === 'certificate') {
     checkUnknown(a, ['type', 'certFile', 'keyFile', 'signerCertFile'], 'auth');
@@ -115,6 +135,8 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
     const key = str(a, 'key', 'auth', true);
     if (!/^nh[pd]_/.test(key)) throw new AgentConfigError('auth.key', 'must be a NervesHub product key (nhp_…) or device key (nhd_…)');
     auth = { type, key, secret: str(a, 'secret', 'auth', true), identifier: str(a, 'identifier', 'auth', true) };
+  } else if (type === 'nerveskey') {
+    auth = parseNervesKeyAuth(a);
   } else {
     checkUnknown(a, ['type', 'uri', 'pinEnv', 'pinFile', 'certFile', 'modulePath'], 'auth');
     const pinEnv = str(a, 'pinEnv', 'auth', false);
@@ -202,6 +224,29 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
     ...(proxy ? { proxy } : {}),
     ...(hb !== undefined ? { heartbeatIntervalMs: hb as number } : {}),
     ...(insecureHttp === true ? { allowInsecureHttpDownloadsForTesting: true } : {}),
+  };
+}
+
+function parseNervesKeyAuth(a: Obj): AgentNervesKeyAuthConfig {
+  checkUnknown(a, ['type', 'i2cBus', 'i2cAddress', 'certificateSet', 'modulePath', 'uri'], 'auth');
+  const int = (k: string, min: number, max: number, fallback: number | undefined): number | undefined => {
+    const v = a[k];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new AgentConfigError(`auth.${k}`, `must be an integer ${min}..${max}`);
+    return v;
+  };
+  const i2cBus = int('i2cBus', 0, 1023, 1) as number;
+  const i2cAddress = int('i2cAddress', 0x08, 0x77, undefined);
+  const set = str(a, 'certificateSet', 'auth', false);
+  const uri = str(a, 'uri', 'auth', false) ?? `pkcs11:token=${i2cBus}`;
+  if (/pin-value=/i.test(uri)) throw new AgentConfigError('auth.uri', 'must not contain pin-value');
+  return {
+    type: 'nerveskey',
+    i2cBus,
+    modulePath: str(a, 'modulePath', 'auth', true),
+    uri,
+    ...(i2cAddress !== undefined ? { i2cAddress } : {}),
+    ...(set !== undefined ? { certificateSet: oneOf(set, ['primary', 'aux'] as const, 'auth.certificateSet') } : {}),
   };
 }
 

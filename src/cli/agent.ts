@@ -30,7 +30,7 @@ export async function readServerCa(config: AgentConfig): Promise<string | undefi
 }
 
 /**
- * The socket auth of a config. The PKCS#11 provider is loaded only for `auth.type: "pkcs11"`.
+ * The socket auth of a config. The PKCS#11 and NervesKey providers are loaded only for their `auth.type`.
  * @throws NervesHubError `NH_PKCS11_URI_INVALID` for a bad `auth.uri`
  */
 export async function agentAuth(config: AgentConfig): Promise<SocketAuth> {
@@ -48,6 +48,18 @@ export async function agentAuth(config: AgentConfig): Promise<SocketAuth> {
       };
     case 'shared-secret':
       return { type: 'shared-secret', key: auth.key, secret: auth.secret, identifier: auth.identifier };
+    case 'nerveskey': {
+      const { NervesKeyCertificateProvider } = await import('../atecc508a/nerveskey-certificate-provider.js');
+      return {
+        type: 'certificate',
+        provider: new NervesKeyCertificateProvider({
+          i2cBus: auth.i2cBus,
+          ...(auth.i2cAddress !== undefined ? { address: auth.i2cAddress } : {}),
+          ...(auth.certificateSet ? { certificateSet: auth.certificateSet } : {}),
+          signing: { uri: auth.uri, modulePath: auth.modulePath },
+        }),
+      };
+    }
     case 'pkcs11': {
       const { Pkcs11CertificateProvider } = await import('../pkcs11/pkcs11-certificate-provider.js');
       return {
@@ -144,6 +156,8 @@ export interface DeviceIdentity {
 export async function deviceIdentity(config: AgentConfig): Promise<DeviceIdentity> {
   const auth = config.auth;
   if (auth.type === 'shared-secret') return { identifier: auth.identifier, auth: auth.type };
+  // The chip is read at the first connection attempt, where a failure is retried, not at startup.
+  if (auth.type === 'nerveskey') return { identifier: `NervesKey on /dev/i2c-${auth.i2cBus}`, auth: auth.type };
   const cert = await readDeviceCertificate(auth.certFile);
   return {
     identifier: commonName(cert) ?? '(certificate without CN)',

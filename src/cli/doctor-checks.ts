@@ -2,7 +2,7 @@
  * The checks of `nerves-hub-link doctor`, step by step: config, clock, DNS, TCP, TLS, auth
  * (the WebSocket upgrade), join. A step that fails makes the steps depending on it `skip`.
  */
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { Agent } from 'node:http';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -279,7 +279,12 @@ async function prepare(config: AgentConfig, timeoutMs: number): Promise<Prepared
   let certificate: X509Certificate | undefined;
   if (resolved.auth.type === 'certificate') {
     material = await resolved.auth.provider.getTlsMaterial();
-    certificate = config.auth.type !== 'shared-secret' ? await readDeviceCertificate(config.auth.certFile) : undefined;
+    certificate =
+      config.auth.type === 'nerveskey'
+        ? new X509Certificate(material.certificateChain[0] as string) // rebuilt from the chip
+        : config.auth.type !== 'shared-secret'
+          ? await readDeviceCertificate(config.auth.certFile)
+          : undefined;
   }
   const built = buildTlsOptions(resolved, material);
   try {

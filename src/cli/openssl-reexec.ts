@@ -27,7 +27,8 @@ export function agentOpenSslConfigFile(config: AgentConfig): string {
  * @throws NervesHubError `NH_PKCS11_ENGINE_NOT_REGISTERED` (with the exact flag) when it cannot re-execute.
  */
 export async function reexecForPkcs11(config: AgentConfig): Promise<number | undefined> {
-  if (config.auth.type !== 'pkcs11') return undefined;
+  // Both sign through the engine: pkcs11 with the token's module, nerveskey with the chip's.
+  if (config.auth.type !== 'pkcs11' && config.auth.type !== 'nerveskey') return undefined;
   const { isPkcs11EngineRegistered, writeOpenSslConfig } = await import('../pkcs11/openssl-engine.js');
   if (isPkcs11EngineRegistered()) return undefined;
   const file = agentOpenSslConfigFile(config);
