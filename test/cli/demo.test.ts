@@ -43,18 +43,21 @@ describe('nerves-hub-link demo', () => {
     const realStart = NervesHubTestServer.start.bind(NervesHubTestServer);
     const started: NervesHubTestServer[] = [];
     const closed = vi.spyOn(NervesHubTestServer.prototype, 'close');
-    // The server comes up only after the demo has given up: the race that leaked it (the cleanup
-    // was registered after start() resolved, when run() had already cleaned up and returned).
+    // start() resolves only after the demo has given up (and a little later, time enough for the
+    // old run() to finish its cleanup and return): the race that leaked the server, whose cleanup
+    // was registered after start() resolved. The timeout is long enough for start() to be called
+    // even on a loaded machine.
     vi.spyOn(NervesHubTestServer, 'start').mockImplementation(async (options) => {
       const server = await realStart(options);
       started.push(server);
-      await vi.waitFor(() => expect(io.err()).not.toBe(''), { timeout: 20_000, interval: 10 });
+      await vi.waitFor(() => expect(io.err()).not.toBe(''), { timeout: 30_000, interval: 10 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
       return server;
     });
     try {
-      const code = await run(['--fast', '--timeout-ms', '50', '--size-mib', '1'], io);
+      const code = await run(['--fast', '--timeout-ms', '3000', '--size-mib', '1'], io);
       expect(code).toBe(1);
-      expect(io.err()).toMatch(/nerves-hub-link demo failed: the demo did not finish within 50 ms/);
+      expect(io.err()).toMatch(/nerves-hub-link demo failed: the demo did not finish within 3000 ms/);
       // run() returns only once what it started is closed: no sleep needed to see it
       expect(started).toHaveLength(1);
       expect(closed.mock.contexts).toContain(started[0]);
