@@ -216,9 +216,7 @@ describe('fuzz: hostile HTTPS answers to the Downloader (seeded, bounded)', () =
     fuzzTimeoutMs(20, 500),
   );
 
-  // Fails today: issue 8 item 4 (the download stops at the announced size) is being fixed in
-  // src/download on another branch. Un-mark (`it`) after that merge.
-  it.fails(
+  it(
     'never yields more bytes than the announced size, whatever the body (size only, no checksum)',
     async () => {
       const overLong = fc.array(answerArb.map((a) => ({ ...a, body: 'extra' as const })), { minLength: 1, maxLength: 2 });
@@ -233,9 +231,7 @@ describe('fuzz: hostile HTTPS answers to the Downloader (seeded, bounded)', () =
     fuzzTimeoutMs(20, 500),
   );
 
-  // Fails today: issue 8 item 2 (https only, no https→http redirect) is being fixed in src/download
-  // on another branch. Un-mark (`it`) after that merge.
-  it.fails(
+  it(
     'never follows a redirect to plain http',
     async () => {
       const lure = fc.array(answerArb.map((a) => ({ ...a, status: 302, location: 'plainHttp' as const })), { minLength: 1, maxLength: 2 });
