@@ -117,3 +117,4 @@ export type { FirmwareDownloadSource, FirmwareDownloadOptions, FirmwareStreamVer
 // --- composition ---
 export { NervesHubLink } from './link/nerves-hub-link.js';
 export type { NervesHubLinkOptions, UpdateOutcomeListener, WiredSocketOptions, WiredUpdateOptions } from './link/nerves-hub-link.js';
+export type { LinkStatus, LinkStatusListener } from './link/link-status.js';

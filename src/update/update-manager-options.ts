@@ -114,6 +114,8 @@ export interface UpdateOutcome {
   uuid: string;
   /** Why (for `failed`, `ignored`, `rescheduled`, `refused`, `dropped`). */
   reason?: string;
+  /** The error that ended a `failed` update (absent when it was refused from local memory). */
+  error?: Error;
 }
 
 /** The numeric settings of an {@link UpdateManager}, validated. */

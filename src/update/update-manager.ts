@@ -5,6 +5,7 @@ import { redactUrl } from '../internal/redact.js';
 import type { UpdateReporter, UpdateStatus } from '../protocol/status.js';
 import { FailureReasons } from '../protocol/status.js';
 import type { UpdateInfo } from '../protocol/update-info.js';
+import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
 import { Downloader } from '../download/downloader.js';
 import { checkDownloadUrl } from '../download/url-policy.js';
 import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
@@ -72,6 +73,8 @@ export class UpdateManager {
   private readonly networkInterface: () => string | null;
   private readonly allowInsecureHttp: boolean;
   private phase: 'idle' | 'deciding' | 'updating' = 'idle';
+  private updatingMeta: FirmwareMeta | null = null;
+  private readonly statusListeners = new Set<(status: 'idle' | 'updating') => void>();
   private downloadingUuid: string | null = null;
   private abortController: AbortController | null = null;
   /** Fires at close(): stops waiting for app callbacks. */
@@ -144,6 +147,23 @@ export class UpdateManager {
     return this.phase === 'updating' ? 'updating' : 'idle';
   }
 
+  /**
+   * Metadata of the firmware being downloaded/applied (from the moment the app said `apply`, or a
+   * resume started, until the update ended), else `null`.
+   */
+  get currentUpdate(): FirmwareMeta | null {
+    return this.updatingMeta === null ? null : { ...this.updatingMeta };
+  }
+
+  /**
+   * Calls `listener` each time {@link status} changes (`updating` when an accepted update starts,
+   * `idle` once it has ended). Listener errors are logged. Returns an unsubscribe function.
+   */
+  onStatusChange(listener: (status: 'idle' | 'updating') => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
   /** True while an offer is being decided or an update runs (a new offer would be dropped). */
   get busy(): boolean {
     return this.phase !== 'idle';
@@ -199,7 +219,7 @@ export class UpdateManager {
       return null;
     }
     safeLog(this.logger, 'info', 'resuming interrupted update from the journal', { uuid: pending.uuid, attempts: pending.attempts });
-    this.phase = 'updating';
+    this.enterPhase('updating', info);
     return this.track(this.resume(info, strategy));
   }
 
@@ -219,7 +239,7 @@ export class UpdateManager {
         return { status: 'failed', uuid: '', reason: `${FailureReasons.unexpected}${String(error)}` };
       })
       .finally(() => {
-        this.phase = 'idle';
+        this.enterPhase('idle');
         this.downloadingUuid = null;
         this.abortController = null;
         this.running = null;
@@ -298,7 +318,7 @@ export class UpdateManager {
 
   private async run(info: UpdateInfo, publicKeys: readonly string[], strategy: UpdateStrategy): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
-    this.phase = 'updating';
+    this.enterPhase('updating', info);
     this.downloadingUuid = uuid;
     const controller = new AbortController();
     this.abortController = controller;
@@ -348,7 +368,7 @@ export class UpdateManager {
       const failure = classifyUpdateFailure(error);
       safeLog(this.logger, 'error', 'firmware update failed', { uuid, reason: failure.reason, code: failure.code });
       this.notifyError(error instanceof Error ? error : new Error(String(error)));
-      return this.fail(uuid, failure.reason, failure.kind, true);
+      return this.fail(uuid, failure.reason, failure.kind, true, error);
     }
 
     this.safeSendProgress(100);
@@ -365,19 +385,35 @@ export class UpdateManager {
     return { status: 'completed', uuid };
   }
 
+  /** Sets the phase; tells the status listeners when `status` changed. */
+  private enterPhase(phase: 'idle' | 'deciding' | 'updating', info?: UpdateInfo): void {
+    const before = this.status;
+    this.phase = phase;
+    this.updatingMeta = phase === 'updating' && info !== undefined ? { ...info.firmwareMeta } : phase === 'updating' ? this.updatingMeta : null;
+    const after = this.status;
+    if (after === before) return;
+    for (const listener of this.statusListeners) {
+      try {
+        listener(after);
+      } catch (error) {
+        safeLog(this.logger, 'error', 'an update status listener threw; ignored', { error: String(error) });
+      }
+    }
+  }
+
   private refuseWhileBusy(what: string): void {
     if (this.phase === 'idle') return;
     throw new NervesHubError('NH_UPDATE_BUSY', `${what}: an update is being ${this.phase === 'deciding' ? 'decided' : 'installed'}; call it again once it has ended`);
   }
 
   /** Reports `failed`, records it in the journal, clears the pending entry. */
-  private async fail(uuid: string, reason: string, kind: UpdateFailureKind, count: boolean): Promise<UpdateOutcome> {
+  private async fail(uuid: string, reason: string, kind: UpdateFailureKind, count: boolean, error?: unknown): Promise<UpdateOutcome> {
     this.report({ status: 'failed', reason });
     await this.writeJournal((s) => {
       s.pending = null;
       if (count) recordFailure(s, uuid, kind, reason);
     });
-    return { status: 'failed', uuid, reason };
+    return error === undefined ? { status: 'failed', uuid, reason } : { status: 'failed', uuid, reason, error: error instanceof Error ? error : new Error(String(error)) };
   }
 
   private readPublicKeys(): readonly string[] {
