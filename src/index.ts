@@ -96,7 +96,8 @@ export type { FirmwareApplier, ApplyContext } from './update/firmware-applier.js
 export { UpdateManager } from './update/update-manager.js';
 export { UPDATE_MANAGER_DEFAULTS } from './update/update-manager-options.js';
 export type { UpdateManagerOptions, UpdateOutcome } from './update/update-manager-options.js';
-export type { UpdateStrategyName } from './update/update-strategy.js';
+export type { BuiltInStrategyName, StrategyContext, UpdateStrategy } from './update/update-strategy.js';
+export { streamingStrategy } from './update/streaming-strategy.js';
 export { createDefaultUpdateClient } from './update/default-update-client.js';
 export type { DefaultUpdateClientOptions } from './update/default-update-client.js';
 export { guardedCall } from './update/guarded-call.js';
@@ -110,9 +111,10 @@ export { ProgressThrottle } from './update/progress-throttle.js';
 export type { Clock } from './update/progress-throttle.js';
 export { UpdateJournal, JOURNAL_DEFAULTS } from './update/update-journal.js';
 export type { JournalState, JournalPendingUpdate, JournalFailure, UpdateFailureKind } from './update/update-journal.js';
-export { CACHED_STRATEGY_DEFAULTS } from './update/cached-strategy.js';
+export { CACHED_STRATEGY_DEFAULTS, cachedStrategy } from './update/cached-strategy.js';
 export type { FirmwareDownloadSource, FirmwareDownloadOptions, FirmwareStreamVerifier } from './update/update-ports.js';
 
 // --- composition ---
 export { NervesHubLink } from './link/nerves-hub-link.js';
 export type { NervesHubLinkOptions, UpdateOutcomeListener, WiredSocketOptions, WiredUpdateOptions } from './link/nerves-hub-link.js';
+export type { LinkStatus, LinkStatusListener } from './link/link-status.js';

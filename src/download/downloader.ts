@@ -5,14 +5,14 @@ import { redactUrl } from '../internal/redact.js';
 import { BodySizeGuard, DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN } from './body-size-guard.js';
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
 import { openHttpRequest, type OpenHttpRequest } from './http-connect.js';
-import { judgeResponse } from './resume-rules.js';
-import { ResponseReader } from './response-reader.js';
-import { resolveRetryOptions, retryDelayMs, worstCaseRequestTimeoutMs, type RetryOptions } from './retry-options.js';
+import { DownloadAttempt, DownloadCursor, MAX_TIMER_MS, TransientFailure, isPartMismatch } from './download-attempt.js';
+import type { AttemptSettings, DownloadLog } from './download-attempt.js';
+import { DownloadLifetime } from './download-lifetime.js';
+import { resolveRetryOptions, retryDelayMs, type RetryOptions } from './retry-options.js';
 import { PART_SIZE_BYTES } from './sha256-parts.js';
 import { DEFAULT_USER_AGENT } from './user-agent.js';
 import { tlsTrustFailure } from './tls-trust.js';
 import { checkDownloadUrl } from './url-policy.js';
-import { PartChecksumMismatch, VerifiedParts } from './verified-parts.js';
 
 /**
  * How the {@link Downloader} connects.
@@ -80,21 +80,6 @@ export interface DownloadOptions {
   onProgress?(progress: { received: number; total: number | undefined }): void;
 }
 
-/** A failure worth another attempt (drop, idle timeout, short body, 429/503). */
-class TransientFailure extends Error {
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-/** Checksum attempts per 1 MiB part before giving up. */
-const MAX_PART_ATTEMPTS = 3;
-/** Longest delay Node's timers accept. */
-const MAX_TIMER_MS = 2_147_483_647;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 function header(res: IncomingMessage, name: string): string | undefined {
@@ -129,6 +114,19 @@ function proxyUrl(url: string): URL {
   }
   if (parsed.protocol !== 'http:') throw new DownloadError(DownloadErrorCodes.badRequest, 'only http:// proxies are supported');
   return parsed;
+}
+
+/** The validated start offset of a download. */
+function checkedOffset(options: DownloadOptions): number {
+  const offset = options.offset ?? 0;
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new DownloadError(DownloadErrorCodes.badRequest, `offset must be a non-negative integer (got ${offset})`);
+  if (options.expectedSize !== undefined && (!Number.isSafeInteger(options.expectedSize) || options.expectedSize < offset)) {
+    throw new DownloadError(DownloadErrorCodes.badRequest, `expectedSize ${options.expectedSize} is not an integer >= offset ${offset}`);
+  }
+  if (options.partialsChecksums !== undefined && offset % PART_SIZE_BYTES !== 0) {
+    throw new DownloadError(DownloadErrorCodes.badRequest, `offset ${offset} must be a multiple of 1 MiB when partial checksums are checked`);
+  }
+  return offset;
 }
 
 /**
@@ -196,180 +194,67 @@ export class Downloader {
    *   `NH_DOWNLOAD_CHECKSUM_MISMATCH`, `NH_DOWNLOAD_ABORTED`).
    */
   async *stream(url: string | URL, options: DownloadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
-    const retry = this.#retry;
     const original = checkDownloadUrl(url, { allowInsecureHttp: this.#allowInsecureHttp });
-    const offset = options.offset ?? 0;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new DownloadError(DownloadErrorCodes.badRequest, `offset must be a non-negative integer (got ${offset})`);
-    if (options.expectedSize !== undefined && (!Number.isSafeInteger(options.expectedSize) || options.expectedSize < offset)) {
-      throw new DownloadError(DownloadErrorCodes.badRequest, `expectedSize ${options.expectedSize} is not an integer >= offset ${offset}`);
-    }
-    if (options.partialsChecksums !== undefined && offset % PART_SIZE_BYTES !== 0) {
-      throw new DownloadError(DownloadErrorCodes.badRequest, `offset ${offset} must be a multiple of 1 MiB when partial checksums are checked`);
-    }
+    const offset = checkedOffset(options);
     const signal = options.signal;
     if (signal?.aborted) throw new DownloadError(DownloadErrorCodes.aborted, 'download aborted', { cause: signal.reason });
-
-    const lifetime = new AbortController();
-    const current: { handle?: OpenHttpRequest; reader?: ResponseReader; worstCaseTimer?: NodeJS.Timeout } = {};
-    const onUserAbort = (): void => lifetime.abort(new DownloadError(DownloadErrorCodes.aborted, 'download aborted', { cause: signal?.reason }));
-    const onLifetimeAbort = (): void => {
-      // A consumer may abort and drop the generator without finishing it: release everything now.
-      clearTimeout(maxTimer);
-      clearTimeout(current.worstCaseTimer);
-      const reason = lifetime.signal.reason as Error;
-      current.handle?.destroy(reason);
-      current.reader?.fail(reason);
-    };
-    signal?.addEventListener('abort', onUserAbort, { once: true });
-    lifetime.signal.addEventListener('abort', onLifetimeAbort, { once: true });
-    const maxTimer = setTimeout(
-      () => lifetime.abort(new DownloadError(DownloadErrorCodes.maxTimeout, `the download did not finish within maxTimeoutMs (${retry.maxTimeoutMs} ms)`)),
-      Math.min(retry.maxTimeoutMs, MAX_TIMER_MS),
-    );
-    maxTimer.unref(); // the open socket, not this guard, keeps the process alive while downloading
-    const log = (level: 'debug' | 'info' | 'warn', message: string, data?: Record<string, unknown>): void =>
-      safeLog(this.#logger, level, message, { url: redactUrl(original), ...data });
+    const log: DownloadLog = (level, message, data) => safeLog(this.#logger, level, message, { url: redactUrl(original), ...data });
     if (original.protocol === 'http:') log('warn', 'INSECURE: downloading firmware over plain http (allowInsecureHttpDownloadsForTesting); never do this outside a lab');
-    const guard = new BodySizeGuard(options.expectedSize, this.#maxBytesWhenSizeUnknown);
-    const wantsParts = options.partialsChecksums !== undefined || (options.checksum !== undefined && offset === 0);
-    const newParts = (): VerifiedParts | undefined =>
-      wantsParts ? new VerifiedParts(offset, { partialsChecksums: options.partialsChecksums, checksum: options.checksum }) : undefined;
 
-    let verified = newParts();
-    let position = offset; // next file byte to receive
-    let delivered = offset; // the consumer has every byte before this one
-    let total = options.expectedSize;
-    let etag = options.etag;
-    let disconnects = 0;
-    let attempt = 0;
-    const partFailures = new Map<number, number>();
-    const progress = (): void => {
-      try {
-        options.onProgress?.({ received: position, total });
-      } catch (error) {
-        log('warn', 'onProgress threw', { error: String(error) });
-      }
+    const lifetime = new DownloadLifetime(this.#retry.maxTimeoutMs, signal);
+    const cursor = new DownloadCursor(offset, options);
+    const settings: AttemptSettings = {
+      retry: this.#retry,
+      guard: new BodySizeGuard(options.expectedSize, this.#maxBytesWhenSizeUnknown),
+      redactedUrl: redactUrl(original),
+      log,
+      request: (c, connection) => this.#request(original, c.position, c.etag, c.attempts, lifetime.signal, connection, log),
+      onRequest: options.onRequest,
+      onProgress: options.onProgress,
     };
-
     try {
-      attempts: for (;;) {
+      for (;;) {
+        const attempt = new DownloadAttempt(settings, cursor);
+        lifetime.current = attempt;
         try {
           lifetime.signal.throwIfAborted();
-          let finished = position > 0 && total !== undefined && position >= total;
-          if (!finished) {
-            attempt += 1;
-            try {
-              options.onRequest?.({ attempt, offset: position });
-            } catch (error) {
-              log('warn', 'onRequest threw', { error: String(error) });
-            }
-            const res = await this.#request(original, position, etag, attempt, lifetime.signal, current, log);
-            const verdict = judgeResponse({ status: res.statusCode ?? 0, headers: res.headers }, { position, delivered, total, etag }, redactUrl(original));
-            if (verdict.kind === 'fatal') throw verdict.error;
-            if (verdict.kind === 'retry') throw new TransientFailure(verdict.message, verdict.retryAfterMs);
-            let skip = 0;
-            let length: number | undefined;
-            if (verdict.kind === 'complete') {
-              total = verdict.total;
-              finished = true;
-            } else {
-              if (verdict.restart || verdict.skip > 0) {
-                log('warn', 'the server ignored the Range request; restarting from byte 0', { requested: position, changed: verdict.restart });
-              }
-              if (verdict.restart) {
-                position = 0;
-                verified = newParts();
-              }
-              skip = verdict.skip;
-              total = verdict.total;
-              etag = verdict.etag;
-              length = verdict.length;
-            }
-            if (verified) verified.total = total;
-            guard.checkAnnounced(total);
-
-            if (!finished) {
-              const reader = new ResponseReader(res, retry.idleTimeoutMs, () => new TransientFailure(`no data for idleTimeoutMs (${retry.idleTimeoutMs} ms)`));
-              current.reader = reader;
-              const limitMs = worstCaseRequestTimeoutMs(length, retry);
-              current.worstCaseTimer = setTimeout(() => {
-                const error = new DownloadError(DownloadErrorCodes.worstCaseTimeout, `one request took longer than ${limitMs} ms (worst-case speed ${retry.worstCaseBitsPerSecond} bit/s)`);
-                current.handle?.destroy(error);
-                reader.fail(error);
-              }, Math.min(limitMs, MAX_TIMER_MS));
-              for (let chunk = await reader.next(); chunk !== null; chunk = await reader.next()) {
-                if (skip > 0) {
-                  if (chunk.length <= skip) {
-                    skip -= chunk.length;
-                    continue;
-                  }
-                  chunk = chunk.subarray(skip);
-                  skip = 0;
-                }
-                guard.checkChunk(position, chunk.length, total);
-                if (verified) {
-                  const { ready, mismatch } = verified.push(chunk);
-                  position = verified.position;
-                  for (const part of ready) {
-                    delivered += part.length;
-                    yield part;
-                  }
-                  if (mismatch) throw mismatch;
-                } else {
-                  position += chunk.length;
-                  delivered = position;
-                  yield chunk;
-                }
-                progress();
-              }
-              if (total !== undefined && position < total) throw new TransientFailure(`the body ended at byte ${position} of ${total}`);
-            }
-          }
-          if (verified) {
-            for (const part of verified.finish()) {
-              delivered += part.length;
-              yield part;
-            }
-          }
-          log('info', 'download complete', { bytes: position - offset, attempts: attempt });
+          yield* attempt.run();
+          yield* cursor.finish();
+          log('info', 'download complete', { bytes: cursor.receivedBytes, attempts: cursor.attempts });
           return;
         } catch (error) {
-          if (lifetime.signal.aborted) throw lifetime.signal.reason;
-          if (error instanceof PartChecksumMismatch && verified) {
-            const failures = (partFailures.get(error.partIndex) ?? 0) + 1;
-            partFailures.set(error.partIndex, failures);
-            verified.discardCurrentPart();
-            position = verified.position;
-            if (failures >= MAX_PART_ATTEMPTS) {
-              throw new DownloadError(DownloadErrorCodes.checksumMismatch, `part ${error.partIndex} failed its SHA-256 check ${failures} times`, { cause: error });
-            }
-            log('warn', 'a part failed its SHA-256 check; requesting it again', { part: error.partIndex, failures });
-            continue attempts;
-          }
-          if (error instanceof DownloadError) throw error;
-          disconnects += 1;
-          const reason = error instanceof Error ? error.message : String(error);
-          if (disconnects >= retry.maxDisconnects) {
-            throw new DownloadError(DownloadErrorCodes.maxDisconnects, `gave up after ${disconnects} failed attempts (last: ${reason})`, { cause: error });
-          }
-          const waitMs = error instanceof TransientFailure && error.retryAfterMs !== undefined ? error.retryAfterMs : retryDelayMs(retry);
-          log('warn', 'download interrupted; retrying', { reason, disconnects, waitMs, resumeAt: position });
-          current.handle?.destroy();
-          await sleep(waitMs, lifetime.signal);
+          await this.#afterFailedAttempt(error, cursor, attempt, lifetime.signal, log);
         } finally {
-          clearTimeout(current.worstCaseTimer);
-          current.worstCaseTimer = undefined;
-          current.handle?.destroy();
-          current.handle = undefined;
-          current.reader = undefined;
+          attempt.release();
         }
       }
     } finally {
-      clearTimeout(maxTimer);
-      signal?.removeEventListener('abort', onUserAbort);
-      lifetime.signal.removeEventListener('abort', onLifetimeAbort);
-      current.handle?.destroy();
+      lifetime.dispose();
     }
+  }
+
+  /**
+   * Decides what a failed attempt means: rethrows what ends the download (abort, a permanent
+   * error, too many failures), or returns once the next attempt may start (a part to fetch again
+   * at once; after a drop, once the retry delay has passed).
+   */
+  async #afterFailedAttempt(error: unknown, cursor: DownloadCursor, attempt: DownloadAttempt, lifetime: AbortSignal, log: DownloadLog): Promise<void> {
+    if (lifetime.aborted) throw lifetime.reason;
+    if (isPartMismatch(error) && cursor.verified) {
+      cursor.retryPart(error, log);
+      return;
+    }
+    if (error instanceof DownloadError) throw error;
+    const retry = this.#retry;
+    cursor.disconnects += 1;
+    const reason = error instanceof Error ? error.message : String(error);
+    if (cursor.disconnects >= retry.maxDisconnects) {
+      throw new DownloadError(DownloadErrorCodes.maxDisconnects, `gave up after ${cursor.disconnects} failed attempts (last: ${reason})`, { cause: error });
+    }
+    const waitMs = error instanceof TransientFailure && error.retryAfterMs !== undefined ? error.retryAfterMs : retryDelayMs(retry);
+    log('warn', 'download interrupted; retrying', { reason, disconnects: cursor.disconnects, waitMs, resumeAt: cursor.position });
+    attempt.disconnect();
+    await sleep(waitMs, lifetime);
   }
 
   /** Sends one GET (following redirects) and waits for the response headers within the idle timeout. */
@@ -380,7 +265,7 @@ export class Downloader {
     attempt: number,
     lifetime: AbortSignal,
     current: { handle?: OpenHttpRequest },
-    log: (level: 'debug' | 'info' | 'warn', message: string, data?: Record<string, unknown>) => void,
+    log: DownloadLog,
   ): Promise<IncomingMessage> {
     let target = original;
     for (let redirects = 0; ; redirects += 1) {

@@ -10,6 +10,10 @@ import { guardUpdateClient } from '../update/guarded-client.js';
 import type { UpdateClient } from '../update/update-client.js';
 import { UpdateManager } from '../update/update-manager.js';
 import type { UpdateManagerOptions, UpdateOutcome } from '../update/update-manager-options.js';
+import { resolveUpdateManagerSettings } from '../update/update-manager-options.js';
+import type { BuiltInStrategyName, UpdateStrategy } from '../update/update-strategy.js';
+import type { LinkStatus, LinkStatusListener } from './link-status.js';
+import { sameLinkStatus } from './link-status.js';
 
 /** Socket options {@link NervesHubLink} sets itself (from the client and the update manager): not accepted in {@link NervesHubLinkOptions.socket}. */
 export type WiredSocketOptions = 'currentlyDownloadingUuid' | 'firmwareValidated' | 'firmwareAutoRevertDetected' | 'reconnectBackoff' | 'logger';
@@ -87,6 +91,9 @@ export class NervesHubLink {
   readonly #hooks: GuardedUpdateClient;
   readonly #logger: Logger;
   readonly #outcomeListeners = new Set<UpdateOutcomeListener>();
+  readonly #statusListeners = new Set<LinkStatusListener>();
+  #lastStatus: LinkStatus;
+  #lastError: Error | undefined;
   #validated = true;
   #autoRevert = false;
   #backoff: number[] | undefined;
@@ -98,7 +105,9 @@ export class NervesHubLink {
   /** @throws TypeError / NervesHubError as {@link NervesHubSocket} and {@link UpdateManager} do for bad options. */
   constructor(options: NervesHubLinkOptions) {
     this.#logger = options.logger ?? silentLogger;
-    this.#hooks = guardUpdateClient(options.client, { logger: this.#logger, signal: this.#stopController.signal });
+    // the hooks the link calls itself get the same time limit as those the update manager calls
+    const { callbackTimeoutMs } = resolveUpdateManagerSettings(options.update ?? {});
+    this.#hooks = guardUpdateClient(options.client, { timeoutMs: callbackTimeoutMs, logger: this.#logger, signal: this.#stopController.signal });
     // The socket needs the manager's in-flight UUID and the manager needs the socket: late-bound.
     const late: { updates?: UpdateManager } = {};
     this.socket = new NervesHubSocket({
@@ -143,11 +152,20 @@ export class NervesHubLink {
     });
     this.socket.on('reboot', () => void this.#hooks.reboot());
     this.socket.on('identify', () => void this.#hooks.identify());
-    this.socket.on('error', (error) => void this.#hooks.onError(error));
+    this.socket.on('error', (error) => {
+      this.#lastError = error;
+      this.#statusMaybeChanged();
+      void this.#hooks.onError(error);
+    });
     this.socket.on('connected', () => {
+      this.#statusMaybeChanged();
       void this.#hooks.connected();
       this.#resumeOnce();
     });
+    this.socket.on('disconnected', () => this.#statusMaybeChanged());
+    this.socket.on('reconnecting', () => this.#statusMaybeChanged());
+    this.updates.onStatusChange(() => this.#statusMaybeChanged());
+    this.#lastStatus = this.status;
     // Keys asked for at join ("on_connect") arrive after the join: the resume waits for them.
     this.socket.on('fwup_public_keys', () => this.#resumeOnce());
   }
@@ -173,6 +191,67 @@ export class NervesHubLink {
     await this.socket.close();
   }
 
+  /**
+   * Where the link stands right now: connection, join, update in progress, latest error.
+   *
+   * @example
+   * ```ts
+   * if (!link.status.updating) link.setApplier(nextApplier);
+   * ```
+   */
+  get status(): LinkStatus {
+    const current = this.updates.currentUpdate;
+    const status: LinkStatus = { connected: this.socket.connectionOpen, joined: this.socket.joined, updating: this.updates.status === 'updating' };
+    if (status.updating && current !== null) status.currentUpdate = current;
+    if (this.#lastError !== undefined) status.lastError = this.#lastError;
+    return status;
+  }
+
+  /**
+   * Calls `listener` with the new {@link status} whenever it changes: at every join and disconnect,
+   * connection error, update start and end. Listener errors are logged. Returns an unsubscribe function.
+   *
+   * @example
+   * ```ts
+   * const off = link.onStatusChange(({ joined, updating }) => led.set(updating ? 'blink' : joined ? 'on' : 'off'));
+   * ```
+   */
+  onStatusChange(listener: LinkStatusListener): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  /**
+   * Drops the connection to NervesHub and connects again at once (nerves_hub_link's
+   * `reconnect/0`), e.g. after the network changed. A running update continues (its download has
+   * its own connection). Does nothing before {@link start} or after {@link stop}.
+   */
+  reconnect(): void {
+    if (!this.#started || this.#stopped) return;
+    this.socket.reconnect();
+  }
+
+  /**
+   * Changes how the next update runs (nerves_hub_link's `UpdateManager.change_updater/1`):
+   * `streamingStrategy()`, `cachedStrategy({ cacheDir })`, your own {@link UpdateStrategy}, or
+   * `'streaming'` / `'cached'` (with the `update.cacheDir`/`stateDir` given at construction).
+   * @throws NervesHubError `NH_UPDATE_BUSY` while an offer is being decided or an update runs (nothing
+   *   changes; try again once {@link status} says `updating: false`), `NH_UPDATE_BAD_OPTIONS` for
+   *   something that is not a strategy.
+   */
+  setStrategy(strategy: UpdateStrategy | BuiltInStrategyName): void {
+    this.updates.setStrategy(strategy);
+  }
+
+  /**
+   * Changes where the next update is written (e.g. another fwup task or device path).
+   * @throws NervesHubError `NH_UPDATE_BUSY` while an offer is being decided or an update runs (nothing
+   *   changes), `NH_UPDATE_BAD_OPTIONS` for something without an `apply` function.
+   */
+  setApplier(applier: FirmwareApplier): void {
+    this.updates.setApplier(applier);
+  }
+
   /** Calls `listener` with the outcome of every update offer (completed, failed, ignored…). Returns an unsubscribe function. */
   onUpdateOutcome(listener: UpdateOutcomeListener): () => void {
     this.#outcomeListeners.add(listener);
@@ -187,12 +266,30 @@ export class NervesHubLink {
   }
 
   #emitOutcome(outcome: UpdateOutcome): void {
+    if (outcome.error !== undefined) {
+      this.#lastError = outcome.error;
+      this.#statusMaybeChanged();
+    }
     safeLog(this.#logger, 'info', `update ${outcome.status}`, outcome.reason ? { uuid: outcome.uuid, reason: outcome.reason } : { uuid: outcome.uuid });
     for (const listener of this.#outcomeListeners) {
       try {
         listener(outcome);
       } catch (err) {
         safeLog(this.#logger, 'error', 'an update outcome listener threw', { error: err });
+      }
+    }
+  }
+
+  /** Tells the status listeners when {@link status} differs from what they were last told. */
+  #statusMaybeChanged(): void {
+    const status = this.status;
+    if (sameLinkStatus(status, this.#lastStatus)) return;
+    this.#lastStatus = status;
+    for (const listener of this.#statusListeners) {
+      try {
+        listener({ ...status });
+      } catch (err) {
+        safeLog(this.#logger, 'error', 'a link status listener threw', { error: err });
       }
     }
   }

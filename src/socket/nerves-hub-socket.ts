@@ -103,6 +103,11 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     return this.#joined;
   }
 
+  /** True while the WebSocket to NervesHub is open (the `device` topic may not be joined yet: see {@link joined}). */
+  get connectionOpen(): boolean {
+    return this.#phx?.isConnected() ?? false;
+  }
+
   /**
    * The fwup public keys used for the next update: the configured ones, or those the server sent in
    * answer to a join that asked for them (`"on_connect"`). Unsolicited pushes never change them.
@@ -151,6 +156,26 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
       if (this.#phx === phx && !this.#channel && this.#rechannelTimer === undefined) this.#openChannel();
     });
     phx.connect();
+  }
+
+  /**
+   * Drops the current connection (or skips the wait before the next attempt) and connects again
+   * at once, like nerves_hub_link's `reconnect/0`: the `device` topic and the topics of
+   * {@link joinTopic} are rejoined, statuses sent meanwhile are queued. Emits `disconnected`
+   * (reason `reconnect requested by the app`, `willRetryInMs: 0`). Does nothing before
+   * {@link connect} or after {@link close}.
+   */
+  reconnect(): void {
+    const phx = this.#phx;
+    if (!phx) return;
+    this.#joined = false;
+    this.#validationPoll.stop();
+    this.#disconnectReason = undefined;
+    // phoenix connects anew right away and errors the channels of the old connection, so they rejoin
+    phx.disconnect(undefined, 1000, 'device reconnecting');
+    phx.connect();
+    this.#log('info', 'reconnect requested by the app');
+    this.#emitLater('disconnected', { reason: 'reconnect requested by the app', willRetryInMs: 0 });
   }
 
   /**

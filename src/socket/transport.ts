@@ -52,201 +52,241 @@ const CLOSING = 2;
 const CLOSED = 3;
 
 /**
- * Builds the transport class phoenix instantiates (`new Transport(url, protocols)`) for every
- * connection attempt. It is a thin wrapper around a `ws` client rather than a subclass because the
- * TLS material comes from an async {@link CertificateProvider}: the wrapper reports `connecting`
- * while it is fetched, then opens the real websocket. It also captures what phoenix hides — the
- * HTTP status and headers of a refused upgrade and the TLS/network error codes.
+ * One connection attempt, as the WebSocket-like object phoenix drives. It is a thin wrapper
+ * around a `ws` client rather than a subclass because the TLS material comes from an async
+ * {@link CertificateProvider}: it reports `connecting` while that is fetched, then opens the real
+ * websocket. It also captures what phoenix hides — the HTTP status and headers of a refused
+ * upgrade and the TLS/network error codes.
+ * @internal
+ */
+export class DeviceTransport implements PhoenixTransport {
+  binaryType = 'arraybuffer';
+  timeout?: number;
+  onopen: PhoenixTransport['onopen'] = null;
+  onerror: PhoenixTransport['onerror'] = null;
+  onmessage: PhoenixTransport['onmessage'] = null;
+  onclose: PhoenixTransport['onclose'] = null;
+  #state = CONNECTING;
+  #ws: WebSocket | null = null;
+  #failed = false;
+  #closeReason: string | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
+  readonly #abort = new AbortController();
+  #resolveClosed!: () => void;
+  readonly closed = new Promise<void>((resolve) => {
+    this.#resolveClosed = resolve;
+  });
+
+  readonly #context: TransportContext;
+
+  /** Starts one connection attempt to `url`; `context` is the socket's side of it. */
+  constructor(context: TransportContext, url: string, protocols?: string[]) {
+    this.#context = context;
+    this.#call(() => context.onCreated(this));
+    // prepare() starts synchronously (fresh NH1 headers are computed now, per attempt);
+    // events are only fired on later ticks, after phoenix has attached its handlers.
+    let prepared: Promise<TransportOptions>;
+    try {
+      prepared = context.prepare(this.#abort.signal);
+    } catch (error) {
+      prepared = Promise.reject(error);
+    }
+    prepared.then(
+      (options) => this.#open(url, protocols, options),
+      (error: unknown) => {
+        if (this.#state === CLOSED) return;
+        this.#fail({ kind: 'provider', error });
+        this.#finish(1006, 'connection attempt failed', false, true);
+      },
+    );
+  }
+
+  get readyState(): number {
+    return this.#state;
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws?.bufferedAmount ?? 0;
+  }
+
+  get closeReason(): string | undefined {
+    return this.#closeReason;
+  }
+
+  send(data: string | ArrayBuffer): void {
+    if (this.#state !== OPEN || !this.#ws) return;
+    this.#ws.send(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    if (this.#state === CLOSED || this.#state === CLOSING) return;
+    this.#closeReason = reason;
+    const ws = this.#ws;
+    if (!ws) {
+      this.#abort.abort();
+      this.#finish(code ?? 1000, reason ?? '', true, false);
+      return;
+    }
+    this.#state = CLOSING;
+    if (ws.readyState === WebSocket.CONNECTING) {
+      ws.terminate();
+      return;
+    }
+    try {
+      ws.close(code ?? 1000, reason ?? '');
+    } catch {
+      ws.terminate();
+      return;
+    }
+    // Do not wait 30 s (ws's default) for a peer that never answers our close frame.
+    this.#closeTimer = setTimeout(() => ws.terminate(), this.#context.closeGraceMs);
+  }
+
+  terminate(): void {
+    this.#abort.abort();
+    if (this.#ws) this.#ws.terminate();
+    else if (this.#state !== CLOSED) this.#finish(1006, 'terminated', false, false);
+  }
+
+  #open(url: string, protocols: string[] | undefined, options: TransportOptions): void {
+    if (this.#state !== CONNECTING) return;
+    const handshake = new HandshakeProbe();
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url, protocols, handshake.instrument(options));
+    } catch (error) {
+      this.#fail({ kind: 'network', error: error instanceof Error ? error : new Error(String(error)), pastKeyExchange: false });
+      this.#finish(1006, 'connection attempt failed', false, true);
+      return;
+    }
+    this.#ws = ws;
+    ws.binaryType = 'arraybuffer';
+    this.#watchHandshake(ws, url.startsWith('wss:'));
+    this.#watchConnection(ws, handshake);
+  }
+
+  /** Listens to what happens before the upgrade: redirects, the server's answer. */
+  #watchHandshake(ws: WebSocket, secure: boolean): void {
+    ws.on('redirect', (location: string) => {
+      if (secure && !location.startsWith('wss:')) {
+        this.#fail({ kind: 'insecure-redirect', location });
+        ws.terminate();
+      }
+    });
+    ws.on('upgrade', (res: IncomingMessage) => {
+      try {
+        this.#context.onUpgrade?.(res);
+      } catch {
+        // reporting must not break the connection
+      }
+    });
+    ws.on('unexpected-response', (req, res: IncomingMessage) => {
+      this.#fail({ kind: 'http', status: res.statusCode ?? 0, headers: res.headers });
+      res.resume();
+      ws.terminate();
+    });
+  }
+
+  /** Forwards the websocket's life (open, messages, errors, close) to phoenix's handlers. */
+  #watchConnection(ws: WebSocket, handshake: HandshakeProbe): void {
+    ws.on('open', () => {
+      if (this.#state !== CONNECTING) return;
+      this.#state = OPEN;
+      this.#call(() => this.onopen?.());
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (this.#state !== OPEN) return;
+      this.#call(() => this.onmessage?.({ data: isBinary ? toArrayBuffer(data) : rawToString(data) }));
+    });
+    ws.on('error', (error: Error) => {
+      // an error while we close it ourselves (e.g. terminate() during the handshake) is no failure
+      if (this.#state === CONNECTING) this.#fail({ kind: 'network', error, pastKeyExchange: handshake.pastKeyExchange });
+      this.#call(() => this.onerror?.(error));
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      clearTimeout(this.#closeTimer);
+      this.#finish(code, reason.toString('utf8'), code === 1000, false);
+    });
+  }
+
+  #fail(failure: AttemptFailure): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    try {
+      this.#context.onFailure(failure, this);
+    } catch {
+      // reporting must not break the transport
+    }
+  }
+
+  #finish(code: number, reason: string, wasClean: boolean, emitError: boolean): void {
+    if (this.#state === CLOSED) return;
+    const closedByPeer = this.#state === OPEN;
+    this.#state = CLOSED;
+    setImmediate(() => {
+      if (closedByPeer) this.#call(() => this.#context.onPeerClosed(code, reason));
+      // like a browser WebSocket: an attempt that fails before a websocket exists errors, then closes
+      if (emitError) this.#call(() => this.onerror?.(new Error(reason)));
+      this.#call(() => this.onclose?.({ code, reason, wasClean }));
+      this.#resolveClosed();
+    });
+  }
+
+  #call(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      try {
+        this.#context.onHandlerError(error);
+      } catch {
+        // nothing left to tell
+      }
+    }
+  }
+}
+
+/**
+ * The transport class phoenix instantiates (`new Transport(url, protocols)`) for every connection
+ * attempt: {@link DeviceTransport} bound to the socket's `context`.
  * @internal
  */
 export function createTransportClass(context: TransportContext): new (url: string, protocols?: string[]) => PhoenixTransport {
-  return class DeviceTransport implements PhoenixTransport {
-    binaryType = 'arraybuffer';
-    timeout?: number;
-    onopen: PhoenixTransport['onopen'] = null;
-    onerror: PhoenixTransport['onerror'] = null;
-    onmessage: PhoenixTransport['onmessage'] = null;
-    onclose: PhoenixTransport['onclose'] = null;
-    #state = CONNECTING;
-    #ws: WebSocket | null = null;
-    #failed = false;
-    #closeReason: string | undefined;
-    #closeTimer: NodeJS.Timeout | undefined;
-    readonly #abort = new AbortController();
-    #resolveClosed!: () => void;
-    readonly closed = new Promise<void>((resolve) => {
-      this.#resolveClosed = resolve;
-    });
-
+  return class BoundDeviceTransport extends DeviceTransport {
     constructor(url: string, protocols?: string[]) {
-      this.#call(() => context.onCreated(this));
-      // prepare() starts synchronously (fresh NH1 headers are computed now, per attempt);
-      // events are only fired on later ticks, after phoenix has attached its handlers.
-      let prepared: Promise<TransportOptions>;
-      try {
-        prepared = context.prepare(this.#abort.signal);
-      } catch (error) {
-        prepared = Promise.reject(error);
-      }
-      prepared.then(
-        (options) => this.#open(url, protocols, options),
-        (error: unknown) => {
-          if (this.#state === CLOSED) return;
-          this.#fail({ kind: 'provider', error });
-          this.#finish(1006, 'connection attempt failed', false, true);
-        },
-      );
-    }
-
-    get readyState(): number {
-      return this.#state;
-    }
-
-    get bufferedAmount(): number {
-      return this.#ws?.bufferedAmount ?? 0;
-    }
-
-    get closeReason(): string | undefined {
-      return this.#closeReason;
-    }
-
-    send(data: string | ArrayBuffer): void {
-      if (this.#state !== OPEN || !this.#ws) return;
-      this.#ws.send(data);
-    }
-
-    close(code?: number, reason?: string): void {
-      if (this.#state === CLOSED || this.#state === CLOSING) return;
-      this.#closeReason = reason;
-      const ws = this.#ws;
-      if (!ws) {
-        this.#abort.abort();
-        this.#finish(code ?? 1000, reason ?? '', true, false);
-        return;
-      }
-      this.#state = CLOSING;
-      if (ws.readyState === WebSocket.CONNECTING) {
-        ws.terminate();
-        return;
-      }
-      try {
-        ws.close(code ?? 1000, reason ?? '');
-      } catch {
-        ws.terminate();
-        return;
-      }
-      // Do not wait 30 s (ws's default) for a peer that never answers our close frame.
-      this.#closeTimer = setTimeout(() => ws.terminate(), context.closeGraceMs);
-    }
-
-    terminate(): void {
-      this.#abort.abort();
-      if (this.#ws) this.#ws.terminate();
-      else if (this.#state !== CLOSED) this.#finish(1006, 'terminated', false, false);
-    }
-
-    #open(url: string, protocols: string[] | undefined, options: TransportOptions): void {
-      if (this.#state !== CONNECTING) return;
-      let ws: WebSocket;
-      let tlsEstablished = false;
-      // Key exchange done means the server accepted its part of the handshake and we have sent our
-      // certificate: a drop from then on is the server refusing our certificate, not the network.
-      let keysExchanged = false;
-      const withProbe: TransportOptions = {
-        ...options,
-        // learn whether TLS completed: a server that drops us right after the handshake refused our certificate
-        finishRequest: (req) => {
-          req.once('socket', (socket) => {
-            socket.once('secureConnect', () => (tlsEstablished = true));
-            // the keylog line itself is key material: only note that it happened, never keep it
-            socket.once('keylog', () => (keysExchanged = true));
-          });
-          req.end();
-        },
-      };
-      try {
-        ws = new WebSocket(url, protocols, withProbe);
-      } catch (error) {
-        this.#fail({ kind: 'network', error: error instanceof Error ? error : new Error(String(error)), pastKeyExchange: false });
-        this.#finish(1006, 'connection attempt failed', false, true);
-        return;
-      }
-      this.#ws = ws;
-      ws.binaryType = 'arraybuffer';
-      const secure = url.startsWith('wss:');
-      ws.on('redirect', (location: string) => {
-        if (secure && !location.startsWith('wss:')) {
-          this.#fail({ kind: 'insecure-redirect', location });
-          ws.terminate();
-        }
-      });
-      ws.on('upgrade', (res: IncomingMessage) => {
-        try {
-          context.onUpgrade?.(res);
-        } catch {
-          // reporting must not break the connection
-        }
-      });
-      ws.on('unexpected-response', (req, res: IncomingMessage) => {
-        this.#fail({ kind: 'http', status: res.statusCode ?? 0, headers: res.headers });
-        res.resume();
-        ws.terminate();
-      });
-      ws.on('open', () => {
-        if (this.#state !== CONNECTING) return;
-        this.#state = OPEN;
-        this.#call(() => this.onopen?.());
-      });
-      ws.on('message', (data: RawData, isBinary: boolean) => {
-        if (this.#state !== OPEN) return;
-        this.#call(() => this.onmessage?.({ data: isBinary ? toArrayBuffer(data) : rawToString(data) }));
-      });
-      ws.on('error', (error: Error) => {
-        // an error while we close it ourselves (e.g. terminate() during the handshake) is no failure
-        if (this.#state === CONNECTING) this.#fail({ kind: 'network', error, pastKeyExchange: tlsEstablished || keysExchanged });
-        this.#call(() => this.onerror?.(error));
-      });
-      ws.on('close', (code: number, reason: Buffer) => {
-        clearTimeout(this.#closeTimer);
-        this.#finish(code, reason.toString('utf8'), code === 1000, false);
-      });
-    }
-
-    #fail(failure: AttemptFailure): void {
-      if (this.#failed) return;
-      this.#failed = true;
-      try {
-        context.onFailure(failure, this);
-      } catch {
-        // reporting must not break the transport
-      }
-    }
-
-    #finish(code: number, reason: string, wasClean: boolean, emitError: boolean): void {
-      if (this.#state === CLOSED) return;
-      const closedByPeer = this.#state === OPEN;
-      this.#state = CLOSED;
-      setImmediate(() => {
-        if (closedByPeer) this.#call(() => context.onPeerClosed(code, reason));
-        // like a browser WebSocket: an attempt that fails before a websocket exists errors, then closes
-        if (emitError) this.#call(() => this.onerror?.(new Error(reason)));
-        this.#call(() => this.onclose?.({ code, reason, wasClean }));
-        this.#resolveClosed();
-      });
-    }
-
-    #call(fn: () => void): void {
-      try {
-        fn();
-      } catch (error) {
-        try {
-          context.onHandlerError(error);
-        } catch {
-          // nothing left to tell
-        }
-      }
+      super(context, url, protocols);
     }
   };
+}
+
+/**
+ * Learns how far the TLS handshake of one attempt got: a server that drops us right after the
+ * handshake refused our certificate, which is not a network failure.
+ */
+class HandshakeProbe {
+  #tlsEstablished = false;
+  // Key exchange done means the server accepted its part of the handshake and we have sent our
+  // certificate: a drop from then on is the server refusing our certificate, not the network.
+  #keysExchanged = false;
+
+  /** True once TLS completed or keys were exchanged. */
+  get pastKeyExchange(): boolean {
+    return this.#tlsEstablished || this.#keysExchanged;
+  }
+
+  /** `options` with a `finishRequest` that watches the request's socket. */
+  instrument(options: TransportOptions): TransportOptions {
+    return {
+      ...options,
+      finishRequest: (req) => {
+        req.once('socket', (socket) => {
+          socket.once('secureConnect', () => (this.#tlsEstablished = true));
+          // the keylog line itself is key material: only note that it happened, never keep it
+          socket.once('keylog', () => (this.#keysExchanged = true));
+        });
+        req.end();
+      },
+    };
+  }
 }
 
 function rawToString(data: RawData): string {

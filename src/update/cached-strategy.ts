@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { NervesHubError, isNervesHubError } from '../errors.js';
 import { safeLog } from '../internal/logger.js';
 import { PART_SIZE_BYTES, verifyFileChecksums } from '../download/sha256-parts.js';
-import type { StrategyContext, UpdateStrategyRun } from './update-strategy.js';
+import type { StrategyContext, UpdateStrategy } from './update-strategy.js';
 
 /** Defaults of the cached strategy. */
 export const CACHED_STRATEGY_DEFAULTS = Object.freeze({
@@ -185,10 +185,26 @@ async function verifyCachedFile(ctx: StrategyContext, path: string): Promise<voi
  * instead of starting over), or when downloads must finish before a maintenance window. It
  * needs free space for one whole firmware in `cacheDir`, which the SDK owns (keep it 0700 and
  * out of reach of other processes: the file is verified, then re-read for apply).
+ *
+ * Resumable: `UpdateManager.resumeFromJournal()` continues an interrupted download after a restart.
+ *
+ * @throws NervesHubError `NH_UPDATE_BAD_OPTIONS` without a `cacheDir`.
+ *
+ * @example
+ * ```ts
+ * const manager = new UpdateManager({
+ *   client, reporter: socket, applier, publicKeys,
+ *   strategy: cachedStrategy({ cacheDir: '/data/nerves-hub-link/firmware' }),
+ *   stateDir: '/data/nerves-hub-link',
+ * });
+ * ```
  */
-export function createCachedStrategy(options: { cacheDir: string }): UpdateStrategyRun {
-  const { cacheDir } = options;
-  return async (ctx) => {
+export function cachedStrategy(options: { cacheDir: string }): UpdateStrategy {
+  const cacheDir = options?.cacheDir;
+  if (typeof cacheDir !== 'string' || cacheDir === '') {
+    throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', 'cachedStrategy needs cacheDir, a directory path');
+  }
+  const run = async (ctx: StrategyContext): Promise<void> => {
     const uuid = ctx.info.firmwareMeta.uuid;
     await mkdir(cacheDir, { recursive: true, mode: 0o700 });
     await pruneOtherFirmware(cacheDir, cacheStem(uuid));
@@ -217,4 +233,5 @@ export function createCachedStrategy(options: { cacheDir: string }): UpdateStrat
     });
     await removeQuietly(paths.complete);
   };
+  return Object.freeze({ name: 'cached', resumable: true, downloadsBeforeApply: true, run });
 }

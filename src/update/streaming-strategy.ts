@@ -1,8 +1,8 @@
 import { NervesHubError } from '../errors.js';
-import type { StrategyContext } from './update-strategy.js';
+import type { StrategyContext, UpdateStrategy } from './update-strategy.js';
 
 /**
- * Streaming strategy (the default, like nerves_hub_link's StreamingUpdater): bytes flow
+ * The streaming strategy (the default, like nerves_hub_link's StreamingUpdater): bytes flow
  * download → `FirmwareVerifier.passThrough` → applier as they arrive, so nothing is stored on
  * the device besides what the applier writes. The verifier withholds the end of each resource
  * until its digest is proven, and a verification or download error aborts the applier (its
@@ -11,8 +11,20 @@ import type { StrategyContext } from './update-strategy.js';
  *
  * Choose it when storage is tight or the applier verifies as well (fwup with `--public-key`, which
  * the `FwupApplier` always passes). An interrupted process restarts the download from byte 0.
+ *
+ * @example
+ * ```ts
+ * const manager = new UpdateManager({ client, reporter: socket, applier, publicKeys, strategy: streamingStrategy() });
+ * ```
  */
-export async function runStreamingUpdate(ctx: StrategyContext): Promise<void> {
+export function streamingStrategy(): UpdateStrategy {
+  return STREAMING;
+}
+
+const STREAMING: UpdateStrategy = Object.freeze({ name: 'streaming', resumable: false, downloadsBeforeApply: false, run: runStreamingUpdate });
+
+/** Runs one streaming update (see {@link streamingStrategy}). */
+async function runStreamingUpdate(ctx: StrategyContext): Promise<void> {
   const { info, signal } = ctx;
   const pipeline = new AbortController();
   const forwardAbort = (): void => pipeline.abort(signal.reason);

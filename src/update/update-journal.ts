@@ -36,8 +36,8 @@ export interface JournalPendingUpdate {
   checksum?: string;
   /** Per-MiB SHA-256s the server sent. */
   partialsChecksums?: string[];
-  /** The strategy it runs with (only `cached` updates are resumed). */
-  strategy: 'streaming' | 'cached';
+  /** Name of the strategy it runs with; only a resumable strategy of that name resumes it. */
+  strategy: string;
   /** ISO-8601 time of the first attempt. */
   startedAt: string;
   /**
@@ -110,7 +110,7 @@ function parsePending(v: unknown): JournalPendingUpdate | null {
   const { uuid, firmwareUrl, firmwareMeta, strategy, startedAt, attempts } = v;
   if (typeof uuid !== 'string' || typeof firmwareUrl !== 'string' || !isRecord(firmwareMeta)) return null;
   if (firmwareMeta.uuid !== uuid) return null;
-  if (strategy !== 'streaming' && strategy !== 'cached') return null;
+  if (typeof strategy !== 'string' || strategy === '') return null;
   if (typeof startedAt !== 'string' || typeof attempts !== 'number' || !Number.isSafeInteger(attempts)) return null;
   const p: JournalPendingUpdate = {
     uuid,

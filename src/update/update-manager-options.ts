@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { NervesHubError } from '../errors.js';
 import type { Logger } from '../internal/logger.js';
 import type { UpdateReporter } from '../protocol/status.js';
@@ -5,12 +6,14 @@ import type { FirmwareApplier } from './firmware-applier.js';
 import type { Clock } from './progress-throttle.js';
 import type { UpdateClient } from './update-client.js';
 import type { FirmwareDownloadSource, FirmwareStreamVerifier } from './update-ports.js';
-import type { UpdateStrategyName } from './update-strategy.js';
+import type { BuiltInStrategyName, UpdateStrategy } from './update-strategy.js';
+import { streamingStrategy } from './streaming-strategy.js';
+import { cachedStrategy } from './cached-strategy.js';
 
 /** Defaults of {@link UpdateManagerOptions}. */
 export const UPDATE_MANAGER_DEFAULTS = Object.freeze({
   /** Default {@link UpdateManagerOptions.strategy}. */
-  strategy: 'streaming' as UpdateStrategyName,
+  strategy: 'streaming' as BuiltInStrategyName,
   /** Default {@link UpdateManagerOptions.decisionTimeoutMs}. */
   decisionTimeoutMs: 60_000,
   /** Default {@link UpdateManagerOptions.callbackTimeoutMs}. */
@@ -58,9 +61,13 @@ export interface UpdateManagerOptions {
   allowInsecureHttpDownloadsForTesting?: boolean;
   /** Builds the verifier for one update; default `new FirmwareVerifier({ publicKeys })`. */
   createVerifier?: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
-  /** `streaming` (default) or `cached`; see `runStreamingUpdate` and `createCachedStrategy`. */
-  strategy?: UpdateStrategyName;
-  /** Cache directory of the `cached` strategy; default `<stateDir>/firmware`. */
+  /**
+   * How updates run: an {@link UpdateStrategy} (`streamingStrategy()`, `cachedStrategy({ cacheDir })`
+   * or your own), or the shorthand `'streaming'` (default) / `'cached'` (with {@link cacheDir}).
+   * Change it later with `UpdateManager.setStrategy()`.
+   */
+  strategy?: UpdateStrategy | BuiltInStrategyName;
+  /** Cache directory of the `'cached'` shorthand; default `<stateDir>/firmware`. */
   cacheDir?: string;
   /** Directory of the update journal (resume and failed-UUID memory). Without it nothing is persisted. */
   stateDir?: string;
@@ -107,6 +114,8 @@ export interface UpdateOutcome {
   uuid: string;
   /** Why (for `failed`, `ignored`, `rescheduled`, `refused`, `dropped`). */
   reason?: string;
+  /** The error that ended a `failed` update (absent when it was refused from local memory). */
+  error?: Error;
 }
 
 /** The numeric settings of an {@link UpdateManager}, validated. */
@@ -137,4 +146,27 @@ function checked(name: string, value: number, positive: boolean): number {
     throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', `${name} must be a finite number ${positive ? '> 0' : '≥ 0'} (got ${String(value)})`);
   }
   return value;
+}
+
+/**
+ * The strategy `choice` stands for: an {@link UpdateStrategy} as it is, `'streaming'`, or
+ * `'cached'` in `dirs.cacheDir` (default `<stateDir>/firmware`).
+ * @throws NervesHubError `NH_UPDATE_BAD_OPTIONS` for an unknown name, an object that is not a
+ *   strategy, or `'cached'` without `cacheDir`/`stateDir`.
+ */
+export function resolveStrategy(choice: UpdateStrategy | BuiltInStrategyName | undefined, dirs: { cacheDir?: string | undefined; stateDir?: string | undefined }): UpdateStrategy {
+  const wanted = choice ?? UPDATE_MANAGER_DEFAULTS.strategy;
+  if (wanted === 'streaming') return streamingStrategy();
+  if (wanted === 'cached') {
+    const cacheDir = dirs.cacheDir ?? (dirs.stateDir === undefined ? undefined : join(dirs.stateDir, UPDATE_MANAGER_DEFAULTS.cacheSubdir));
+    if (cacheDir === undefined) {
+      throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', 'the cached strategy needs cacheDir (or stateDir, for <stateDir>/firmware)');
+    }
+    return cachedStrategy({ cacheDir });
+  }
+  if (typeof wanted === 'object' && wanted !== null && typeof wanted.name === 'string' && wanted.name !== '' && typeof wanted.run === 'function' && typeof wanted.resumable === 'boolean') {
+    return wanted;
+  }
+  const shown = typeof wanted === 'object' && wanted !== null ? 'an object without name, resumable and run' : JSON.stringify(wanted);
+  throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', `unknown strategy ${shown} (use 'streaming', 'cached' or an UpdateStrategy)`);
 }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { NervesHubError } from '../errors.js';
 import type { Logger } from '../internal/logger.js';
 import { safeLog, silentLogger } from '../internal/logger.js';
@@ -6,6 +5,7 @@ import { redactUrl } from '../internal/redact.js';
 import type { UpdateReporter, UpdateStatus } from '../protocol/status.js';
 import { FailureReasons } from '../protocol/status.js';
 import type { UpdateInfo } from '../protocol/update-info.js';
+import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
 import { Downloader } from '../download/downloader.js';
 import { checkDownloadUrl } from '../download/url-policy.js';
 import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
@@ -21,12 +21,10 @@ import { monotonicClock } from './progress-throttle.js';
 import { UpdateProgress } from './update-progress.js';
 import type { JournalState, UpdateFailureKind } from './update-journal.js';
 import { UpdateJournal } from './update-journal.js';
-import type { UpdateStrategyName, UpdateStrategyRun } from './update-strategy.js';
-import { runStreamingUpdate } from './streaming-strategy.js';
-import { createCachedStrategy } from './cached-strategy.js';
+import type { BuiltInStrategyName, UpdateStrategy } from './update-strategy.js';
 import type { FirmwareDownloadSource, FirmwareStreamVerifier } from './update-ports.js';
 import type { UpdateManagerOptions, UpdateManagerSettings, UpdateOutcome } from './update-manager-options.js';
-import { UPDATE_MANAGER_DEFAULTS, resolveUpdateManagerSettings } from './update-manager-options.js';
+import { resolveStrategy, resolveUpdateManagerSettings } from './update-manager-options.js';
 import { infoFromPending, localRefusal, pendingFromInfo, recordFailure } from './update-memory.js';
 
 /**
@@ -62,12 +60,12 @@ import { infoFromPending, localRefusal, pendingFromInfo, recordFailure } from '.
 export class UpdateManager {
   private readonly client: UpdateClient;
   private readonly reporter: UpdateReporter;
-  private readonly applier: FirmwareApplier;
+  private currentApplier: FirmwareApplier;
   private readonly publicKeys: () => readonly string[];
   private readonly downloader: FirmwareDownloadSource;
   private readonly createVerifier: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
-  private readonly strategyName: UpdateStrategyName;
-  private readonly strategy: UpdateStrategyRun;
+  private currentStrategy: UpdateStrategy;
+  private readonly strategyDirs: { cacheDir?: string | undefined; stateDir?: string | undefined };
   private readonly journal: UpdateJournal | null;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -75,6 +73,8 @@ export class UpdateManager {
   private readonly networkInterface: () => string | null;
   private readonly allowInsecureHttp: boolean;
   private phase: 'idle' | 'deciding' | 'updating' = 'idle';
+  private updatingMeta: FirmwareMeta | null = null;
+  private readonly statusListeners = new Set<(status: 'idle' | 'updating') => void>();
   private downloadingUuid: string | null = null;
   private abortController: AbortController | null = null;
   /** Fires at close(): stops waiting for app callbacks. */
@@ -90,7 +90,7 @@ export class UpdateManager {
   constructor(options: UpdateManagerOptions) {
     this.client = options.client;
     this.reporter = options.reporter;
-    this.applier = options.applier;
+    this.currentApplier = options.applier;
     this.publicKeys = options.publicKeys;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? monotonicClock;
@@ -98,27 +98,70 @@ export class UpdateManager {
     this.downloader = options.downloader ?? new Downloader({ logger: this.logger, allowInsecureHttpDownloadsForTesting: this.allowInsecureHttp });
     this.createVerifier = options.createVerifier ?? ((publicKeys) => new FirmwareVerifier({ publicKeys }));
     this.networkInterface = options.networkInterface ?? (() => null);
-    const d = UPDATE_MANAGER_DEFAULTS;
     this.settings = resolveUpdateManagerSettings(options);
     this.hooks = guardUpdateClient(this.client, { timeoutMs: this.settings.callbackTimeoutMs, logger: this.logger, signal: this.lifetime.signal });
     this.journal = options.stateDir === undefined ? null : new UpdateJournal({ stateDir: options.stateDir, logger: this.logger });
-    this.strategyName = options.strategy ?? d.strategy;
-    if (this.strategyName === 'cached') {
-      const cacheDir = options.cacheDir ?? (options.stateDir === undefined ? undefined : join(options.stateDir, d.cacheSubdir));
-      if (cacheDir === undefined) {
-        throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', 'the cached strategy needs cacheDir (or stateDir, for <stateDir>/firmware)');
-      }
-      this.strategy = createCachedStrategy({ cacheDir });
-    } else if (this.strategyName === 'streaming') {
-      this.strategy = runStreamingUpdate;
-    } else {
-      throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', `unknown strategy ${JSON.stringify(this.strategyName)} (use 'streaming' or 'cached')`);
+    this.strategyDirs = { cacheDir: options.cacheDir, stateDir: options.stateDir };
+    this.currentStrategy = resolveStrategy(options.strategy, this.strategyDirs);
+  }
+
+  /** The strategy the next update runs with. */
+  get strategy(): UpdateStrategy {
+    return this.currentStrategy;
+  }
+
+  /** The applier the next update writes with. */
+  get applier(): FirmwareApplier {
+    return this.currentApplier;
+  }
+
+  /**
+   * Changes the strategy for the next update (nerves_hub_link's `UpdateManager.change_updater/1`).
+   * Accepts what {@link UpdateManagerOptions.strategy} accepts (`'cached'` uses the manager's
+   * `cacheDir`/`stateDir`). Switching away from a resumable strategy means an update it left
+   * interrupted is not resumed: the next offer starts it over.
+   * @throws NervesHubError `NH_UPDATE_BUSY` while an offer is being decided or an update runs;
+   *   `NH_UPDATE_BAD_OPTIONS` for a strategy that is not one.
+   */
+  setStrategy(strategy: UpdateStrategy | BuiltInStrategyName): void {
+    const next = resolveStrategy(strategy, this.strategyDirs);
+    this.refuseWhileBusy('setStrategy');
+    this.currentStrategy = next;
+  }
+
+  /**
+   * Changes the applier for the next update.
+   * @throws NervesHubError `NH_UPDATE_BUSY` while an offer is being decided or an update runs;
+   *   `NH_UPDATE_BAD_OPTIONS` for something without an `apply` function.
+   */
+  setApplier(applier: FirmwareApplier): void {
+    if (typeof (applier as Partial<FirmwareApplier> | null)?.apply !== 'function') {
+      throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', 'setApplier needs a FirmwareApplier (an object with an apply function)');
     }
+    this.refuseWhileBusy('setApplier');
+    this.currentApplier = applier;
   }
 
   /** `updating` while an accepted update downloads/applies, else `idle` (nerves_hub_link's `status/0`). */
   get status(): 'idle' | 'updating' {
     return this.phase === 'updating' ? 'updating' : 'idle';
+  }
+
+  /**
+   * Metadata of the firmware being downloaded/applied (from the moment the app said `apply`, or a
+   * resume started, until the update ended), else `null`.
+   */
+  get currentUpdate(): FirmwareMeta | null {
+    return this.updatingMeta === null ? null : { ...this.updatingMeta };
+  }
+
+  /**
+   * Calls `listener` each time {@link status} changes (`updating` when an accepted update starts,
+   * `idle` once it has ended). Listener errors are logged. Returns an unsubscribe function.
+   */
+  onStatusChange(listener: (status: 'idle' | 'updating') => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
   }
 
   /** True while an offer is being decided or an update runs (a new offer would be dropped). */
@@ -164,9 +207,10 @@ export class UpdateManager {
    * the server sends on join are known and the statuses reach the server.
    */
   async resumeFromJournal(): Promise<UpdateOutcome | null> {
-    if (this.journal === null || this.closed || this.phase !== 'idle' || this.strategyName !== 'cached') return null;
+    const strategy = this.currentStrategy;
+    if (this.journal === null || this.closed || this.phase !== 'idle' || !strategy.resumable) return null;
     const pending = (await this.readJournal())?.pending ?? null;
-    if (pending === null || pending.strategy !== 'cached' || this.phase !== 'idle') return null;
+    if (pending === null || pending.strategy !== strategy.name || this.phase !== 'idle' || this.currentStrategy !== strategy) return null;
     let info: UpdateInfo;
     try {
       info = infoFromPending(pending);
@@ -175,8 +219,8 @@ export class UpdateManager {
       return null;
     }
     safeLog(this.logger, 'info', 'resuming interrupted update from the journal', { uuid: pending.uuid, attempts: pending.attempts });
-    this.phase = 'updating';
-    return this.track(this.resume(info));
+    this.enterPhase('updating', info);
+    return this.track(this.resume(info, strategy));
   }
 
   /** Aborts a running update (nothing is reported for it) and refuses new offers. */
@@ -195,7 +239,7 @@ export class UpdateManager {
         return { status: 'failed', uuid: '', reason: `${FailureReasons.unexpected}${String(error)}` };
       })
       .finally(() => {
-        this.phase = 'idle';
+        this.enterPhase('idle');
         this.downloadingUuid = null;
         this.abortController = null;
         this.running = null;
@@ -233,11 +277,11 @@ export class UpdateManager {
         return decision.reason === undefined ? { status: 'rescheduled', uuid } : { status: 'rescheduled', uuid, reason: decision.reason };
       }
       case 'apply':
-        return this.run(info, keys);
+        return this.run(info, keys, this.currentStrategy);
     }
   }
 
-  private async resume(info: UpdateInfo): Promise<UpdateOutcome> {
+  private async resume(info: UpdateInfo, strategy: UpdateStrategy): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
     const keys = this.readPublicKeys();
     if (keys.length === 0) {
@@ -248,7 +292,7 @@ export class UpdateManager {
     const journal = await this.readJournal();
     const refusal = journal === null ? null : localRefusal(journal, uuid, this.settings);
     if (refusal !== null) return this.fail(uuid, refusal, 'unexpected', false);
-    return this.run(info, keys);
+    return this.run(info, keys, strategy);
   }
 
   private async decide(info: UpdateInfo): Promise<UpdateDecision> {
@@ -272,20 +316,20 @@ export class UpdateManager {
     return decision;
   }
 
-  private async run(info: UpdateInfo, publicKeys: readonly string[]): Promise<UpdateOutcome> {
+  private async run(info: UpdateInfo, publicKeys: readonly string[], strategy: UpdateStrategy): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
-    this.phase = 'updating';
+    this.enterPhase('updating', info);
     this.downloadingUuid = uuid;
     const controller = new AbortController();
     this.abortController = controller;
     if (this.closed) controller.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
     await this.writeJournal((s) => {
       const previous = s.pending?.uuid === uuid ? s.pending : null;
-      s.pending = pendingFromInfo(info, this.strategyName, previous);
+      s.pending = pendingFromInfo(info, strategy.name, previous);
     });
 
     const progress = new UpdateProgress({
-      strategy: this.strategyName,
+      downloadStage: strategy.downloadsBeforeApply === true,
       reporter: this.reporter,
       intervalMs: this.settings.progressIntervalMs,
       clock: this.clock,
@@ -296,13 +340,13 @@ export class UpdateManager {
       // Whatever the downloader: an http URL never reaches a cache file or the applier.
       checkDownloadUrl(info.firmwareUrl, { allowInsecureHttp: this.allowInsecureHttp });
       const verifier = this.createVerifier(publicKeys); // throws on an undecodable key
-      await this.strategy({
+      await strategy.run({
         info,
         publicKeys,
         signal: controller.signal,
         downloader: this.downloader,
         verifier,
-        applier: this.applier,
+        applier: this.currentApplier,
         logger: this.logger,
         onConnect: (attempt, offset) => {
           safeLog(this.logger, 'info', 'firmware download connecting', { uuid, attempt, offset });
@@ -324,7 +368,7 @@ export class UpdateManager {
       const failure = classifyUpdateFailure(error);
       safeLog(this.logger, 'error', 'firmware update failed', { uuid, reason: failure.reason, code: failure.code });
       this.notifyError(error instanceof Error ? error : new Error(String(error)));
-      return this.fail(uuid, failure.reason, failure.kind, true);
+      return this.fail(uuid, failure.reason, failure.kind, true, error);
     }
 
     this.safeSendProgress(100);
@@ -341,14 +385,35 @@ export class UpdateManager {
     return { status: 'completed', uuid };
   }
 
+  /** Sets the phase; tells the status listeners when `status` changed. */
+  private enterPhase(phase: 'idle' | 'deciding' | 'updating', info?: UpdateInfo): void {
+    const before = this.status;
+    this.phase = phase;
+    this.updatingMeta = phase === 'updating' && info !== undefined ? { ...info.firmwareMeta } : phase === 'updating' ? this.updatingMeta : null;
+    const after = this.status;
+    if (after === before) return;
+    for (const listener of this.statusListeners) {
+      try {
+        listener(after);
+      } catch (error) {
+        safeLog(this.logger, 'error', 'an update status listener threw; ignored', { error: String(error) });
+      }
+    }
+  }
+
+  private refuseWhileBusy(what: string): void {
+    if (this.phase === 'idle') return;
+    throw new NervesHubError('NH_UPDATE_BUSY', `${what}: an update is being ${this.phase === 'deciding' ? 'decided' : 'installed'}; call it again once it has ended`);
+  }
+
   /** Reports `failed`, records it in the journal, clears the pending entry. */
-  private async fail(uuid: string, reason: string, kind: UpdateFailureKind, count: boolean): Promise<UpdateOutcome> {
+  private async fail(uuid: string, reason: string, kind: UpdateFailureKind, count: boolean, error?: unknown): Promise<UpdateOutcome> {
     this.report({ status: 'failed', reason });
     await this.writeJournal((s) => {
       s.pending = null;
       if (count) recordFailure(s, uuid, kind, reason);
     });
-    return { status: 'failed', uuid, reason };
+    return error === undefined ? { status: 'failed', uuid, reason } : { status: 'failed', uuid, reason, error: error instanceof Error ? error : new Error(String(error)) };
   }
 
   private readPublicKeys(): readonly string[] {

@@ -1,7 +1,6 @@
 import { FailureReasons } from '../protocol/status.js';
 import type { UpdateInfo } from '../protocol/update-info.js';
 import type { JournalPendingUpdate, JournalState, UpdateFailureKind } from './update-journal.js';
-import type { UpdateStrategyName } from './update-strategy.js';
 
 /**
  * Local memory of failed and interrupted updates (ota-peers §5 item 4: "remember failed UUIDs
@@ -65,7 +64,7 @@ export function recordFailure(state: JournalState, uuid: string, kind: UpdateFai
  * it cannot be what keeps killing the process, and counting it made a device give up (`failed`)
  * on an update its next offer then completed from the cache.
  */
-export function pendingFromInfo(info: UpdateInfo, strategy: UpdateStrategyName, previous: JournalPendingUpdate | null): JournalPendingUpdate {
+export function pendingFromInfo(info: UpdateInfo, strategy: string, previous: JournalPendingUpdate | null): JournalPendingUpdate {
   const counted = previous?.stage === 'verify' ? 0 : 1;
   const p: JournalPendingUpdate = {
     uuid: info.firmwareMeta.uuid,

@@ -3,14 +3,13 @@ import { safeLog } from '../internal/logger.js';
 import type { ProgressStage, UpdateReporter } from '../protocol/status.js';
 import type { Clock } from './progress-throttle.js';
 import { ProgressThrottle } from './progress-throttle.js';
-import type { UpdateStrategyName } from './update-strategy.js';
 
 /**
  * Turns the download's and the applier's raw progress into throttled `fwup_progress` reports
  * (and `UpdateClient.onProgress` calls with the same values).
  *
- * - cached strategy: download → stage `downloading`, apply → stage `updating`.
- * - streaming strategy: one stage, `updating` (as nerves_hub_link's StreamingUpdater), fed by the
+ * - a strategy that downloads before applying (cached): download → stage `downloading`, apply → stage `updating`.
+ * - a strategy that applies while downloading (streaming): one stage, `updating` (as nerves_hub_link's StreamingUpdater), fed by the
  *   applier's own progress; until the applier reports any, by the download percent capped at
  *   99 (an applier without progress, such as a plain file writer, would otherwise show nothing).
  *   A single stage matters: the server writes to its database at every stage change.
@@ -23,7 +22,8 @@ export class UpdateProgress {
 
   constructor(
     private readonly options: {
-      strategy: UpdateStrategyName;
+      /** The strategy downloads before applying: download progress is its own `downloading` stage. */
+      downloadStage: boolean;
       reporter: UpdateReporter;
       intervalMs: number;
       clock: Clock;
@@ -35,7 +35,7 @@ export class UpdateProgress {
 
   /** Download progress, 0..100. */
   download(percent: number): void {
-    if (this.options.strategy === 'cached') this.emit('downloading', percent);
+    if (this.options.downloadStage) this.emit('downloading', percent);
     else if (!this.applierReported) this.emit('updating', Math.min(99, percent));
   }
 

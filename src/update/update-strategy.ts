@@ -5,18 +5,27 @@ import type { FwupMessage } from './update-client.js';
 import type { FirmwareDownloadSource, FirmwareStreamVerifier } from './update-ports.js';
 import type { UpdateStage } from './update-journal.js';
 
-/** How an accepted update gets from the URL into the applier. */
-export type UpdateStrategyName = 'streaming' | 'cached';
+/**
+ * Names of the SDK's own strategies, accepted in `UpdateManagerOptions.strategy` as a
+ * shorthand for `streamingStrategy()` and `cachedStrategy()`.
+ */
+export type BuiltInStrategyName = 'streaming' | 'cached';
 
 /** Everything a strategy needs for one update; built by the `UpdateManager`. */
 export interface StrategyContext {
+  /** The offer being installed. */
   info: UpdateInfo;
+  /** The fwup public keys in force for this update (base64 Ed25519). */
   publicKeys: readonly string[];
   /** Aborted by `UpdateManager.close()`. */
   signal: AbortSignal;
+  /** Streams the firmware URL (with resume and retries). */
   downloader: FirmwareDownloadSource;
+  /** Verifies the archive (signature and digests). */
   verifier: FirmwareStreamVerifier;
+  /** Writes the verified firmware. */
   applier: FirmwareApplier;
+  /** Log sink. */
   logger: Logger;
   /** The downloader opened an HTTP connection (reported as `started`). */
   onConnect(attempt: number, offset: number): void;
@@ -33,5 +42,38 @@ export interface StrategyContext {
   onStage(stage: UpdateStage): Promise<void>;
 }
 
-/** One way to run an update; resolves when applied, rejects with the error that ended it. */
-export type UpdateStrategyRun = (context: StrategyContext) => Promise<void>;
+/**
+ * How an accepted update gets from its URL into the applier. The SDK has two
+ * (`streamingStrategy()`, `cachedStrategy()`); an app may bring its own, like it brings
+ * its own {@link FirmwareApplier}. The `UpdateManager` records `name` in its journal and, after a
+ * restart, resumes an interrupted update only with a `resumable` strategy of the same name.
+ *
+ * @example
+ * ```ts
+ * const loud: UpdateStrategy = {
+ *   name: 'streaming-logged',
+ *   resumable: false,
+ *   async run(ctx) {
+ *     ctx.logger.log('info', `installing ${ctx.info.firmwareMeta.uuid}`);
+ *     await streamingStrategy().run(ctx);
+ *   },
+ * };
+ * ```
+ */
+export interface UpdateStrategy {
+  /** Stable name, recorded in the update journal (e.g. `streaming`, `cached`). */
+  readonly name: string;
+  /**
+   * Whether an update interrupted by a restart can be resumed from the journal
+   * (`UpdateManager.resumeFromJournal`), with the stored URL and without asking the app again.
+   */
+  readonly resumable: boolean;
+  /**
+   * Whether the whole firmware is downloaded before the applier starts. Download progress is
+   * then reported as its own `downloading` stage; otherwise download and apply overlap and are
+   * reported as one `updating` stage. Default `false`.
+   */
+  readonly downloadsBeforeApply?: boolean;
+  /** Runs one update; resolves once it is applied, rejects with the error that ended it. */
+  run(context: StrategyContext): Promise<void>;
+}

@@ -8,7 +8,7 @@ import type { DeviceFrame } from '../../src/testing/server/types.js';
 import { Downloader } from '../../src/download/downloader.js';
 import { FileApplier } from '../../src/update/appliers/file-applier.js';
 import { UpdateManager } from '../../src/update/update-manager.js';
-import type { UpdateStrategyName } from '../../src/update/update-strategy.js';
+import type { BuiltInStrategyName as UpdateStrategyName } from '../../src/update/update-strategy.js';
 import type { UpdateDecision } from '../../src/update/update-client.js';
 import type { RetryOptions } from '../../src/download/retry-options.js';
 import { fixtureFirmware, fixtureKey, tempDirs } from './helpers/update-harness.js';

@@ -5,7 +5,7 @@ import { Downloader } from '../../src/download/downloader.js';
 import { FwupApplier } from '../../src/update/appliers/fwup-applier.js';
 import { UpdateManager } from '../../src/update/update-manager.js';
 import type { FwupMessage } from '../../src/update/update-client.js';
-import type { UpdateStrategyName } from '../../src/update/update-strategy.js';
+import type { BuiltInStrategyName as UpdateStrategyName } from '../../src/update/update-strategy.js';
 import { createFirmware } from '../../src/testing/create-firmware.js';
 import {
   FWUP_FIXTURES,
