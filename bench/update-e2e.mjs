@@ -259,12 +259,13 @@ try {
     const ratios = mine.map((r) => r.seconds / floors[r.run - 1].total);
     const rss = Math.max(...mine.map((r) => r.rssMb));
     const target = TARGETS[strategy];
-    const ok = target === undefined || (median(ratios) <= target && rss < TARGET_RSS_MB);
+    // RSS target for the streaming strategy only (the cached one re-reads its file: reported).
+    const ok = target === undefined || (median(ratios) <= target && (!strategy.startsWith('streaming') || rss < TARGET_RSS_MB));
     // The streaming strategy is the target; cached stores then re-reads the file (<= 2x, reported).
     if (strategy === 'streaming') met &&= ok;
     console.log(
       `${ARCHIVE} ${strategy}: min ${min.toFixed(2)} s, median ${seconds.toFixed(2)} s; ratio to the same round's floor min ${Math.min(...ratios).toFixed(2)}, median ${median(ratios).toFixed(2)}` +
-        `${target === undefined ? '' : ` (target <= ${target})`}, peak RSS ${rss.toFixed(1)} MB (target < ${TARGET_RSS_MB})${ok ? '' : '  MISSED'}`,
+        `${target === undefined ? '' : ` (target <= ${target})`}, peak RSS ${rss.toFixed(1)} MB${strategy.startsWith('streaming') ? ` (target < ${TARGET_RSS_MB})` : ''}${ok ? '' : '  MISSED'}`,
     );
   }
   if (idle) {
