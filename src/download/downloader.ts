@@ -69,7 +69,7 @@ export interface DownloadOptions {
   /**
    * SHA-256 (hex) of the whole file. Checked before the last part is handed on (only when
    * `offset` is 0: with a resumed file the caller re-verifies the file, see `verifyFileChecksums`),
-   * and only without `partialsChecksums`: checked parts already prove every byte.
+   * also when `partialsChecksums` are given: an offer whose two lists disagree fails closed.
    */
   checksum?: string;
   /** SHA-256 (hex) of each 1 MiB part; each part is checked before it is handed on. Needs a 1 MiB aligned `offset`. */

@@ -196,6 +196,8 @@ export class FirmwareVerifier {
       signal?.throwIfAborted();
       await check.finish();
       yield* release(Infinity);
+      // A consumer that aborted while taking the last bytes still sees the abort.
+      signal?.throwIfAborted();
     } finally {
       check.dispose();
     }

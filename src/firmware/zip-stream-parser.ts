@@ -48,6 +48,12 @@ export const ZIP_LIMITS = Object.freeze({
 
 type State = 'record' | 'data' | 'descriptor' | 'done';
 
+/**
+ * Deflate input is gathered into one buffer of this size before zlib sees it: each zlib write is a
+ * thread-pool round trip, and network chunks are ≤ 16 KiB (64 round trips per MiB otherwise).
+ */
+export const INFLATE_INPUT_BATCH_BYTES = 1024 * 1024;
+
 /** Refuses a header (local: `entriesBefore` ≥ 0) that would exceed {@link ZIP_LIMITS}. */
 function checkRecordLimits(entriesBefore: number, nameLength: number, extraLength: number, commentLength: number): void {
   if (entriesBefore >= ZIP_LIMITS.maxEntries) {
@@ -89,6 +95,9 @@ export class ZipStreamParser {
   private entryCrc = 0;
   private compressedRead = 0;
   private uncompressedRead = 0;
+  /** Small deflate input chunks gathered for one zlib write (reused: its bytes are copies). */
+  private staging: Uint8Array | undefined;
+  private staged = 0;
 
   constructor(private readonly handler: ZipStreamHandler) {}
 
@@ -108,22 +117,57 @@ export class ZipStreamParser {
   async push(chunk: Uint8Array): Promise<void> {
     if (chunk.length === 0) return;
     if (this.state === 'done') throw malformed('Unexpected data after the end of the ZIP archive');
-    this.queue.push(chunk);
-    this.queued += chunk.length;
-    await this.run(false);
-    // Keep no views into the caller's buffer (it may be reused; Buffer#slice is a view, hence
-    // new Uint8Array): leftovers are only a partial header or a few descriptor bytes.
-    if (this.queued > 0) {
-      const rest = new Uint8Array(this.peek(this.queued));
-      this.queue.length = 0;
-      this.queue.push(rest);
+    let rest = chunk;
+    while (rest.length > 0) {
+      if (!this.canStage(rest)) {
+        await this.flushStaged();
+        await this.process(rest);
+        return;
+      }
+      // Inside deflated data with nothing else pending: gather (copy) instead of a zlib write.
+      this.staging ??= new Uint8Array(INFLATE_INPUT_BATCH_BYTES);
+      const take = Math.min(rest.length, INFLATE_INPUT_BATCH_BYTES - this.staged);
+      this.staging.set(rest.subarray(0, take), this.staged);
+      this.staged += take;
+      rest = rest.subarray(take);
+      if (this.staged === INFLATE_INPUT_BATCH_BYTES) await this.flushStaged();
     }
   }
 
   /** Signals end of input; throws when the archive is incomplete. */
   async finish(): Promise<void> {
+    await this.flushStaged();
     await this.run(true);
     if (this.state !== 'done') throw malformed('Truncated ZIP file: end of central directory not found');
+  }
+
+  /** True when `chunk` is small deflate input that can wait in the staging buffer. */
+  private canStage(chunk: Uint8Array): boolean {
+    if (this.state !== 'data' || this.inflater === undefined || this.queued > 0) return false;
+    // A chunk as large as a batch goes to zlib directly (no copy), unless a batch is being gathered.
+    return this.staged > 0 || chunk.length < INFLATE_INPUT_BATCH_BYTES;
+  }
+
+  /** Feeds the gathered deflate input to the parser. */
+  private async flushStaged(): Promise<void> {
+    if (this.staged === 0) return;
+    const bytes = this.staging!.subarray(0, this.staged);
+    this.staged = 0;
+    await this.process(bytes);
+  }
+
+  private async process(chunk: Uint8Array): Promise<void> {
+    if (this.state === 'done') throw malformed('Unexpected data after the end of the ZIP archive');
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+    await this.run(false);
+    // Keep no views into the caller's buffer or the staging buffer (both are reused; Buffer#slice is
+    // a view, hence new Uint8Array): leftovers are only a partial header or a few descriptor bytes.
+    if (this.queued > 0) {
+      const rest = new Uint8Array(this.peek(this.queued));
+      this.queue.length = 0;
+      this.queue.push(rest);
+    }
   }
 
   /** Frees zlib state after an error or abort. */
