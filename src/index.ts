@@ -116,3 +116,18 @@ export type { FirmwareDownloadSource, FirmwareDownloadOptions, FirmwareStreamVer
 // --- composition ---
 export { NervesHubLink } from './link/nerves-hub-link.js';
 export type { NervesHubLinkOptions, UpdateOutcomeListener, WiredSocketOptions, WiredUpdateOptions } from './link/nerves-hub-link.js';
+
+// --- device services: extensions ---
+export type { DeviceExtension, ExtensionContext } from './extensions/extension.js';
+export { ExtensionsManager, ExtensionErrorReasons } from './extensions/extensions-manager.js';
+export type { ExtensionsManagerOptions, ExtensionsHost } from './extensions/extensions-manager.js';
+export { HealthExtension, defaultMetricSets } from './extensions/health/health-extension.js';
+export type { HealthOptions } from './extensions/health/health-extension.js';
+export { HEALTH_CHECK_FAILED_ALARM } from './extensions/health/device-status.js';
+export type { DeviceStatus, HealthCheckResult } from './extensions/health/device-status.js';
+export type { MetricSet } from './extensions/health/metric-set.js';
+export { cpuMetricSet, memoryMetricSet, diskMetricSet, OS_METRIC_DEFAULTS } from './extensions/health/os-metrics.js';
+export type { OsMetricPaths } from './extensions/health/os-metrics.js';
+export { GeoExtension, GeoErrorCodes } from './extensions/geo/geo-extension.js';
+export type { GeoLocation, GeoResolver } from './extensions/geo/geo-extension.js';
+export type { LinkExtensionsOptions, ScriptHandler } from './link/device-services.js';

@@ -10,6 +10,9 @@ import { guardUpdateClient } from '../update/guarded-client.js';
 import type { UpdateClient } from '../update/update-client.js';
 import { UpdateManager } from '../update/update-manager.js';
 import type { UpdateManagerOptions, UpdateOutcome } from '../update/update-manager-options.js';
+import type { ExtensionsManager } from '../extensions/extensions-manager.js';
+import type { LinkExtensionsOptions, ScriptHandler } from './device-services.js';
+import { wireExtensions, wireScripts } from './device-services.js';
 
 /** Socket options {@link NervesHubLink} sets itself (from the client and the update manager): not accepted in {@link NervesHubLinkOptions.socket}. */
 export type WiredSocketOptions = 'currentlyDownloadingUuid' | 'firmwareValidated' | 'firmwareAutoRevertDetected' | 'reconnectBackoff' | 'logger';
@@ -44,6 +47,10 @@ export interface NervesHubLinkOptions {
   update?: Omit<UpdateManagerOptions, WiredUpdateOptions>;
   /** Log sink for the socket, the update manager and the hooks (default: silent). */
   logger?: Logger;
+  /** Extensions offered on `extensions:get` (default: health and geo, as nerves_hub_link); `false` offers none. */
+  extensions?: LinkExtensionsOptions | false;
+  /** Answers `scripts/run`; without it every script is refused with reason `unsupported`. */
+  scripts?: ScriptHandler;
 }
 
 /** Listener result of {@link NervesHubLinkOptions} updates, for observers. */
@@ -84,6 +91,8 @@ export class NervesHubLink {
   readonly socket: NervesHubSocket;
   /** The update manager. */
   readonly updates: UpdateManager;
+  /** The extensions (health, geo, …) offered to NervesHub. */
+  readonly extensions: ExtensionsManager;
   readonly #hooks: GuardedUpdateClient;
   readonly #logger: Logger;
   readonly #outcomeListeners = new Set<UpdateOutcomeListener>();
@@ -141,7 +150,13 @@ export class NervesHubLink {
     this.socket.on('update', (info) => {
       void this.updates.handleUpdate(info).then((outcome) => this.#emitOutcome(outcome));
     });
-    this.socket.on('reboot', () => void this.#hooks.reboot());
+    this.socket.on('reboot', () => {
+      void this.#hooks.reboot().then((called) => {
+        if (!called) safeLog(this.#logger, 'warn', 'NervesHub asked for a reboot but the client has no reboot() hook: nothing rebooted');
+      });
+    });
+    this.extensions = wireExtensions(this.socket, options.extensions, this.#logger);
+    wireScripts(this.socket, options.scripts, this.#logger);
     this.socket.on('identify', () => void this.#hooks.identify());
     this.socket.on('error', (error) => void this.#hooks.onError(error));
     this.socket.on('connected', () => {
@@ -170,6 +185,7 @@ export class NervesHubLink {
     this.#stopped = true;
     this.#stopController.abort(new Error('NervesHubLink stopped'));
     await this.updates.close();
+    await this.extensions.close();
     await this.socket.close();
   }
 

@@ -40,3 +40,19 @@ export type { SharedSecretCredential, Nh1Rejection, Nh1Verdict, Nh1VerifyOptions
 // --- firmware host ---
 export { FirmwareHost } from './firmware-host.js';
 export type { FirmwareFaults, FirmwareRequestRecord, ListeningFirmwareHost } from './firmware-host.js';
+
+// --- device services (extensions, console, archives) ---
+export {
+  attachExtensions,
+  detachExtensions,
+  requestHealthCheck,
+  requestLocation,
+  consoleInput,
+  consoleWindowSize,
+  consoleOutput,
+  waitForConsoleOutput,
+  uploadFile,
+  waitForDeviceFile,
+  pushArchive,
+  CONSOLE_FILE_CHUNK_BYTES,
+} from './server/service-requests.js';
