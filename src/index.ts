@@ -131,3 +131,8 @@ export type { OsMetricPaths } from './extensions/health/os-metrics.js';
 export { GeoExtension, GeoErrorCodes } from './extensions/geo/geo-extension.js';
 export type { GeoLocation, GeoResolver } from './extensions/geo/geo-extension.js';
 export type { LinkExtensionsOptions, ScriptHandler } from './link/device-services.js';
+
+// --- device services: archives ---
+export { ArchiveManager, ArchiveErrorCodes } from './archives/archive-manager.js';
+export type { ArchiveClient, ArchiveManagerOptions, ArchiveOutcome } from './archives/archive-manager.js';
+export type { LinkArchivesOptions } from './link/device-services.js';

@@ -8,6 +8,9 @@ import type { GeoResolver } from '../extensions/geo/geo-extension.js';
 import { GeoExtension } from '../extensions/geo/geo-extension.js';
 import type { HealthOptions } from '../extensions/health/health-extension.js';
 import { HealthExtension } from '../extensions/health/health-extension.js';
+import type { ArchiveClient, ArchiveOutcome } from '../archives/archive-manager.js';
+import { ArchiveManager } from '../archives/archive-manager.js';
+import type { FirmwareDownloadSource } from '../update/update-ports.js';
 
 /**
  * Which extensions {@link NervesHubLink} offers NervesHub. Health and geo are on by default, as in
@@ -64,4 +67,36 @@ export function wireScripts(socket: NervesHubSocket, handler: ScriptHandler | un
       socket.replyScript(request.ref, result);
     })();
   });
+}
+
+/**
+ * Archives in {@link NervesHubLink}: where they go and the app's decisions.
+ *
+ * @example
+ * ```ts
+ * const archives: LinkArchivesOptions = { dir: '/data/nerves-hub-link/archives', client: { archiveAvailable: () => 'download', archiveReady: install } };
+ * ```
+ */
+export interface LinkArchivesOptions {
+  /** Directory for partial and verified archives. */
+  dir: string;
+  /** `archiveAvailable` / `archiveReady`. */
+  client: ArchiveClient;
+}
+
+/** Wires `archive` offers to an {@link ArchiveManager} (without options they are logged and ignored). @internal */
+export function wireArchives(
+  socket: NervesHubSocket,
+  options: LinkArchivesOptions | undefined,
+  downloader: FirmwareDownloadSource,
+  logger: Logger,
+  onOutcome: (outcome: ArchiveOutcome) => void,
+): ArchiveManager | undefined {
+  if (!options) {
+    socket.on('archive', (info) => safeLog(logger, 'info', 'NervesHub offered an archive; ignored (no archives option)', { uuid: info.uuid }));
+    return undefined;
+  }
+  const manager = new ArchiveManager({ dir: options.dir, client: options.client, downloader, publicKeys: () => socket.archivePublicKeys, logger });
+  socket.on('archive', (info) => void manager.handle(info).then(onOutcome));
+  return manager;
 }

@@ -11,8 +11,9 @@ import type { UpdateClient } from '../update/update-client.js';
 import { UpdateManager } from '../update/update-manager.js';
 import type { UpdateManagerOptions, UpdateOutcome } from '../update/update-manager-options.js';
 import type { ExtensionsManager } from '../extensions/extensions-manager.js';
-import type { LinkExtensionsOptions, ScriptHandler } from './device-services.js';
-import { wireExtensions, wireScripts } from './device-services.js';
+import type { ArchiveManager, ArchiveOutcome } from '../archives/archive-manager.js';
+import type { LinkArchivesOptions, LinkExtensionsOptions, ScriptHandler } from './device-services.js';
+import { wireArchives, wireExtensions, wireScripts } from './device-services.js';
 
 /** Socket options {@link NervesHubLink} sets itself (from the client and the update manager): not accepted in {@link NervesHubLinkOptions.socket}. */
 export type WiredSocketOptions = 'currentlyDownloadingUuid' | 'firmwareValidated' | 'firmwareAutoRevertDetected' | 'reconnectBackoff' | 'logger';
@@ -51,6 +52,11 @@ export interface NervesHubLinkOptions {
   extensions?: LinkExtensionsOptions | false;
   /** Answers `scripts/run`; without it every script is refused with reason `unsupported`. */
   scripts?: ScriptHandler;
+  /**
+   * Archives: downloaded (with the update downloader) only when the app says `download`, verified
+   * with the archive keys, then handed to `client.archiveReady`. Without it offers are ignored.
+   */
+  archives?: LinkArchivesOptions;
 }
 
 /** Listener result of {@link NervesHubLinkOptions} updates, for observers. */
@@ -93,6 +99,9 @@ export class NervesHubLink {
   readonly updates: UpdateManager;
   /** The extensions (health, geo, …) offered to NervesHub. */
   readonly extensions: ExtensionsManager;
+  /** The archive manager, when {@link NervesHubLinkOptions.archives} is set. */
+  readonly archives: ArchiveManager | undefined;
+  readonly #archiveListeners = new Set<(outcome: ArchiveOutcome) => void>();
   readonly #hooks: GuardedUpdateClient;
   readonly #logger: Logger;
   readonly #outcomeListeners = new Set<UpdateOutcomeListener>();
@@ -128,18 +137,19 @@ export class NervesHubLink {
     });
     const socket = this.socket;
     const proxy = options.socket.proxy;
+    // the default downloader trusts what the socket trusts (its server CA, plus Node's roots)
+    const downloader =
+      options.update?.downloader ??
+      new ServerTrustingDownloader({
+        serverCa: () => socket.serverCaCertificates,
+        ...(proxy !== undefined ? { proxy: String(proxy) } : {}),
+        logger: this.#logger,
+        allowInsecureHttpDownloadsForTesting: options.update?.allowInsecureHttpDownloadsForTesting === true,
+      });
     this.updates = new UpdateManager({
       networkInterface: () => this.socket.networkInterface,
       ...options.update,
-      // the default downloader trusts what the socket trusts (its server CA, plus Node's roots)
-      downloader:
-        options.update?.downloader ??
-        new ServerTrustingDownloader({
-          serverCa: () => socket.serverCaCertificates,
-          ...(proxy !== undefined ? { proxy: String(proxy) } : {}),
-          logger: this.#logger,
-          allowInsecureHttpDownloadsForTesting: options.update?.allowInsecureHttpDownloadsForTesting === true,
-        }),
+      downloader,
       client: options.client,
       reporter: this.socket,
       applier: options.applier,
@@ -157,6 +167,15 @@ export class NervesHubLink {
     });
     this.extensions = wireExtensions(this.socket, options.extensions, this.#logger);
     wireScripts(this.socket, options.scripts, this.#logger);
+    this.archives = wireArchives(this.socket, options.archives, downloader, this.#logger, (outcome) => {
+      for (const l of this.#archiveListeners) {
+        try {
+          l(outcome);
+        } catch (error) {
+          safeLog(this.#logger, 'error', 'an archive outcome listener threw', { error });
+        }
+      }
+    });
     this.socket.on('identify', () => void this.#hooks.identify());
     this.socket.on('error', (error) => void this.#hooks.onError(error));
     this.socket.on('connected', () => {
@@ -185,6 +204,7 @@ export class NervesHubLink {
     this.#stopped = true;
     this.#stopController.abort(new Error('NervesHubLink stopped'));
     await this.updates.close();
+    this.archives?.close();
     await this.extensions.close();
     await this.socket.close();
   }
@@ -193,6 +213,12 @@ export class NervesHubLink {
   onUpdateOutcome(listener: UpdateOutcomeListener): () => void {
     this.#outcomeListeners.add(listener);
     return () => this.#outcomeListeners.delete(listener);
+  }
+
+  /** Calls `listener` with the outcome of every archive offer (ready, ignored, refused, failed). Returns an unsubscribe function. */
+  onArchiveOutcome(listener: (outcome: ArchiveOutcome) => void): () => void {
+    this.#archiveListeners.add(listener);
+    return () => this.#archiveListeners.delete(listener);
   }
 
   /** Resumes an interrupted cached download once, as soon as the device is joined and has keys. */
