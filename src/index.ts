@@ -136,3 +136,11 @@ export type { LinkExtensionsOptions, ScriptHandler } from './link/device-service
 export { ArchiveManager, ArchiveErrorCodes } from './archives/archive-manager.js';
 export type { ArchiveClient, ArchiveManagerOptions, ArchiveOutcome } from './archives/archive-manager.js';
 export type { LinkArchivesOptions } from './link/device-services.js';
+
+// --- device services: remote console ---
+export { RemoteConsole, ConsoleErrorCodes, CONSOLE_TIMEOUT_BANNER, CONSOLE_FILE_CHUNK_BYTES, consoleStoppedLine } from './console/remote-console.js';
+export type { RemoteConsoleOptions, ConsoleHost } from './console/remote-console.js';
+export type { ConsoleSession, ConsoleSessionFactory, ConsoleSize } from './console/console-session.js';
+export { createReplSession } from './console/repl-session.js';
+export { createPtySession, PTY_PACKAGE } from './console/pty-session.js';
+export { CONSOLE_MAX_FILE_BYTES, safeUploadName } from './console/file-receiver.js';

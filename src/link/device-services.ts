@@ -11,6 +11,8 @@ import { HealthExtension } from '../extensions/health/health-extension.js';
 import type { ArchiveClient, ArchiveOutcome } from '../archives/archive-manager.js';
 import { ArchiveManager } from '../archives/archive-manager.js';
 import type { FirmwareDownloadSource } from '../update/update-ports.js';
+import type { RemoteConsoleOptions } from '../console/remote-console.js';
+import { RemoteConsole } from '../console/remote-console.js';
 
 /**
  * Which extensions {@link NervesHubLink} offers NervesHub. Health and geo are on by default, as in
@@ -99,4 +101,13 @@ export function wireArchives(
   const manager = new ArchiveManager({ dir: options.dir, client: options.client, downloader, publicKeys: () => socket.archivePublicKeys, logger });
   socket.on('archive', (info) => void manager.handle(info).then(onOutcome));
   return manager;
+}
+
+/** Creates the remote console and joins it after every device join (idempotent). @internal */
+export function wireConsole(socket: NervesHubSocket, options: RemoteConsoleOptions | undefined, logger: Logger): RemoteConsole | undefined {
+  if (!options) return undefined;
+  const remote = new RemoteConsole({ logger, ...options });
+  safeLog(logger, 'warn', 'remote console enabled: anyone with console rights on this NervesHub organisation can run code on this device');
+  socket.on('connected', () => remote.join(socket));
+  return remote;
 }

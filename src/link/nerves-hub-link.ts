@@ -13,7 +13,8 @@ import type { UpdateManagerOptions, UpdateOutcome } from '../update/update-manag
 import type { ExtensionsManager } from '../extensions/extensions-manager.js';
 import type { ArchiveManager, ArchiveOutcome } from '../archives/archive-manager.js';
 import type { LinkArchivesOptions, LinkExtensionsOptions, ScriptHandler } from './device-services.js';
-import { wireArchives, wireExtensions, wireScripts } from './device-services.js';
+import { wireArchives, wireConsole, wireExtensions, wireScripts } from './device-services.js';
+import type { RemoteConsole, RemoteConsoleOptions } from '../console/remote-console.js';
 
 /** Socket options {@link NervesHubLink} sets itself (from the client and the update manager): not accepted in {@link NervesHubLinkOptions.socket}. */
 export type WiredSocketOptions = 'currentlyDownloadingUuid' | 'firmwareValidated' | 'firmwareAutoRevertDetected' | 'reconnectBackoff' | 'logger';
@@ -57,6 +58,11 @@ export interface NervesHubLinkOptions {
    * with the archive keys, then handed to `client.archiveReady`. Without it offers are ignored.
    */
   archives?: LinkArchivesOptions;
+  /**
+   * The remote console (off unless set). SECURITY: anyone with console rights on the NervesHub
+   * organisation then runs code on the device with the app's rights.
+   */
+  console?: RemoteConsoleOptions;
 }
 
 /** Listener result of {@link NervesHubLinkOptions} updates, for observers. */
@@ -101,6 +107,8 @@ export class NervesHubLink {
   readonly extensions: ExtensionsManager;
   /** The archive manager, when {@link NervesHubLinkOptions.archives} is set. */
   readonly archives: ArchiveManager | undefined;
+  /** The remote console, when {@link NervesHubLinkOptions.console} is set. */
+  readonly remoteConsole: RemoteConsole | undefined;
   readonly #archiveListeners = new Set<(outcome: ArchiveOutcome) => void>();
   readonly #hooks: GuardedUpdateClient;
   readonly #logger: Logger;
@@ -167,6 +175,7 @@ export class NervesHubLink {
     });
     this.extensions = wireExtensions(this.socket, options.extensions, this.#logger);
     wireScripts(this.socket, options.scripts, this.#logger);
+    this.remoteConsole = wireConsole(this.socket, options.console, this.#logger);
     this.archives = wireArchives(this.socket, options.archives, downloader, this.#logger, (outcome) => {
       for (const l of this.#archiveListeners) {
         try {
@@ -205,6 +214,7 @@ export class NervesHubLink {
     this.#stopController.abort(new Error('NervesHubLink stopped'));
     await this.updates.close();
     this.archives?.close();
+    this.remoteConsole?.close();
     await this.extensions.close();
     await this.socket.close();
   }
@@ -219,6 +229,15 @@ export class NervesHubLink {
   onArchiveOutcome(listener: (outcome: ArchiveOutcome) => void): () => void {
     this.#archiveListeners.add(listener);
     return () => this.#archiveListeners.delete(listener);
+  }
+
+  /**
+   * Sends a file to NervesHub's web console (1024-byte `file-data` chunks).
+   * @throws NervesHubError `NH_CONSOLE_NOT_JOINED` (also when the console is off), `NH_CONSOLE_FILE_TOO_LARGE`, `NH_CONSOLE_FILE_NOT_READABLE`.
+   */
+  async sendFile(path: string): Promise<void> {
+    if (!this.remoteConsole) throw new NervesHubError('NH_CONSOLE_NOT_JOINED', 'sendFile: the remote console is off (set the console option)');
+    await this.remoteConsole.sendFile(path);
   }
 
   /** Resumes an interrupted cached download once, as soon as the device is joined and has keys. */
