@@ -138,4 +138,16 @@ describe('extensions over the wire', () => {
     const report = await requestHealthCheck(server, id);
     expect(report).toMatchObject({ metadata: {}, metrics: {}, checks: {}, connectivity: {}, alarms: { [HEALTH_CHECK_FAILED_ALARM]: 'the health report took longer than 50 ms' } });
   });
+
+  it('after a reconnect the topic is rejoined once and the extensions are attached again', async () => {
+    const { id, link } = await startLinkDevice(server, cleanup, { extensions: { health: FAST_HEALTH } });
+    await until(() => deviceEvents(server, id, 'extensions').includes('geo:attached'));
+    server.dropConnections(id);
+    await server.waitForJoin(id, { count: 2 });
+    await until(() => deviceEvents(server, id, 'extensions').filter((e) => e === 'geo:attached').length === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(deviceEvents(server, id, 'extensions').filter((e) => e === 'phx_join')).toHaveLength(2);
+    expect(link.extensions.attached).toEqual(['health', 'geo']);
+    expect((await requestHealthCheck(server, id)).metrics).toHaveProperty('mem_used_percent');
+  });
 });
