@@ -118,3 +118,31 @@ export type { FirmwareDownloadSource, FirmwareDownloadOptions, FirmwareStreamVer
 export { NervesHubLink } from './link/nerves-hub-link.js';
 export type { NervesHubLinkOptions, UpdateOutcomeListener, WiredSocketOptions, WiredUpdateOptions } from './link/nerves-hub-link.js';
 export type { LinkStatus, LinkStatusListener } from './link/link-status.js';
+
+// --- device services: extensions ---
+export type { DeviceExtension, ExtensionContext } from './extensions/extension.js';
+export { ExtensionsManager, ExtensionErrorReasons } from './extensions/extensions-manager.js';
+export type { ExtensionsManagerOptions, ExtensionsHost } from './extensions/extensions-manager.js';
+export { HealthExtension, defaultMetricSets } from './extensions/health/health-extension.js';
+export type { HealthOptions } from './extensions/health/health-extension.js';
+export { HEALTH_CHECK_FAILED_ALARM } from './extensions/health/device-status.js';
+export type { DeviceStatus, HealthCheckResult } from './extensions/health/device-status.js';
+export type { MetricSet } from './extensions/health/metric-set.js';
+export { cpuMetricSet, memoryMetricSet, diskMetricSet, OS_METRIC_DEFAULTS } from './extensions/health/os-metrics.js';
+export type { OsMetricPaths } from './extensions/health/os-metrics.js';
+export { GeoExtension, GeoErrorCodes } from './extensions/geo/geo-extension.js';
+export type { GeoLocation, GeoResolver } from './extensions/geo/geo-extension.js';
+export type { LinkExtensionsOptions, ScriptHandler } from './link/device-services.js';
+
+// --- device services: archives ---
+export { ArchiveManager, ArchiveErrorCodes } from './archives/archive-manager.js';
+export type { ArchiveClient, ArchiveManagerOptions, ArchiveOutcome } from './archives/archive-manager.js';
+export type { LinkArchivesOptions } from './link/device-services.js';
+
+// --- device services: remote console ---
+export { RemoteConsole, ConsoleErrorCodes, CONSOLE_TIMEOUT_BANNER, CONSOLE_FILE_CHUNK_BYTES, consoleStoppedLine } from './console/remote-console.js';
+export type { RemoteConsoleOptions, ConsoleHost } from './console/remote-console.js';
+export type { ConsoleSession, ConsoleSessionFactory, ConsoleSize } from './console/console-session.js';
+export { createReplSession } from './console/repl-session.js';
+export { createPtySession, PTY_PACKAGE } from './console/pty-session.js';
+export { CONSOLE_MAX_FILE_BYTES, safeUploadName } from './console/file-receiver.js';

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { NervesHubError } from '../errors.js';
 import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
+import type { AgentServicesConfig } from './agent-services-config.js';
+import { parseAgentServices } from './agent-services-config.js';
 
 /** How the agent authenticates to NervesHub. */
 export type AgentAuthConfig =
@@ -54,6 +56,8 @@ export interface AgentConfig {
   heartbeatIntervalMs?: number;
   /** LAB SETUPS ONLY: accept plain-http firmware URLs (see `DownloaderOptions.allowInsecureHttpDownloadsForTesting`). */
   allowInsecureHttpDownloadsForTesting?: boolean;
+  /** Extensions, identify command, remote console. */
+  services: AgentServicesConfig;
 }
 
 /** A config problem, naming the offending key (`NH_CONFIG_INVALID`). */
@@ -110,7 +114,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
   const c = obj(raw, '(root)');
   checkUnknown(
     c,
-    ['url', 'auth', 'serverCaFile', 'serverName', 'firmware', 'fwupVersion', 'fwupPublicKeys', 'apply', 'stateDir', 'strategy', 'reboot', 'proxy', 'heartbeatIntervalMs', 'allowInsecureHttpDownloadsForTesting'],
+    ['url', 'auth', 'serverCaFile', 'serverName', 'firmware', 'fwupVersion', 'fwupPublicKeys', 'apply', 'stateDir', 'strategy', 'reboot', 'proxy', 'heartbeatIntervalMs', 'allowInsecureHttpDownloadsForTesting', 'extensions', 'identify', 'console'],
     '',
   );
   const p = (f: string): string => resolve(baseDir, f);
@@ -218,6 +222,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
     stateDir: p(str(c, 'stateDir', '', true)),
     strategy,
     reboot,
+    services: parseAgentServices(c, p, AgentConfigError),
     ...(serverCaFile ? { serverCaFile: p(serverCaFile) } : {}),
     ...(serverName ? { serverName } : {}),
     ...(fwupVersion ? { fwupVersion } : {}),

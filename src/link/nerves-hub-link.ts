@@ -14,6 +14,11 @@ import { resolveUpdateManagerSettings } from '../update/update-manager-options.j
 import type { BuiltInStrategyName, UpdateStrategy } from '../update/update-strategy.js';
 import type { LinkStatus, LinkStatusListener } from './link-status.js';
 import { sameLinkStatus } from './link-status.js';
+import type { ExtensionsManager } from '../extensions/extensions-manager.js';
+import type { ArchiveManager, ArchiveOutcome } from '../archives/archive-manager.js';
+import type { LinkArchivesOptions, LinkExtensionsOptions, ScriptHandler } from './device-services.js';
+import { wireArchives, wireConsole, wireExtensions, wireScripts } from './device-services.js';
+import type { RemoteConsole, RemoteConsoleOptions } from '../console/remote-console.js';
 
 /** Socket options {@link NervesHubLink} sets itself (from the client and the update manager): not accepted in {@link NervesHubLinkOptions.socket}. */
 export type WiredSocketOptions = 'currentlyDownloadingUuid' | 'firmwareValidated' | 'firmwareAutoRevertDetected' | 'reconnectBackoff' | 'logger';
@@ -48,6 +53,20 @@ export interface NervesHubLinkOptions {
   update?: Omit<UpdateManagerOptions, WiredUpdateOptions>;
   /** Log sink for the socket, the update manager and the hooks (default: silent). */
   logger?: Logger;
+  /** Extensions offered on `extensions:get` (default: health and geo, as nerves_hub_link); `false` offers none. */
+  extensions?: LinkExtensionsOptions | false;
+  /** Answers `scripts/run`; without it every script is refused with reason `unsupported`. */
+  scripts?: ScriptHandler;
+  /**
+   * Archives: downloaded (with the update downloader) only when the app says `download`, verified
+   * with the archive keys, then handed to `client.archiveReady`. Without it offers are ignored.
+   */
+  archives?: LinkArchivesOptions;
+  /**
+   * The remote console (off unless set). SECURITY: anyone with console rights on the NervesHub
+   * organisation then runs code on the device with the app's rights.
+   */
+  console?: RemoteConsoleOptions;
 }
 
 /** Listener result of {@link NervesHubLinkOptions} updates, for observers. */
@@ -88,6 +107,13 @@ export class NervesHubLink {
   readonly socket: NervesHubSocket;
   /** The update manager. */
   readonly updates: UpdateManager;
+  /** The extensions (health, geo, …) offered to NervesHub. */
+  readonly extensions: ExtensionsManager;
+  /** The archive manager, when {@link NervesHubLinkOptions.archives} is set. */
+  readonly archives: ArchiveManager | undefined;
+  /** The remote console, when {@link NervesHubLinkOptions.console} is set. */
+  readonly remoteConsole: RemoteConsole | undefined;
+  readonly #archiveListeners = new Set<(outcome: ArchiveOutcome) => void>();
   readonly #hooks: GuardedUpdateClient;
   readonly #logger: Logger;
   readonly #outcomeListeners = new Set<UpdateOutcomeListener>();
@@ -128,18 +154,19 @@ export class NervesHubLink {
     });
     const socket = this.socket;
     const proxy = options.socket.proxy;
+    // the default downloader trusts what the socket trusts (its server CA, plus Node's roots)
+    const downloader =
+      options.update?.downloader ??
+      new ServerTrustingDownloader({
+        serverCa: () => socket.serverCaCertificates,
+        ...(proxy !== undefined ? { proxy: String(proxy) } : {}),
+        logger: this.#logger,
+        allowInsecureHttpDownloadsForTesting: options.update?.allowInsecureHttpDownloadsForTesting === true,
+      });
     this.updates = new UpdateManager({
       networkInterface: () => this.socket.networkInterface,
       ...options.update,
-      // the default downloader trusts what the socket trusts (its server CA, plus Node's roots)
-      downloader:
-        options.update?.downloader ??
-        new ServerTrustingDownloader({
-          serverCa: () => socket.serverCaCertificates,
-          ...(proxy !== undefined ? { proxy: String(proxy) } : {}),
-          logger: this.#logger,
-          allowInsecureHttpDownloadsForTesting: options.update?.allowInsecureHttpDownloadsForTesting === true,
-        }),
+      downloader,
       client: options.client,
       reporter: this.socket,
       applier: options.applier,
@@ -150,7 +177,23 @@ export class NervesHubLink {
     this.socket.on('update', (info) => {
       void this.updates.handleUpdate(info).then((outcome) => this.#emitOutcome(outcome));
     });
-    this.socket.on('reboot', () => void this.#hooks.reboot());
+    this.socket.on('reboot', () => {
+      void this.#hooks.reboot().then((called) => {
+        if (!called) safeLog(this.#logger, 'warn', 'NervesHub asked for a reboot but the client has no reboot() hook: nothing rebooted');
+      });
+    });
+    this.extensions = wireExtensions(this.socket, options.extensions, this.#logger);
+    wireScripts(this.socket, options.scripts, this.#logger);
+    this.remoteConsole = wireConsole(this.socket, options.console, this.#logger);
+    this.archives = wireArchives(this.socket, options.archives, downloader, this.#logger, (outcome) => {
+      for (const l of this.#archiveListeners) {
+        try {
+          l(outcome);
+        } catch (error) {
+          safeLog(this.#logger, 'error', 'an archive outcome listener threw', { error });
+        }
+      }
+    });
     this.socket.on('identify', () => void this.#hooks.identify());
     this.socket.on('error', (error) => {
       this.#lastError = error;
@@ -188,6 +231,9 @@ export class NervesHubLink {
     this.#stopped = true;
     this.#stopController.abort(new Error('NervesHubLink stopped'));
     await this.updates.close();
+    this.archives?.close();
+    this.remoteConsole?.close();
+    await this.extensions.close();
     await this.socket.close();
   }
 
@@ -256,6 +302,21 @@ export class NervesHubLink {
   onUpdateOutcome(listener: UpdateOutcomeListener): () => void {
     this.#outcomeListeners.add(listener);
     return () => this.#outcomeListeners.delete(listener);
+  }
+
+  /** Calls `listener` with the outcome of every archive offer (ready, ignored, refused, failed). Returns an unsubscribe function. */
+  onArchiveOutcome(listener: (outcome: ArchiveOutcome) => void): () => void {
+    this.#archiveListeners.add(listener);
+    return () => this.#archiveListeners.delete(listener);
+  }
+
+  /**
+   * Sends a file to NervesHub's web console (1024-byte `file-data` chunks).
+   * @throws NervesHubError `NH_CONSOLE_NOT_JOINED` (also when the console is off), `NH_CONSOLE_FILE_TOO_LARGE`, `NH_CONSOLE_FILE_NOT_READABLE`.
+   */
+  async sendFile(path: string): Promise<void> {
+    if (!this.remoteConsole) throw new NervesHubError('NH_CONSOLE_NOT_JOINED', 'sendFile: the remote console is off (set the console option)');
+    await this.remoteConsole.sendFile(path);
   }
 
   /** Resumes an interrupted cached download once, as soon as the device is joined and has keys. */

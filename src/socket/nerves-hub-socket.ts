@@ -476,7 +476,7 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
         // scripts are refused unless the app registered a handler (ARCHITECTURE §7)
         queueMicrotask(() => {
           if (this.listenerCount('scripts/run') > 0) this.emitNow('scripts/run', request);
-          else this.replyScript(request.ref, { result: 'error', reason: 'unsupported', output: 'Error running script: this device does not run scripts' });
+          else this.replyScript(request.ref, { result: 'error', reason: 'unsupported', output: '' });
         });
         return;
       }

@@ -46,3 +46,18 @@ export { SimulatedAtecc508a } from './simulated-atecc508a.js';
 export type { SimulatedAtecc508aOptions, SimulatedAteccFault, SimulatedAteccCommand } from './simulated-atecc508a.js';
 export { createNervesKeyImage, nervesKeySimulatorOptions } from './nerveskey-image.js';
 export type { NervesKeyImage, NervesKeyImageOptions, NervesKeyContents } from './nerveskey-image.js';
+// --- device services (extensions, console, archives) ---
+export {
+  attachExtensions,
+  detachExtensions,
+  requestHealthCheck,
+  requestLocation,
+  consoleInput,
+  consoleWindowSize,
+  consoleOutput,
+  waitForConsoleOutput,
+  uploadFile,
+  waitForDeviceFile,
+  pushArchive,
+  CONSOLE_FILE_CHUNK_BYTES,
+} from './server/service-requests.js';

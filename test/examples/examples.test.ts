@@ -10,6 +10,7 @@ import { selfTest as customUpdateClient } from '../../examples/custom-update-cli
 import { minutesUntilWindow } from '../../examples/custom-update-client/client.js';
 import { selfTest as composeYourself } from '../../examples/compose-yourself/main.js';
 import { selfTest as testYourDeviceApp } from '../../examples/test-your-device-app/self-test.js';
+import { selfTest as healthAndConsole } from '../../examples/health-and-console/device.js';
 
 describe('examples', () => {
   it('certificate-device: certificate auth from files, update applied, reboot hook called', async () => {
@@ -65,5 +66,14 @@ describe('examples', () => {
     expect(report).toMatchObject({ exitCode: 0, fail: 0 });
     expect(report.pass).toBe(report.tests);
     expect(report.tests).toBeGreaterThanOrEqual(3);
+  });
+
+  it('health-and-console: the health report carries the app metric and check; the console REPL answers; an upload lands', async () => {
+    const report = await healthAndConsole();
+    expect(report.readings).toBe(2);
+    expect(report.sensorCheck.pass).toBe(true);
+    expect(report.metrics).toEqual(expect.arrayContaining(['cpu_usage_percent', 'mem_used_percent', 'disk_used_percentage', 'sensor_readings_total']));
+    expect(report.replAnswer).toBe(true);
+    expect(report.uploadMatches).toBe(true);
   });
 });

@@ -135,7 +135,7 @@ describe('device topic messages', () => {
   it('scripts/run: refused without a listener, answered by replyScript with one', async () => {
     server.push(id, 'scripts/run', { text: 'IO.puts(1)', ref: 'r1' });
     const refused = await server.waitForFrame((f) => f.identifier === id && f.event === 'scripts/run');
-    expect(refused.payload).toEqual({ ref: 'r1', result: 'error', reason: 'unsupported', output: 'Error running script: this device does not run scripts', return: '' });
+    expect(refused.payload).toEqual({ ref: 'r1', result: 'error', reason: 'unsupported', output: '', return: '' });
     socket.on('scripts/run', (req) => socket.replyScript(req.ref, { result: 'completed', output: `ran ${req.text}`, returnValue: ':ok' }));
     server.push(id, 'scripts/run', { text: 'x', ref: 'r2', timeout: 500 });
     const done = await server.waitForFrame((f) => f.identifier === id && f.event === 'scripts/run' && (f.payload as { ref: string }).ref === 'r2');

@@ -126,7 +126,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
     return config.reboot.code;
   }
   safeLog(logger, 'info', 'reboot requested: running the reboot command', { argv: config.reboot.argv });
-  const command = runRebootCommand(config.reboot.argv, logger);
+  const command = runCommand('reboot', config.reboot.argv, logger);
   await stopWithin(link, logger);
   return (await command) ? 0 : 1;
 }
@@ -137,6 +137,11 @@ export async function createAgent(config: AgentConfig, logger: Logger, onReboot:
   const serverCa = await readServerCa(config);
   const client = createDefaultUpdateClient({ currentFirmwareUuid: config.firmware.uuid, reboot: onReboot });
   client.onProgress = (stage, percent) => safeLog(logger, 'info', `${stage} ${percent}%`, { stage, percent });
+  const services = config.services;
+  client.identify = async () => {
+    safeLog(logger, 'info', 'NervesHub asked this device to identify itself', services.identify ? { argv: services.identify.argv } : undefined);
+    if (services.identify) await runCommand('identify', services.identify.argv, logger);
+  };
   try {
     // The socket and the update manager log connections, errors and outcomes themselves.
     return new NervesHubLink({
@@ -149,6 +154,17 @@ export async function createAgent(config: AgentConfig, logger: Logger, onReboot:
         downloader: agentDownloader(config, serverCa, logger),
         allowInsecureHttpDownloadsForTesting: config.allowInsecureHttpDownloadsForTesting === true,
       },
+      // health and geo on by default, as nerves_hub_link; the console only when enabled
+      extensions: { health: services.extensions.health, geo: services.extensions.geo ? {} : false },
+      ...(services.console
+        ? {
+            console: {
+              ...(services.console.timeoutSeconds !== undefined ? { timeoutSeconds: services.console.timeoutSeconds } : {}),
+              ...(services.console.uploadDir !== undefined ? { uploadDir: services.console.uploadDir } : {}),
+              ...(services.console.shell ? { shell: { command: services.console.shell[0]!, args: services.console.shell.slice(1) } } : {}),
+            },
+          }
+        : {}),
       logger,
     });
   } catch (error) {
@@ -167,25 +183,25 @@ async function stopWithin(link: NervesHubLink, logger: Logger): Promise<void> {
   else safeLog(logger, 'info', 'stopped');
 }
 
-/** Spawns the reboot command (no shell); resolves true when it exits 0. */
-function runRebootCommand(argv: string[], logger: Logger): Promise<boolean> {
+/** Spawns a configured command (no shell); resolves true when it exits 0. */
+function runCommand(what: 'reboot' | 'identify', argv: string[], logger: Logger): Promise<boolean> {
   return new Promise((resolve) => {
     const [file, ...args] = argv as [string, ...string[]];
     const child = spawn(file, args, { stdio: 'inherit', shell: false });
     const timer = setTimeout(() => {
-      safeLog(logger, 'error', `the reboot command did not finish within ${RUN_DEFAULTS.rebootCommandTimeoutMs} ms`);
+      safeLog(logger, 'error', `the ${what} command did not finish within ${RUN_DEFAULTS.rebootCommandTimeoutMs} ms`);
       resolve(false);
     }, RUN_DEFAULTS.rebootCommandTimeoutMs);
     timer.unref();
     child.once('error', (error) => {
       clearTimeout(timer);
-      safeLog(logger, 'error', `cannot run the reboot command ${file}: ${error.message}`);
+      safeLog(logger, 'error', `cannot run the ${what} command ${file}: ${error.message}`);
       resolve(false);
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) safeLog(logger, 'info', 'reboot command finished');
-      else safeLog(logger, 'error', 'the reboot command failed', { code, signal });
+      if (code === 0) safeLog(logger, 'info', `${what} command finished`);
+      else safeLog(logger, 'error', `the ${what} command failed`, { code, signal });
       resolve(code === 0);
     });
   });

@@ -13,6 +13,8 @@ export interface ChannelContext {
   extensionNames(): readonly string[];
   /** Called when the `device` topic was joined (after the reply was sent). */
   onDeviceJoined(connection: DeviceConnection, params: Record<string, unknown>): void;
+  /** Extensions whose device pushes are answered `{status: "error", response: "detach"}`. */
+  refusedExtensions(): ReadonlySet<string>;
 }
 
 /** Topics a device may join (the DeviceSocket's channel routes). */
@@ -66,6 +68,12 @@ export function routeDeviceMessage(connection: DeviceConnection, message: Phoeni
     connection.joins.delete(message.topic);
     connection.reply(message, 'ok', {});
     return;
+  }
+  // ExtensionsChannel: a push of an extension the device may not use is answered "detach" (§4.4)
+  if (message.topic === 'extensions' && message.ref !== null) {
+    const name = message.event.split(':')[0] ?? '';
+    const lifecycle = /:(attached|detached|error)$/.test(message.event);
+    if (!lifecycle && context.refusedExtensions().has(name)) connection.reply(message, 'error', 'detach');
   }
   // fire-and-forget device events: recorded by the server, nothing to answer.
 }

@@ -80,6 +80,7 @@ export class NervesHubTestServer {
   readonly #malformed: MalformedFrameRecord[] = [];
   readonly #endpoint: DeviceEndpoint;
   #extensions: string[];
+  #refusedExtensions = new Set<string>();
   #closed = false;
   #deployment: UpdatePayload | undefined;
 
@@ -310,6 +311,21 @@ export class NervesHubTestServer {
     else this.#registry.queueUpdate(identifier, payload);
     return payload;
   }
+  /**
+   * Pushes `event` on another joined topic (`extensions`, `console`) the way a channel does
+   * (`[join_ref, null, topic, event, payload]`); see also `test-server-services.ts` for the
+   * server side of health, geo, console and archives.
+   * @throws NervesHubError `NH_TEST_DEVICE_NOT_JOINED` when the device has not joined `topic`.
+   */
+  pushTopic(identifier: string, topic: string, event: string, payload: unknown): void {
+    const connection = this.#connectionsOf(identifier).find((c) => c.joins.has(topic));
+    if (!connection) throw new NervesHubError('NH_TEST_DEVICE_NOT_JOINED', `device ${identifier} has not joined the ${topic} topic`);
+    connection.push(topic, event, payload);
+  }
+  /** Answers the device's pushes of these extensions with `{status: "error", response: "detach"}` (a product setting turned off). */
+  refuseExtensionPushes(names: readonly string[]): void {
+    this.#refusedExtensions = new Set(names);
+  }
   /** Pushes `event` to every device with a joined `device` topic. Returns how many got it. */
   broadcast(event: string, payload: unknown): number {
     let count = 0;
@@ -451,6 +467,7 @@ export class NervesHubTestServer {
 
   readonly #channelContext: ChannelContext = {
     extensionNames: () => this.#extensions,
+    refusedExtensions: () => this.#refusedExtensions,
     onDeviceJoined: (connection, params) => {
       this.#registry.recordJoin(connection.identifier, params);
       // Like DeviceLink.after_join: the pushes follow the join reply asynchronously.
