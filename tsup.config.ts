@@ -3,11 +3,12 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    advanced: 'src/advanced/index.ts',
     testing: 'src/testing/index.ts',
     cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', advanced: 'src/advanced/index.ts', testing: 'src/testing/index.ts' } },
   target: 'node20',
   platform: 'node',
   sourcemap: false,

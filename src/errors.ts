@@ -1,4 +1,4 @@
-import { LOG_LIMITS, sanitizeForLog } from './internal/log-sanitizer.js';
+import { LOG_LIMITS, sanitizeForLog } from './logging/log-sanitizer.js';
 
 /**
  * Base error of the SDK. Every error the SDK raises on purpose is a `NervesHubError` with a

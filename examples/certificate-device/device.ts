@@ -9,7 +9,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Downloader,
   FileApplier,
   FileCertificateProvider,
   FwupApplier,
@@ -37,8 +36,6 @@ export interface DeviceConfig {
   applier: FirmwareApplier;
   /** Journal and download cache (survives reboots). */
   stateDir: string;
-  /** Extra CA for firmware downloads (only needed for a test server). */
-  downloadCa?: string;
   reboot: () => void | Promise<void>;
   logger?: Logger;
 }
@@ -62,7 +59,6 @@ export function createDevice(config: DeviceConfig): NervesHubLink {
     update: {
       strategy: 'cached',
       stateDir: config.stateDir,
-      ...(config.downloadCa ? { downloader: new Downloader({ ca: config.downloadCa }) } : {}),
     },
     ...(config.logger ? { logger: config.logger } : {}),
   });
@@ -136,7 +132,6 @@ export async function selfTest(): Promise<SelfTestReport> {
       firmware: { uuid: randomUUID(), product: 'example', version: '1.0.0', platform: 'host', architecture: 'x86_64' },
       applier: new FileApplier({ path: target }),
       stateDir: join(dir, 'state'),
-      downloadCa: server.serverCaPem,
       reboot: () => void (rebooted = true),
       ...selfTestLogger(),
     });

@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Downloader, FileApplier, NervesHubLink, createDefaultUpdateClient, readFirmwareMetadata } from 'nerves-hub-link';
+import { FileApplier, NervesHubLink, createDefaultUpdateClient, readFirmwareMetadata } from 'nerves-hub-link';
 import type { FirmwareMeta, Logger, NervesHubSocketOptions, UpdateOutcome } from 'nerves-hub-link';
 import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
 import { consoleLogger, generateFwupKeyPair, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
@@ -55,7 +55,6 @@ export function createSharedSecretDevice(config: SharedSecretDeviceConfig): Nerv
       reboot: config.reboot ?? (() => console.log('rebooting into the new firmware')),
     }),
     applier: new FileApplier({ path: config.targetFile }),
-    update: config.serverCa ? { downloader: new Downloader({ ca: config.serverCa }) } : {},
     ...(config.logger ? { logger: config.logger } : {}),
   });
 }

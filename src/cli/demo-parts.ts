@@ -5,7 +5,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFirmwareMetadata } from '../firmware/read-firmware-metadata.js';
 import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
-import { redactUrl } from '../internal/redact.js';
+import { redactUrl } from '../logging/redact.js';
 import { createFirmware } from '../testing/create-firmware.js';
 import type { DeviceFrame, ServerFrame } from '../testing/server/types.js';
 import type { ApplyContext, FirmwareApplier } from '../update/firmware-applier.js';

@@ -1,6 +1,6 @@
 import { NervesHubError } from '../errors.js';
-import type { Logger } from '../internal/logger.js';
-import { safeLog, silentLogger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog, silentLogger } from '../logging/logger.js';
 import { NervesHubSocket } from '../socket/nerves-hub-socket.js';
 import { ServerTrustingDownloader } from './server-trusting-downloader.js';
 import type { NervesHubSocketOptions } from '../socket/options.js';

@@ -1,6 +1,6 @@
 import { rootCertificates } from 'node:tls';
 import { Downloader } from '../download/downloader.js';
-import type { Logger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { FirmwareDownloadOptions, FirmwareDownloadSource } from '../update/update-ports.js';
 
 /** Where {@link ServerTrustingDownloader} reads what the socket trusts. @internal */

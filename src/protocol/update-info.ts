@@ -33,7 +33,11 @@ const HEX64 = /^[0-9a-fA-F]{64}$/;
 /**
  * True for NervesHub's "no update" answer: an `update` with `update_available: false` (sent with
  * `firmware_url` and `firmware_meta` null). It is not an offer and not a malformed message.
- * @internal
+ *
+ * @example
+ * ```ts
+ * if (isNoUpdateMessage(payload)) return; // nothing to install
+ * ```
  */
 export function isNoUpdateMessage(payload: unknown): boolean {
   return isRecord(payload) && payload.update_available === false;

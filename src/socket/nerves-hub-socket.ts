@@ -1,10 +1,10 @@
 import { Socket as PhoenixSocket } from 'phoenix';
 import type { Channel } from 'phoenix';
 import { NervesHubError } from '../errors.js';
-import { sanitizeForLog } from '../internal/log-sanitizer.js';
-import { safeLog } from '../internal/logger.js';
-import { redactUrl } from '../internal/redact.js';
-import { TypedEmitter } from '../internal/typed-emitter.js';
+import { sanitizeForLog } from '../logging/log-sanitizer.js';
+import { safeLog } from '../logging/logger.js';
+import { redactUrl } from '../logging/redact.js';
+import { TypedEmitter } from '../events/typed-emitter.js';
 import { DeviceEvents, ServerEvents, Topics } from '../protocol/constants.js';
 import { scriptRunReplyPayload } from '../protocol/server-messages.js';
 import type { ScriptRunResult } from '../protocol/server-messages.js';

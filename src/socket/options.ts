@@ -1,6 +1,6 @@
 import type { CertificateProvider } from '../auth/certificate-provider.js';
-import type { Logger } from '../internal/logger.js';
-import { silentLogger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
+import { silentLogger } from '../logging/logger.js';
 import { CERTIFICATE_SOCKET_PATH, SHARED_SECRET_SOCKET_PATH } from '../protocol/constants.js';
 import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
 import { BACKOFF_DEFAULTS, cryptoRandom } from './backoff.js';

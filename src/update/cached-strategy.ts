@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NervesHubError, isNervesHubError } from '../errors.js';
-import { safeLog } from '../internal/logger.js';
+import { safeLog } from '../logging/logger.js';
 import { PART_SIZE_BYTES, verifyFileChecksums } from '../download/sha256-parts.js';
 import type { StrategyContext, UpdateStrategyRun } from './update-strategy.js';
 

@@ -1,5 +1,5 @@
 import { NervesHubError } from '../errors.js';
-import type { Logger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { UpdateReporter } from '../protocol/status.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import type { Clock } from './progress-throttle.js';
@@ -85,7 +85,7 @@ export interface UpdateManagerOptions {
 }
 
 /**
- * How {@link UpdateManager.handleUpdate} ended.
+ * How {@link nerves-hub-link/advanced!UpdateManager.handleUpdate | UpdateManager.handleUpdate} (which `NervesHubLink` calls for every offer) ended.
  *
  * @example
  * ```ts

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { NervesHubError } from '../errors.js';
-import type { Logger } from '../internal/logger.js';
-import { safeLog, silentLogger } from '../internal/logger.js';
-import { redactUrl } from '../internal/redact.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog, silentLogger } from '../logging/logger.js';
+import { redactUrl } from '../logging/redact.js';
 import type { UpdateReporter, UpdateStatus } from '../protocol/status.js';
 import { FailureReasons } from '../protocol/status.js';
 import type { UpdateInfo } from '../protocol/update-info.js';

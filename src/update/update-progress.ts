@@ -1,5 +1,5 @@
-import type { Logger } from '../internal/logger.js';
-import { safeLog } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog } from '../logging/logger.js';
 import type { ProgressStage, UpdateReporter } from '../protocol/status.js';
 import type { Clock } from './progress-throttle.js';
 import { ProgressThrottle } from './progress-throttle.js';

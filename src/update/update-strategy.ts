@@ -1,4 +1,4 @@
-import type { Logger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { UpdateInfo } from '../protocol/update-info.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import type { FwupMessage } from './update-client.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Downloader, type DownloaderOptions } from '../../src/download/downloader.js';
 import { PART_SIZE_BYTES } from '../../src/download/sha256-parts.js';
 import { DEFAULT_USER_AGENT } from '../../src/download/user-agent.js';
-import type { LogLevel } from '../../src/internal/logger.js';
+import type { LogLevel } from '../../src/logging/logger.js';
 import { collect, quietBaseline, randomFirmware, rejection, settleHandles, startHost, type HostFixture } from './helpers.js';
 
 const SIZE = 3 * PART_SIZE_BYTES + 512 * 1024 + 17; // 4 parts, the last one short

@@ -9,7 +9,7 @@ import { TestCertificateAuthority } from '../../src/testing/test-ca.js';
 import { FileApplier } from '../../src/update/appliers/file-applier.js';
 import { UpdateManager } from '../../src/update/update-manager.js';
 import type { UpdateManagerOptions } from '../../src/update/update-manager-options.js';
-import { silentLogger } from '../../src/internal/logger.js';
+import { silentLogger } from '../../src/logging/logger.js';
 import { collect, rejection } from '../download/helpers.js';
 import { RecordingReporter, fixtureFirmware, fixtureKey, offerFor, tempDirs } from '../update/helpers/update-harness.js';
 

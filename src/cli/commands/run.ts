@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { isNervesHubError } from '../../errors.js';
-import type { Logger } from '../../internal/logger.js';
-import { safeLog } from '../../internal/logger.js';
-import { redactUrl } from '../../internal/redact.js';
+import type { Logger } from '../../logging/logger.js';
+import { safeLog } from '../../logging/logger.js';
+import { redactUrl } from '../../logging/redact.js';
 import { NervesHubLink } from '../../link/nerves-hub-link.js';
 import { createDefaultUpdateClient } from '../../update/default-update-client.js';
 import type { AgentConfig } from '../agent-config.js';

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Logger } from '../../internal/logger.js';
+import type { Logger } from '../../logging/logger.js';
 import type { FirmwareMeta } from '../../protocol/firmware-metadata.js';
 import type { FirmwareHost } from '../firmware-host.js';
 import type { TestCertificateAuthority } from '../test-ca.js';

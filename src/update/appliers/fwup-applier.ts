@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import type { Logger } from '../../internal/logger.js';
-import { safeLog, silentLogger } from '../../internal/logger.js';
+import type { Logger } from '../../logging/logger.js';
+import { safeLog, silentLogger } from '../../logging/logger.js';
 import { NervesHubError } from '../../errors.js';
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
 import { FRAMED_INPUT_END, FwupFramingDecoder, frameInput, fwupMessageOf } from '../fwup-framing.js';
