@@ -54,3 +54,18 @@ export function isNervesHubError(value: unknown): value is NervesHubError {
     (value as Record<symbol, unknown>)[Symbol.for('nerves-hub-link.error')] === true
   );
 }
+
+/**
+ * Code of every error for an invalid option or argument given to the SDK (a missing URL, a
+ * negative timeout, an unknown strategy…): a programming or configuration mistake, thrown
+ * synchronously by the constructor or method that got it. The message names the option.
+ */
+export const INVALID_OPTIONS = 'NH_INVALID_OPTIONS';
+
+/**
+ * A {@link NervesHubError} with code {@link INVALID_OPTIONS}.
+ * @internal
+ */
+export function invalidOptions(message: string, options?: { cause?: unknown }): NervesHubError {
+  return new NervesHubError(INVALID_OPTIONS, message, options);
+}

@@ -13,6 +13,7 @@ import { DEFAULT_USER_AGENT } from './user-agent.js';
 import { tlsTrustFailure } from './tls-trust.js';
 import { checkDownloadUrl } from './url-policy.js';
 import { PartChecksumMismatch, VerifiedParts } from './verified-parts.js';
+import { invalidOptions } from '../errors.js';
 
 /**
  * How the {@link Downloader} connects.
@@ -125,9 +126,9 @@ function proxyUrl(url: string): URL {
   try {
     parsed = new URL(url);
   } catch (cause) {
-    throw new DownloadError(DownloadErrorCodes.badRequest, 'proxy is not a valid URL', { cause });
+    throw invalidOptions('proxy is not a valid URL', { cause });
   }
-  if (parsed.protocol !== 'http:') throw new DownloadError(DownloadErrorCodes.badRequest, 'only http:// proxies are supported');
+  if (parsed.protocol !== 'http:') throw invalidOptions('only http:// proxies are supported');
   return parsed;
 }
 
@@ -170,7 +171,7 @@ export class Downloader {
   readonly #maxBytesWhenSizeUnknown: number;
   readonly #allowInsecureHttp: boolean;
 
-  /** @throws DownloadError `NH_DOWNLOAD_BAD_REQUEST` when a retry option or `proxy` is unusable. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` when a retry option, `proxy` or `maxBytesWhenSizeUnknown` is unusable. */
   constructor(options: DownloaderOptions = {}) {
     this.#retry = resolveRetryOptions(options.retry);
     const ca = options.ca === undefined ? undefined : Array.isArray(options.ca) ? options.ca : [options.ca];
@@ -178,7 +179,7 @@ export class Downloader {
     if (options.proxy !== undefined) this.#proxy = proxyUrl(options.proxy);
     const maxBytes = options.maxBytesWhenSizeUnknown ?? DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN;
     if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
-      throw new DownloadError(DownloadErrorCodes.badRequest, `maxBytesWhenSizeUnknown must be a positive integer (got ${String(maxBytes)})`);
+      throw invalidOptions(`maxBytesWhenSizeUnknown must be a positive integer (got ${String(maxBytes)})`);
     }
     this.#maxBytesWhenSizeUnknown = maxBytes;
     this.#allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
@@ -199,12 +200,12 @@ export class Downloader {
     const retry = this.#retry;
     const original = checkDownloadUrl(url, { allowInsecureHttp: this.#allowInsecureHttp });
     const offset = options.offset ?? 0;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new DownloadError(DownloadErrorCodes.badRequest, `offset must be a non-negative integer (got ${offset})`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw invalidOptions(`offset must be a non-negative integer (got ${offset})`);
     if (options.expectedSize !== undefined && (!Number.isSafeInteger(options.expectedSize) || options.expectedSize < offset)) {
-      throw new DownloadError(DownloadErrorCodes.badRequest, `expectedSize ${options.expectedSize} is not an integer >= offset ${offset}`);
+      throw invalidOptions(`expectedSize ${options.expectedSize} is not an integer >= offset ${offset}`);
     }
     if (options.partialsChecksums !== undefined && offset % PART_SIZE_BYTES !== 0) {
-      throw new DownloadError(DownloadErrorCodes.badRequest, `offset ${offset} must be a multiple of 1 MiB when partial checksums are checked`);
+      throw invalidOptions(`offset ${offset} must be a multiple of 1 MiB when partial checksums are checked`);
     }
     const signal = options.signal;
     if (signal?.aborted) throw new DownloadError(DownloadErrorCodes.aborted, 'download aborted', { cause: signal.reason });

@@ -1,4 +1,4 @@
-import { DownloadError, DownloadErrorCodes } from './download-error.js';
+import { invalidOptions } from '../errors.js';
 
 /**
  * Retry and timeout policy of the {@link Downloader}, with nerves_hub_link's defaults.
@@ -44,7 +44,7 @@ export const MIN_REQUEST_TIMEOUT_MS = 300_000;
 
 /**
  * Merges `partial` over the defaults and checks every value (finite, not negative; speed > 0).
- * Throws `NH_DOWNLOAD_BAD_REQUEST` naming the bad option.
+ * Throws `NH_INVALID_OPTIONS` naming the bad option.
  */
 export function resolveRetryOptions(partial: Partial<RetryOptions> = {}): RetryOptions {
   const merged: RetryOptions = { ...DEFAULT_RETRY_OPTIONS };
@@ -53,7 +53,7 @@ export function resolveRetryOptions(partial: Partial<RetryOptions> = {}): RetryO
     if (value === undefined) continue;
     const positive = key === 'worstCaseBitsPerSecond' || key === 'maxTimeoutMs';
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
-      throw new DownloadError(DownloadErrorCodes.badRequest, `retry option ${key} must be a finite number ${positive ? '> 0' : '>= 0'} (got ${String(value)})`);
+      throw invalidOptions(`retry option ${key} must be a finite number ${positive ? '> 0' : '>= 0'} (got ${String(value)})`);
     }
     merged[key] = value;
   }

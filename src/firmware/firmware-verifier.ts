@@ -6,6 +6,7 @@ import { parsePublicKey } from './public-key.js';
 import { trustedKey } from './signature.js';
 import type { TrustedKey } from './signature.js';
 import { FirmwareVerificationError, type FirmwareVerificationCode } from './verification-error.js';
+import { invalidOptions } from '../errors.js';
 
 export type { FirmwareVerificationCode } from './verification-error.js';
 export { FirmwareVerificationError } from './verification-error.js';
@@ -79,18 +80,18 @@ export class FirmwareVerifier {
   private readonly fwupVersion: string;
 
   /**
-   * @throws TypeError when a key cannot be parsed (fwup: "Error decoding public key")
+   * @throws NervesHubError `NH_INVALID_OPTIONS` when a key cannot be parsed (fwup: "Error decoding public key")
    */
   constructor(options: FirmwareVerifierOptions) {
     if (!options || !Array.isArray(options.publicKeys)) {
-      throw new TypeError('FirmwareVerifier: options.publicKeys must be an array');
+      throw invalidOptions('FirmwareVerifier: options.publicKeys must be an array');
     }
     this.keys = options.publicKeys.map((key) => {
       const raw = parsePublicKey(key);
       try {
         return trustedKey(raw);
       } catch (error) {
-        throw new TypeError('Error decoding public key', { cause: error });
+        throw invalidOptions('Error decoding public key', { cause: error });
       }
     });
     this.fwupVersion = options.fwupVersion ?? FIRMWARE_VERIFIER_DEFAULTS.fwupVersion;

@@ -95,7 +95,7 @@ export class NervesHubLink {
   #stopped = false;
   readonly #stopController = new AbortController();
 
-  /** @throws TypeError / NervesHubError as {@link NervesHubSocket} and {@link UpdateManager} do for bad options. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` for a bad option (as {@link NervesHubSocket} and `UpdateManager` do). */
   constructor(options: NervesHubLinkOptions) {
     this.#logger = options.logger ?? silentLogger;
     this.#hooks = guardUpdateClient(options.client, { logger: this.#logger, signal: this.#stopController.signal });

@@ -1,4 +1,4 @@
-import { NervesHubError } from '../errors.js';
+import { invalidOptions } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { UpdateReporter } from '../protocol/status.js';
 import type { FirmwareApplier } from './firmware-applier.js';
@@ -119,7 +119,7 @@ export interface UpdateManagerSettings {
   failureMemoryMs: number;
 }
 
-/** Merges the numeric options over the defaults; throws `NH_UPDATE_BAD_OPTIONS` naming a bad one. */
+/** Merges the numeric options over the defaults; throws `NH_INVALID_OPTIONS` naming a bad one. */
 export function resolveUpdateManagerSettings(options: Partial<UpdateManagerSettings>): UpdateManagerSettings {
   const d = UPDATE_MANAGER_DEFAULTS;
   return {
@@ -134,7 +134,7 @@ export function resolveUpdateManagerSettings(options: Partial<UpdateManagerSetti
 
 function checked(name: string, value: number, positive: boolean): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
-    throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', `${name} must be a finite number ${positive ? '> 0' : '≥ 0'} (got ${String(value)})`);
+    throw invalidOptions(`${name} must be a finite number ${positive ? '> 0' : '≥ 0'} (got ${String(value)})`);
   }
   return value;
 }

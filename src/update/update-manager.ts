@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { NervesHubError } from '../errors.js';
+import { NervesHubError, invalidOptions } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { safeLog, silentLogger } from '../logging/logger.js';
 import { redactUrl } from '../logging/redact.js';
@@ -84,7 +84,7 @@ export class UpdateManager {
   private closed = false;
 
   /**
-   * @throws NervesHubError `NH_UPDATE_BAD_OPTIONS` for a bad timeout/limit, an unknown strategy, or
+   * @throws NervesHubError `NH_INVALID_OPTIONS` for a bad timeout/limit, an unknown strategy, or
    *   the `cached` strategy without `cacheDir`/`stateDir`.
    */
   constructor(options: UpdateManagerOptions) {
@@ -106,13 +106,13 @@ export class UpdateManager {
     if (this.strategyName === 'cached') {
       const cacheDir = options.cacheDir ?? (options.stateDir === undefined ? undefined : join(options.stateDir, d.cacheSubdir));
       if (cacheDir === undefined) {
-        throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', 'the cached strategy needs cacheDir (or stateDir, for <stateDir>/firmware)');
+        throw invalidOptions('the cached strategy needs cacheDir (or stateDir, for <stateDir>/firmware)');
       }
       this.strategy = createCachedStrategy({ cacheDir });
     } else if (this.strategyName === 'streaming') {
       this.strategy = runStreamingUpdate;
     } else {
-      throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', `unknown strategy ${JSON.stringify(this.strategyName)} (use 'streaming' or 'cached')`);
+      throw invalidOptions(`unknown strategy ${JSON.stringify(this.strategyName)} (use 'streaming' or 'cached')`);
     }
   }
 

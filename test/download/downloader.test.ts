@@ -194,7 +194,7 @@ describe('Downloader over real HTTPS', () => {
 
   it('refuses partial checksums with a misaligned offset', async () => {
     const error = await rejection(() => collect(downloader().stream(url, { partialsChecksums: partials, offset: 10 })));
-    expect(error.code).toBe('NH_DOWNLOAD_BAD_REQUEST');
+    expect(error.code).toBe('NH_INVALID_OPTIONS');
     expect(fx.host.requests).toHaveLength(0);
   });
 
@@ -368,10 +368,13 @@ describe('Downloader over real HTTPS', () => {
     }
   });
 
-  it('refuses unusable URLs and options with NH_DOWNLOAD_BAD_REQUEST', async () => {
+  it('refuses unusable URLs with NH_DOWNLOAD_BAD_REQUEST and options with NH_INVALID_OPTIONS', async () => {
     expect((await rejection(() => collect(downloader().stream('ftp://example.invalid/fw')))).code).toBe('NH_DOWNLOAD_BAD_REQUEST');
     expect((await rejection(() => collect(downloader().stream('not a url')))).code).toBe('NH_DOWNLOAD_BAD_REQUEST');
     expect(() => new Downloader({ retry: { idleTimeoutMs: -1 } })).toThrow(/idleTimeoutMs/);
+    expect(() => new Downloader({ retry: { idleTimeoutMs: -1 } })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => new Downloader({ proxy: 'socks5://127.0.0.1:1080' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => new Downloader({ maxBytesWhenSizeUnknown: 0 })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
     expect(() => new Downloader({ retry: { worstCaseBitsPerSecond: 0 } })).toThrow(/worstCaseBitsPerSecond/);
   });
 });

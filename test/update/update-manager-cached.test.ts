@@ -246,7 +246,7 @@ describe('UpdateManager, cached strategy', () => {
       applier: new FileApplier({ path: '/tmp/x' }),
       publicKeys: () => [fixtureKey()],
       strategy: 'cached',
-    })).toThrow(expect.objectContaining({ code: 'NH_UPDATE_BAD_OPTIONS' }));
+    })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
   });
 });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { NervesHubError, isNervesHubError } from '../../errors.js';
+import { NervesHubError, isNervesHubError, invalidOptions } from '../../errors.js';
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
 import { nextOrAbort, releaseSource } from '../../internal/abortable-source.js';
 import { ApplyErrorCodes, abortedApplyError } from './apply-errors.js';
@@ -182,9 +182,9 @@ export class FileApplier implements FirmwareApplier {
   readonly #path: string;
   readonly #mode: number;
 
-  /** @throws NervesHubError `NH_BAD_OPTIONS` without `path`. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` without `path`. */
   constructor(options: FileApplierOptions) {
-    if (typeof options.path !== 'string' || options.path === '') throw new NervesHubError('NH_BAD_OPTIONS', 'FileApplier needs a path');
+    if (typeof options.path !== 'string' || options.path === '') throw invalidOptions('FileApplier needs a path');
     this.#path = options.path;
     this.#mode = options.mode ?? DEFAULT_FILE_APPLIER_OPTIONS.mode;
   }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from '../../logging/logger.js';
 import { safeLog, silentLogger } from '../../logging/logger.js';
-import { NervesHubError } from '../../errors.js';
+import { NervesHubError, invalidOptions } from '../../errors.js';
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
 import { FRAMED_INPUT_END, FwupFramingDecoder, frameInput, fwupMessageOf } from '../fwup-framing.js';
 import { nextOrAbort, releaseSource } from '../../internal/abortable-source.js';
@@ -67,10 +67,10 @@ const STDERR_KEEP_BYTES = 4096;
 export class FwupApplier implements FirmwareApplier {
   readonly #options: Required<Omit<FwupApplierOptions, 'logger'>> & { logger: Logger };
 
-  /** @throws NervesHubError `NH_BAD_OPTIONS` without `devicePath`. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` without `devicePath`. */
   constructor(options: FwupApplierOptions) {
     if (typeof options.devicePath !== 'string' || options.devicePath === '') {
-      throw new NervesHubError('NH_BAD_OPTIONS', 'FwupApplier needs a devicePath (fwup -d)');
+      throw invalidOptions('FwupApplier needs a devicePath (fwup -d)');
     }
     const d = DEFAULT_FWUP_APPLIER_OPTIONS;
     this.#options = {
