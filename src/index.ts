@@ -18,7 +18,7 @@ export { NervesHubSocket } from './socket/nerves-hub-socket.js';
 export type { NervesHubSocketOptions, SocketAuth } from './socket/options.js';
 export type { NervesHubSocketEvents } from './socket/socket-events.js';
 export { SocketErrorCodes } from './socket/connect-errors.js';
-export type { FirmwareMeta } from './protocol/firmware-metadata.js';
+export type { WireFirmwareMeta } from './protocol/wire-firmware-meta.js';
 export type { UpdateInfo } from './protocol/update-info.js';
 export type { CertificateProvider, TlsClientMaterial } from './auth/certificate-provider.js';
 export { FileCertificateProvider } from './auth/file-certificate-provider.js';

@@ -16,7 +16,7 @@ import {
   createDefaultUpdateClient,
   readFirmwareMetadata,
 } from 'nerves-hub-link';
-import type { FirmwareApplier, FirmwareMeta, Logger, UpdateOutcome } from 'nerves-hub-link';
+import type { FirmwareApplier, WireFirmwareMeta, Logger, UpdateOutcome } from 'nerves-hub-link';
 import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
 import { consoleLogger, generateFwupKeyPair, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
 
@@ -31,7 +31,7 @@ export interface DeviceConfig {
   /** fwup public keys (base64). Empty: ask the server for the org's keys at join. */
   fwupPublicKeys: string[];
   /** The running firmware, as NervesHub knows it. */
-  firmware: FirmwareMeta;
+  firmware: WireFirmwareMeta;
   /** Where verified firmware goes. */
   applier: FirmwareApplier;
   /** Journal and download cache (survives reboots). */
@@ -138,7 +138,7 @@ export async function selfTest(): Promise<SelfTestReport> {
     link = device;
     const outcome = new Promise<UpdateOutcome>((resolve) => device.onUpdateOutcome(resolve));
     // The org's fwup keys follow the join; an offer that arrives before them is refused.
-    const keysArrived = new Promise((resolve) => device.socket.once('fwup_public_keys', resolve));
+    const keysArrived = new Promise((resolve) => device.socket.once('fwupPublicKeys', resolve));
     device.start();
     await server.waitForJoin(identifier);
     await keysArrived;

@@ -80,7 +80,7 @@ export async function selfTest(): Promise<SelfTestReport> {
       return outcomes[index] as UpdateOutcome;
     };
     // The org's fwup keys follow the join; an offer that arrives before them is refused.
-    const keysArrived = new Promise((resolve) => device.socket.once('fwup_public_keys', resolve));
+    const keysArrived = new Promise((resolve) => device.socket.once('fwupPublicKeys', resolve));
     device.start();
     await server.waitForJoin(identifier);
     await keysArrived;

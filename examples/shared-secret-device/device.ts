@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileApplier, NervesHubLink, createDefaultUpdateClient, readFirmwareMetadata } from 'nerves-hub-link';
-import type { FirmwareMeta, Logger, NervesHubSocketOptions, UpdateOutcome } from 'nerves-hub-link';
+import type { WireFirmwareMeta, Logger, NervesHubSocketOptions, UpdateOutcome } from 'nerves-hub-link';
 import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
 import { consoleLogger, generateFwupKeyPair, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
 
@@ -24,7 +24,7 @@ export interface SharedSecretDeviceConfig {
   secret: string;
   /** The device serial number (becomes the device identifier in NervesHub). */
   identifier: string;
-  firmware: FirmwareMeta;
+  firmware: WireFirmwareMeta;
   /** Where the new firmware goes (a file in this example; `FwupApplier` on a real device). */
   targetFile: string;
   fwupPublicKeys?: string[];

@@ -4,13 +4,13 @@
  * app.test.ts tests it against NervesHubTestServer.
  */
 import { FileApplier, NervesHubLink } from 'nerves-hub-link';
-import type { FirmwareMeta, Logger, SocketAuth, UpdateOutcome } from 'nerves-hub-link';
+import type { WireFirmwareMeta, Logger, SocketAuth, UpdateOutcome } from 'nerves-hub-link';
 
 /** How the kiosk reaches NervesHub and where its firmware goes. */
 export interface KioskOptions {
   url: string;
   auth: SocketAuth;
-  firmware: FirmwareMeta;
+  firmware: WireFirmwareMeta;
   fwupPublicKeys?: string[];
   /** Where a verified firmware is written (a real kiosk would use `FwupApplier`). */
   targetFile: string;

@@ -13,17 +13,17 @@ export { UpdateManager } from '../update/update-manager.js';
 export { UPDATE_MANAGER_DEFAULTS } from '../update/update-manager-options.js';
 export type { UpdateManagerOptions } from '../update/update-manager-options.js';
 export type { WiredSocketOptions, WiredUpdateOptions } from '../link/nerves-hub-link.js';
-export type { FirmwareDownloadSource, FirmwareDownloadOptions, FirmwareStreamVerifier } from '../update/update-ports.js';
+export type { FirmwareDownloadSource, FirmwareStreamVerifier } from '../update/update-ports.js';
 export type { Clock } from '../update/progress-throttle.js';
 export { CACHED_STRATEGY_DEFAULTS } from '../update/cached-strategy.js';
 
 // --- download ---
-export { Downloader } from '../download/downloader.js';
-export type { DownloaderOptions, DownloadOptions } from '../download/downloader.js';
+export { Downloader, DOWNLOADER_DEFAULTS } from '../download/downloader.js';
+export type { DownloaderOptions } from '../download/downloader.js';
+export type { DownloadOptions } from '../download/download-options.js';
 export type { DownloadErrorCode } from '../download/download-error.js';
-export { DEFAULT_RETRY_OPTIONS } from '../download/retry-options.js';
+export { RETRY_DEFAULTS } from '../download/retry-options.js';
 export type { RetryOptions } from '../download/retry-options.js';
-export { DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN } from '../download/body-size-guard.js';
 export { PART_SIZE_BYTES, sha256Hex, verifyFileChecksums } from '../download/sha256-parts.js';
 export type { FileChecksumResult } from '../download/sha256-parts.js';
 
@@ -32,8 +32,8 @@ export { UpdateJournal, JOURNAL_DEFAULTS } from '../update/update-journal.js';
 export type { JournalState, JournalPendingUpdate, JournalFailure, UpdateFailureKind, UpdateStage } from '../update/update-journal.js';
 
 // --- appliers & fwup framing ---
-export { DEFAULT_FWUP_APPLIER_OPTIONS } from '../update/appliers/fwup-applier.js';
-export { DEFAULT_FILE_APPLIER_OPTIONS } from '../update/appliers/file-applier.js';
+export { FWUP_APPLIER_DEFAULTS } from '../update/appliers/fwup-applier.js';
+export { FILE_APPLIER_DEFAULTS } from '../update/appliers/file-applier.js';
 export { FwupError } from '../update/appliers/apply-errors.js';
 export { FwupFramingDecoder, fwupMessageOf, frameInput, FRAMED_INPUT_END } from '../update/fwup-framing.js';
 export type { FwupFrame, FwupPacket, FwupExitHandshake } from '../update/fwup-framing.js';
@@ -69,7 +69,7 @@ export {
   DeviceEvents,
   CONNECTION_ERROR_REASON_HEADER,
 } from '../protocol/constants.js';
-export { FIRMWARE_META_KEYS } from '../protocol/firmware-metadata.js';
+export { WIRE_FIRMWARE_META_KEYS } from '../protocol/wire-firmware-meta.js';
 export type { ParseResult } from '../protocol/parse-result.js';
 export { parseUpdateInfo, isNoUpdateMessage } from '../protocol/update-info.js';
 export type { UpdateStatus, ProgressStage, UpdateReporter } from '../protocol/status.js';

@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../logging/logger.js';
 import { safeLog, silentLogger } from '../logging/logger.js';
 import { redactUrl } from '../logging/redact.js';
-import { BodySizeGuard, DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN } from './body-size-guard.js';
+import { BodySizeGuard, MAX_BYTES_WHEN_SIZE_UNKNOWN } from './body-size-guard.js';
+import type { DownloadOptions } from './download-options.js';
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
 import { openHttpRequest, type OpenHttpRequest } from './http-connect.js';
 import { judgeResponse } from './resume-rules.js';
@@ -24,7 +25,7 @@ import { invalidOptions } from '../errors.js';
  * ```
  */
 export interface DownloaderOptions {
-  /** Retry/timeout policy; missing fields take {@link DEFAULT_RETRY_OPTIONS}. */
+  /** Retry/timeout policy; missing fields take {@link RETRY_DEFAULTS}. */
   retry?: Partial<RetryOptions>;
   /** Extra trusted CA certificates (PEM or DER) for https firmware hosts. */
   ca?: string | Uint8Array | Array<string | Uint8Array>;
@@ -38,7 +39,7 @@ export interface DownloaderOptions {
   logger?: Logger;
   /**
    * Largest file accepted when the caller passes no `expectedSize` (bytes, default
-   * {@link DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN}, 2 GiB). With an `expectedSize` the download
+   * {@link DOWNLOADER_DEFAULTS}, 2 GiB). With an `expectedSize` the download
    * never runs past that size instead.
    */
   maxBytesWhenSizeUnknown?: number;
@@ -48,37 +49,6 @@ export interface DownloaderOptions {
    * still refuses a forged archive). Default `false`: `http:` fails with `NH_DOWNLOAD_INSECURE_URL`.
    */
   allowInsecureHttpDownloadsForTesting?: boolean;
-}
-
-/**
- * One download.
- *
- * @example
- * ```ts
- * const options: DownloadOptions = { signal: AbortSignal.timeout(600_000), expectedSize: info.size, checksum: info.checksum };
- * ```
- */
-export interface DownloadOptions {
-  /** Stops the download at once (`NH_DOWNLOAD_ABORTED`). */
-  signal?: AbortSignal;
-  /** Start at this byte (e.g. after a cached partial file); the first request is ranged. */
-  offset?: number;
-  /** Validator of the bytes before `offset`, sent as `If-Range`. */
-  etag?: string;
-  /** Size of the whole file, when known (NervesHub's `size`); the body never runs past it (`NH_DOWNLOAD_BODY_TOO_LONG`). */
-  expectedSize?: number;
-  /**
-   * SHA-256 (hex) of the whole file. Checked before the last part is handed on (only when
-   * `offset` is 0: with a resumed file the caller re-verifies the file, see `verifyFileChecksums`),
-   * and only without `partialsChecksums`: checked parts already prove every byte.
-   */
-  checksum?: string;
-  /** SHA-256 (hex) of each 1 MiB part; each part is checked before it is handed on. Needs a 1 MiB aligned `offset`. */
-  partialsChecksums?: string[];
-  /** Called at every (re)connect, before the request is sent. */
-  onRequest?(info: { attempt: number; offset: number }): void;
-  /** Called after every received chunk. */
-  onProgress?(progress: { received: number; total: number | undefined }): void;
 }
 
 /** A failure worth another attempt (drop, idle timeout, short body, 429/503). */
@@ -132,6 +102,14 @@ function proxyUrl(url: string): URL {
   return parsed;
 }
 
+export type { DownloadOptions } from './download-options.js';
+
+/** Defaults of {@link DownloaderOptions} (retry defaults: {@link RETRY_DEFAULTS}). */
+export const DOWNLOADER_DEFAULTS = Object.freeze({
+  /** Largest file accepted without an announced size: 2 GiB. */
+  maxBytesWhenSizeUnknown: MAX_BYTES_WHEN_SIZE_UNKNOWN,
+});
+
 /**
  * Streams a firmware file over HTTP(S) with resume: after a drop, an idle timeout, a short body or
  * a 429/503 it waits and continues with `Range: bytes=N-`, never handing the consumer a byte twice
@@ -177,7 +155,7 @@ export class Downloader {
     const ca = options.ca === undefined ? undefined : Array.isArray(options.ca) ? options.ca : [options.ca];
     this.#ca = ca?.map((c) => (typeof c === 'string' ? c : Buffer.from(c)));
     if (options.proxy !== undefined) this.#proxy = proxyUrl(options.proxy);
-    const maxBytes = options.maxBytesWhenSizeUnknown ?? DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN;
+    const maxBytes = options.maxBytesWhenSizeUnknown ?? DOWNLOADER_DEFAULTS.maxBytesWhenSizeUnknown;
     if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
       throw invalidOptions(`maxBytesWhenSizeUnknown must be a positive integer (got ${String(maxBytes)})`);
     }

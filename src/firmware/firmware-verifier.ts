@@ -7,6 +7,7 @@ import { trustedKey } from './signature.js';
 import type { TrustedKey } from './signature.js';
 import { FirmwareVerificationError, type FirmwareVerificationCode } from './verification-error.js';
 import { invalidOptions } from '../errors.js';
+import { FailureReasons } from '../protocol/status.js';
 
 export type { FirmwareVerificationCode } from './verification-error.js';
 export { FirmwareVerificationError } from './verification-error.js';
@@ -52,9 +53,6 @@ export const FIRMWARE_VERIFIER_DEFAULTS = Object.freeze({
   /** The fwup release whose verdicts this verifier reproduces. */
   fwupVersion: '1.16.0',
 });
-
-/** Message for the fail-closed refusal when no key is configured. */
-export const NO_KEYS_MESSAGE = 'Refusing unverified firmware: no public keys available';
 
 function labelOf(input: FirmwareInput): string {
   return typeof input === 'string' ? input : 'the archive';
@@ -107,7 +105,7 @@ export class FirmwareVerifier {
    * @param options - `signal` aborts the verification in progress
    */
   async verify(input: FirmwareInput, options: { signal?: AbortSignal } = {}): Promise<VerificationResult> {
-    if (this.keys.length === 0) return { valid: false, code: 'NH_FW_NO_KEYS', message: NO_KEYS_MESSAGE };
+    if (this.keys.length === 0) return { valid: false, code: 'NH_FW_NO_KEYS', message: FailureReasons.noKeys };
     const { signal } = options;
     signal?.throwIfAborted();
     const check = new FirmwareArchiveCheck({
@@ -159,7 +157,7 @@ export class FirmwareVerifier {
     source: AsyncIterable<Uint8Array>,
     options: { signal?: AbortSignal; onMetadata?(metadata: FirmwareMetadata): void } = {},
   ): AsyncGenerator<Uint8Array> {
-    if (this.keys.length === 0) throw new FirmwareVerificationError('NH_FW_NO_KEYS', NO_KEYS_MESSAGE);
+    if (this.keys.length === 0) throw new FirmwareVerificationError('NH_FW_NO_KEYS', FailureReasons.noKeys);
     const { signal, onMetadata } = options;
     signal?.throwIfAborted();
     const check = new FirmwareArchiveCheck({

@@ -149,7 +149,7 @@ export class NervesHubLink {
       this.#resumeOnce();
     });
     // Keys asked for at join ("on_connect") arrive after the join: the resume waits for them.
-    this.socket.on('fwup_public_keys', () => this.#resumeOnce());
+    this.socket.on('fwupPublicKeys', () => this.#resumeOnce());
   }
 
   /**

@@ -435,22 +435,22 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     const outcome = interpretServerEvent(event, payload);
     if (!outcome.ok) return this.#invalid({ topic: Topics.device, event, reason: outcome.reason });
     switch (outcome.event) {
-      case 'fwup_public_keys':
+      case 'fwupPublicKeys':
         if (!this.#takeKeyAnswer('fwup')) return;
         this.#fwupKeys = [...outcome.args[0]];
         break;
-      case 'archive_public_keys':
+      case 'archivePublicKeys':
         if (!this.#takeKeyAnswer('archive')) return;
         this.#archiveKeys = [...outcome.args[0]];
         break;
       case 'reboot':
         this.sendRebooting();
         break;
-      case 'scripts/run': {
+      case 'scriptsRun': {
         const [request] = outcome.args;
         // scripts are refused unless the app registered a handler (ARCHITECTURE §7)
         queueMicrotask(() => {
-          if (this.listenerCount('scripts/run') > 0) this.emitNow('scripts/run', request);
+          if (this.listenerCount('scriptsRun') > 0) this.emitNow('scriptsRun', request);
           else this.replyScript(request.ref, { result: 'error', reason: 'unsupported', output: 'Error running script: this device does not run scripts' });
         });
         return;

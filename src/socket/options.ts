@@ -2,7 +2,7 @@ import type { CertificateProvider } from '../auth/certificate-provider.js';
 import type { Logger } from '../logging/logger.js';
 import { silentLogger } from '../logging/logger.js';
 import { CERTIFICATE_SOCKET_PATH, SHARED_SECRET_SOCKET_PATH } from '../protocol/constants.js';
-import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
+import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
 import { BACKOFF_DEFAULTS, cryptoRandom } from './backoff.js';
 import type { RandomSource } from './backoff.js';
 import { invalidOptions } from '../errors.js';
@@ -90,7 +90,7 @@ export interface NervesHubSocketOptions {
   /** How the device authenticates: {@link CertificateAuth} or {@link SharedSecretAuth}. */
   auth: SocketAuth;
   /** The running firmware's metadata (`nerves_fw_*` join params); a function is re-read at every connect. */
-  firmware: FirmwareMeta | (() => FirmwareMeta | Promise<FirmwareMeta>);
+  firmware: WireFirmwareMeta | (() => WireFirmwareMeta | Promise<WireFirmwareMeta>);
   /** `fwup --version` of the device (join param `fwup_version`); a function is re-read at every connect. */
   fwupVersion?: string | (() => string | Promise<string>);
   /**
@@ -306,7 +306,7 @@ export function resolveSocketOptions(options: NervesHubSocketOptions): ResolvedS
   const auth = resolveAuth(options.auth);
   const { endpoint, params, secure, host } = resolveUrl(options.url, auth);
   if (options.firmware === undefined || options.firmware === null || (typeof options.firmware !== 'function' && typeof options.firmware !== 'object')) {
-    throw invalidOptions('NervesHubSocket: firmware (FirmwareMeta or a function returning it) is required');
+    throw invalidOptions('NervesHubSocket: firmware (WireFirmwareMeta or a function returning it) is required');
   }
   if (typeof options.firmware === 'object' && (typeof options.firmware.uuid !== 'string' || options.firmware.uuid === '')) {
     throw invalidOptions('NervesHubSocket: firmware.uuid is required');

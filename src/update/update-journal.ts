@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
+import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
 import type { Logger } from '../logging/logger.js';
 import { safeLog, silentLogger } from '../logging/logger.js';
 
@@ -29,7 +29,7 @@ export interface JournalPendingUpdate {
   /** The firmware URL, query included (needed to resume). Secret: never log it; the file is mode 0600. */
   firmwareUrl: string;
   /** Its metadata, as offered. */
-  firmwareMeta: FirmwareMeta;
+  firmwareMeta: WireFirmwareMeta;
   /** Size the server announced. */
   size?: number;
   /** Whole-file SHA-256 the server sent. */
@@ -115,7 +115,7 @@ function parsePending(v: unknown): JournalPendingUpdate | null {
   const p: JournalPendingUpdate = {
     uuid,
     firmwareUrl,
-    firmwareMeta: firmwareMeta as unknown as FirmwareMeta,
+    firmwareMeta: firmwareMeta as unknown as WireFirmwareMeta,
     strategy,
     startedAt,
     attempts,

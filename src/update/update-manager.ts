@@ -227,7 +227,7 @@ export class UpdateManager {
         return { status: 'ignored', uuid, reason };
       }
       case 'reschedule': {
-        const status: UpdateStatus = { status: 'rescheduled', delayForMinutes: decision.delayMinutes };
+        const status: UpdateStatus = { status: 'rescheduled', delayMinutes: decision.delayMinutes };
         if (decision.reason !== undefined) status.reason = decision.reason;
         this.report(status);
         return decision.reason === undefined ? { status: 'rescheduled', uuid } : { status: 'rescheduled', uuid, reason: decision.reason };

@@ -9,7 +9,7 @@ import type { LogLevel } from '../../src/logging/logger.js';
 import { collect, quietBaseline, randomFirmware, rejection, settleHandles, startHost, type HostFixture } from './helpers.js';
 
 const SIZE = 3 * PART_SIZE_BYTES + 512 * 1024 + 17; // 4 parts, the last one short
-const FAST = { timeBetweenRetriesMs: 10, retryJitter: 0, idleTimeoutMs: 2000 };
+const FAST = { timeBetweenRetriesMs: 10, retryJitterRatio: 0, idleTimeoutMs: 2000 };
 
 let fx: HostFixture;
 let body: Buffer;

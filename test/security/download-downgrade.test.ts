@@ -18,7 +18,7 @@ import { RecordingReporter, fixtureFirmware, fixtureKey, offerFor, tempDirs } fr
 const SIGNED = fixtureFirmware('signed.fw');
 const PREVIOUS = Buffer.from('previous firmware image\n');
 /** Retries that would be visible (several connections) if a failure were treated as transient. */
-const RETRY = { timeBetweenRetriesMs: 20, retryJitter: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
+const RETRY = { timeBetweenRetriesMs: 20, retryJitterRatio: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
 
 let ca: TestCertificateAuthority;
 let secure: ListeningFirmwareHost;

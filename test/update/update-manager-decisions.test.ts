@@ -31,7 +31,7 @@ function setup(client: UpdateClient, options: { decisionTimeoutMs?: number; call
     reporter,
     applier: new FileApplier({ path: target }),
     publicKeys: () => [fixtureKey()],
-    downloader: new Downloader({ ca: hosting.fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0 } }),
+    downloader: new Downloader({ ca: hosting.fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitterRatio: 0 } }),
     logger,
     ...options,
   });

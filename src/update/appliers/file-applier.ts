@@ -22,7 +22,7 @@ export interface FileApplierOptions {
 }
 
 /** Defaults of {@link FileApplierOptions}. */
-export const DEFAULT_FILE_APPLIER_OPTIONS = Object.freeze({
+export const FILE_APPLIER_DEFAULTS = Object.freeze({
   /** Default {@link FileApplierOptions.mode}: `rw-r--r--`. */
   mode: 0o644,
 });
@@ -186,7 +186,7 @@ export class FileApplier implements FirmwareApplier {
   constructor(options: FileApplierOptions) {
     if (typeof options.path !== 'string' || options.path === '') throw invalidOptions('FileApplier needs a path');
     this.#path = options.path;
-    this.#mode = options.mode ?? DEFAULT_FILE_APPLIER_OPTIONS.mode;
+    this.#mode = options.mode ?? FILE_APPLIER_DEFAULTS.mode;
   }
 
   /**

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Logger } from '../../logging/logger.js';
 import { safeLog, silentLogger } from '../../logging/logger.js';
 import { NervesHubError, invalidOptions } from '../../errors.js';
+import { FailureReasons } from '../../protocol/status.js';
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
 import { FRAMED_INPUT_END, FwupFramingDecoder, frameInput, fwupMessageOf } from '../fwup-framing.js';
 import { nextOrAbort, releaseSource } from '../../internal/abortable-source.js';
@@ -35,7 +36,7 @@ export interface FwupApplierOptions {
 }
 
 /** Defaults of {@link FwupApplierOptions}. */
-export const DEFAULT_FWUP_APPLIER_OPTIONS = Object.freeze({
+export const FWUP_APPLIER_DEFAULTS = Object.freeze({
   /** Default {@link FwupApplierOptions.task}. */
   task: 'upgrade',
   /** Default {@link FwupApplierOptions.fwupPath} (looked up on the PATH). */
@@ -45,9 +46,6 @@ export const DEFAULT_FWUP_APPLIER_OPTIONS = Object.freeze({
   /** Default {@link FwupApplierOptions.maxPacketBytes}. */
   maxPacketBytes: 64 * 1024,
 });
-
-/** Message used when no public key is configured (same words as nerves_hub_link). */
-export const NO_KEYS_MESSAGE = 'Refusing unverified firmware : no public keys available';
 
 const STDERR_KEEP_BYTES = 4096;
 
@@ -72,7 +70,7 @@ export class FwupApplier implements FirmwareApplier {
     if (typeof options.devicePath !== 'string' || options.devicePath === '') {
       throw invalidOptions('FwupApplier needs a devicePath (fwup -d)');
     }
-    const d = DEFAULT_FWUP_APPLIER_OPTIONS;
+    const d = FWUP_APPLIER_DEFAULTS;
     this.#options = {
       devicePath: options.devicePath,
       task: options.task ?? d.task,
@@ -107,7 +105,7 @@ export class FwupApplier implements FirmwareApplier {
   async apply(source: AsyncIterable<Uint8Array>, context: ApplyContext): Promise<void> {
     const o = this.#options;
     const logger = o.logger;
-    if (context.publicKeys.length === 0) throw new NervesHubError(ApplyErrorCodes.noKeys, NO_KEYS_MESSAGE);
+    if (context.publicKeys.length === 0) throw new NervesHubError(ApplyErrorCodes.noKeys, FailureReasons.noKeys);
     if (context.signal.aborted) throw abortedApplyError(context.signal.reason, 'signal');
 
     const child = spawn(o.fwupPath, this.argsFor(context.publicKeys), {
