@@ -170,7 +170,7 @@ describe('UpdateManager decisions and wire payloads', () => {
     const outcome = await manager.handleUpdate(offerFor('https://127.0.0.1:1/x.fw', SIGNED));
     expect(outcome.status).toBe('failed');
     expect(reporter.statuses()).toEqual(['received', 'failed']);
-    expect(outcome.reason).toMatch(/^Unexpected error : .*public key/i);
+    expect(outcome.reason).toMatch(/^Update failed : NH_INVALID_OPTIONS: Error decoding public key/);
     expect(readFileSync(target).equals(PREVIOUS)).toBe(true);
   });
 
