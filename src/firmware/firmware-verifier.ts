@@ -74,8 +74,8 @@ function labelOf(input: FirmwareInput): string {
  * ```
  */
 export class FirmwareVerifier {
-  private readonly keys: TrustedKey[];
-  private readonly fwupVersion: string;
+  readonly #keys: TrustedKey[];
+  readonly #fwupVersion: string;
 
   /**
    * @throws NervesHubError `NH_INVALID_OPTIONS` when a key cannot be parsed (fwup: "Error decoding public key")
@@ -84,7 +84,7 @@ export class FirmwareVerifier {
     if (!options || !Array.isArray(options.publicKeys)) {
       throw invalidOptions('FirmwareVerifier: options.publicKeys must be an array');
     }
-    this.keys = options.publicKeys.map((key) => {
+    this.#keys = options.publicKeys.map((key) => {
       const raw = parsePublicKey(key);
       try {
         return trustedKey(raw);
@@ -92,7 +92,7 @@ export class FirmwareVerifier {
         throw invalidOptions('Error decoding public key', { cause: error });
       }
     });
-    this.fwupVersion = options.fwupVersion ?? FIRMWARE_VERIFIER_DEFAULTS.fwupVersion;
+    this.#fwupVersion = options.fwupVersion ?? FIRMWARE_VERIFIER_DEFAULTS.fwupVersion;
   }
 
   /**
@@ -105,13 +105,13 @@ export class FirmwareVerifier {
    * @param options - `signal` aborts the verification in progress
    */
   async verify(input: FirmwareInput, options: { signal?: AbortSignal } = {}): Promise<VerificationResult> {
-    if (this.keys.length === 0) return { valid: false, code: 'NH_FW_NO_KEYS', message: FailureReasons.noKeys };
+    if (this.#keys.length === 0) return { valid: false, code: 'NH_FW_NO_KEYS', message: FailureReasons.noKeys };
     const { signal } = options;
     signal?.throwIfAborted();
     const check = new FirmwareArchiveCheck({
-      keys: this.keys,
+      keys: this.#keys,
       label: labelOf(input),
-      fwupVersion: this.fwupVersion,
+      fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
     });
     try {
@@ -157,13 +157,13 @@ export class FirmwareVerifier {
     source: AsyncIterable<Uint8Array>,
     options: { signal?: AbortSignal; onMetadata?(metadata: FirmwareMetadata): void } = {},
   ): AsyncGenerator<Uint8Array> {
-    if (this.keys.length === 0) throw new FirmwareVerificationError('NH_FW_NO_KEYS', FailureReasons.noKeys);
+    if (this.#keys.length === 0) throw new FirmwareVerificationError('NH_FW_NO_KEYS', FailureReasons.noKeys);
     const { signal, onMetadata } = options;
     signal?.throwIfAborted();
     const check = new FirmwareArchiveCheck({
-      keys: this.keys,
+      keys: this.#keys,
       label: 'the archive',
-      fwupVersion: this.fwupVersion,
+      fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
       ...(onMetadata ? { onMetadata: (metadata) => onMetadata.call(options, metadata) } : {}),
     });

@@ -60,70 +60,70 @@ import { infoFromPending, localRefusal, pendingFromInfo, recordFailure } from '.
  * ```
  */
 export class UpdateManager {
-  private readonly client: UpdateClient;
-  private readonly reporter: UpdateReporter;
-  private readonly applier: FirmwareApplier;
-  private readonly publicKeys: () => readonly string[];
-  private readonly downloader: FirmwareDownloadSource;
-  private readonly createVerifier: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
-  private readonly strategyName: UpdateStrategyName;
-  private readonly strategy: UpdateStrategyRun;
-  private readonly journal: UpdateJournal | null;
-  private readonly logger: Logger;
-  private readonly clock: Clock;
-  private readonly settings: UpdateManagerSettings;
-  private readonly networkInterface: () => string | null;
-  private readonly allowInsecureHttp: boolean;
-  private phase: 'idle' | 'deciding' | 'updating' = 'idle';
-  private downloadingUuid: string | null = null;
-  private abortController: AbortController | null = null;
+  readonly #client: UpdateClient;
+  readonly #reporter: UpdateReporter;
+  readonly #applier: FirmwareApplier;
+  readonly #publicKeys: () => readonly string[];
+  readonly #downloader: FirmwareDownloadSource;
+  readonly #createVerifier: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
+  readonly #strategyName: UpdateStrategyName;
+  readonly #strategy: UpdateStrategyRun;
+  readonly #journal: UpdateJournal | null;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #settings: UpdateManagerSettings;
+  readonly #networkInterface: () => string | null;
+  readonly #allowInsecureHttp: boolean;
+  #phase: 'idle' | 'deciding' | 'updating' = 'idle';
+  #downloadingUuid: string | null = null;
+  #abortController: AbortController | null = null;
   /** Fires at close(): stops waiting for app callbacks. */
-  private readonly lifetime = new AbortController();
-  private readonly hooks: GuardedUpdateClient;
-  private running: Promise<unknown> | null = null;
-  private closed = false;
+  readonly #lifetime = new AbortController();
+  readonly #hooks: GuardedUpdateClient;
+  #running: Promise<unknown> | null = null;
+  #closed = false;
 
   /**
    * @throws NervesHubError `NH_INVALID_OPTIONS` for a bad timeout/limit, an unknown strategy, or
    *   the `cached` strategy without `cacheDir`/`stateDir`.
    */
   constructor(options: UpdateManagerOptions) {
-    this.client = options.client;
-    this.reporter = options.reporter;
-    this.applier = options.applier;
-    this.publicKeys = options.publicKeys;
-    this.logger = options.logger ?? silentLogger;
-    this.clock = options.clock ?? monotonicClock;
-    this.allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
-    this.downloader = options.downloader ?? new Downloader({ logger: this.logger, allowInsecureHttpDownloadsForTesting: this.allowInsecureHttp });
-    this.createVerifier = options.createVerifier ?? ((publicKeys) => new FirmwareVerifier({ publicKeys }));
-    this.networkInterface = options.networkInterface ?? (() => null);
+    this.#client = options.client;
+    this.#reporter = options.reporter;
+    this.#applier = options.applier;
+    this.#publicKeys = options.publicKeys;
+    this.#logger = options.logger ?? silentLogger;
+    this.#clock = options.clock ?? monotonicClock;
+    this.#allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
+    this.#downloader = options.downloader ?? new Downloader({ logger: this.#logger, allowInsecureHttpDownloadsForTesting: this.#allowInsecureHttp });
+    this.#createVerifier = options.createVerifier ?? ((publicKeys) => new FirmwareVerifier({ publicKeys }));
+    this.#networkInterface = options.networkInterface ?? (() => null);
     const d = UPDATE_MANAGER_DEFAULTS;
-    this.settings = resolveUpdateManagerSettings(options);
-    this.hooks = guardUpdateClient(this.client, { timeoutMs: this.settings.callbackTimeoutMs, logger: this.logger, signal: this.lifetime.signal });
-    this.journal = options.stateDir === undefined ? null : new UpdateJournal({ stateDir: options.stateDir, logger: this.logger });
-    this.strategyName = options.strategy ?? d.strategy;
-    if (this.strategyName === 'cached') {
+    this.#settings = resolveUpdateManagerSettings(options);
+    this.#hooks = guardUpdateClient(this.#client, { timeoutMs: this.#settings.callbackTimeoutMs, logger: this.#logger, signal: this.#lifetime.signal });
+    this.#journal = options.stateDir === undefined ? null : new UpdateJournal({ stateDir: options.stateDir, logger: this.#logger });
+    this.#strategyName = options.strategy ?? d.strategy;
+    if (this.#strategyName === 'cached') {
       const cacheDir = options.cacheDir ?? (options.stateDir === undefined ? undefined : join(options.stateDir, d.cacheSubdir));
       if (cacheDir === undefined) {
         throw invalidOptions('the cached strategy needs cacheDir (or stateDir, for <stateDir>/firmware)');
       }
-      this.strategy = createCachedStrategy({ cacheDir });
-    } else if (this.strategyName === 'streaming') {
-      this.strategy = runStreamingUpdate;
+      this.#strategy = createCachedStrategy({ cacheDir });
+    } else if (this.#strategyName === 'streaming') {
+      this.#strategy = runStreamingUpdate;
     } else {
-      throw invalidOptions(`unknown strategy ${JSON.stringify(this.strategyName)} (use 'streaming' or 'cached')`);
+      throw invalidOptions(`unknown strategy ${JSON.stringify(this.#strategyName)} (use 'streaming' or 'cached')`);
     }
   }
 
   /** `updating` while an accepted update downloads/applies, else `idle` (nerves_hub_link's `status/0`). */
   get status(): 'idle' | 'updating' {
-    return this.phase === 'updating' ? 'updating' : 'idle';
+    return this.#phase === 'updating' ? 'updating' : 'idle';
   }
 
   /** True while an offer is being decided or an update runs (a new offer would be dropped). */
   get busy(): boolean {
-    return this.phase !== 'idle';
+    return this.#phase !== 'idle';
   }
 
   /**
@@ -131,7 +131,7 @@ export class UpdateManager {
    * `currently_downloading_uuid` when it rejoins, so the server keeps its in-flight record.
    */
   get currentlyDownloadingUuid(): string | null {
-    return this.downloadingUuid;
+    return this.#downloadingUuid;
   }
 
   /**
@@ -140,17 +140,17 @@ export class UpdateManager {
    */
   handleUpdate(info: UpdateInfo): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
-    if (this.closed) return Promise.resolve({ status: 'dropped', uuid, reason: 'the update manager is closed' });
-    if (this.phase !== 'idle') {
-      safeLog(this.logger, 'info', 'update offer dropped: another update is in progress', {
+    if (this.#closed) return Promise.resolve({ status: 'dropped', uuid, reason: 'the update manager is closed' });
+    if (this.#phase !== 'idle') {
+      safeLog(this.#logger, 'info', 'update offer dropped: another update is in progress', {
         uuid,
-        running: this.downloadingUuid,
-        phase: this.phase,
+        running: this.#downloadingUuid,
+        phase: this.#phase,
       });
       return Promise.resolve({ status: 'dropped', uuid, reason: 'another update is in progress' });
     }
-    this.phase = 'deciding';
-    return this.track(this.offer(info));
+    this.#phase = 'deciding';
+    return this.#track(this.#offer(info));
   }
 
   /**
@@ -164,249 +164,249 @@ export class UpdateManager {
    * the server sends on join are known and the statuses reach the server.
    */
   async resumeFromJournal(): Promise<UpdateOutcome | null> {
-    if (this.journal === null || this.closed || this.phase !== 'idle' || this.strategyName !== 'cached') return null;
-    const pending = (await this.readJournal())?.pending ?? null;
-    if (pending === null || pending.strategy !== 'cached' || this.phase !== 'idle') return null;
+    if (this.#journal === null || this.#closed || this.#phase !== 'idle' || this.#strategyName !== 'cached') return null;
+    const pending = (await this.#readJournal())?.pending ?? null;
+    if (pending === null || pending.strategy !== 'cached' || this.#phase !== 'idle') return null;
     let info: UpdateInfo;
     try {
       info = infoFromPending(pending);
     } catch {
-      await this.writeJournal((s) => void (s.pending = null));
+      await this.#writeJournal((s) => void (s.pending = null));
       return null;
     }
-    safeLog(this.logger, 'info', 'resuming interrupted update from the journal', { uuid: pending.uuid, attempts: pending.attempts });
-    this.phase = 'updating';
-    return this.track(this.resume(info));
+    safeLog(this.#logger, 'info', 'resuming interrupted update from the journal', { uuid: pending.uuid, attempts: pending.attempts });
+    this.#phase = 'updating';
+    return this.#track(this.#resume(info));
   }
 
   /** Aborts a running update (nothing is reported for it) and refuses new offers. */
   async close(): Promise<void> {
-    this.closed = true;
-    this.lifetime.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
-    this.abortController?.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
-    await this.running?.catch(() => undefined);
+    this.#closed = true;
+    this.#lifetime.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
+    this.#abortController?.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
+    await this.#running?.catch(() => undefined);
   }
 
-  private track(work: Promise<UpdateOutcome>): Promise<UpdateOutcome> {
+  #track(work: Promise<UpdateOutcome>): Promise<UpdateOutcome> {
     const guarded = work
       .catch((error: unknown): UpdateOutcome => {
         // Defensive: every path above handles its errors; this keeps the promise from ever rejecting.
-        safeLog(this.logger, 'error', 'update manager internal error', { error: String(error) });
+        safeLog(this.#logger, 'error', 'update manager internal error', { error: String(error) });
         return { status: 'failed', uuid: '', reason: `${FailureReasons.unexpected}${String(error)}` };
       })
       .finally(() => {
-        this.phase = 'idle';
-        this.downloadingUuid = null;
-        this.abortController = null;
-        this.running = null;
+        this.#phase = 'idle';
+        this.#downloadingUuid = null;
+        this.#abortController = null;
+        this.#running = null;
       });
-    this.running = guarded;
+    this.#running = guarded;
     return guarded;
   }
 
-  private async offer(info: UpdateInfo): Promise<UpdateOutcome> {
+  async #offer(info: UpdateInfo): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
-    safeLog(this.logger, 'info', 'firmware update offered', { uuid, version: info.firmwareMeta.version, url: redactUrl(info.firmwareUrl) });
-    const keys = this.readPublicKeys();
+    safeLog(this.#logger, 'info', 'firmware update offered', { uuid, version: info.firmwareMeta.version, url: redactUrl(info.firmwareUrl) });
+    const keys = this.#readPublicKeys();
     if (keys.length === 0) {
-      this.report({ status: 'failed', reason: FailureReasons.noKeys });
-      safeLog(this.logger, 'error', 'update refused: no fwup public keys configured or received', { uuid });
+      this.#report({ status: 'failed', reason: FailureReasons.noKeys });
+      safeLog(this.#logger, 'error', 'update refused: no fwup public keys configured or received', { uuid });
       return { status: 'refused', uuid, reason: FailureReasons.noKeys };
     }
-    const journal = await this.readJournal();
-    const refusal = journal === null ? null : localRefusal(journal, uuid, this.settings);
-    if (refusal !== null) return this.fail(uuid, refusal, 'unexpected', false);
+    const journal = await this.#readJournal();
+    const refusal = journal === null ? null : localRefusal(journal, uuid, this.#settings);
+    if (refusal !== null) return this.#fail(uuid, refusal, 'unexpected', false);
 
-    this.report({ status: 'received' });
-    const decision = await this.decide(info);
-    if (this.closed) return { status: 'dropped', uuid, reason: 'the update manager is closed' };
+    this.#report({ status: 'received' });
+    const decision = await this.#decide(info);
+    if (this.#closed) return { status: 'dropped', uuid, reason: 'the update manager is closed' };
     switch (decision.action) {
       case 'ignore': {
         const reason = decision.reason ?? '';
-        this.report({ status: 'ignored', reason });
+        this.#report({ status: 'ignored', reason });
         return { status: 'ignored', uuid, reason };
       }
       case 'reschedule': {
         const status: UpdateStatus = { status: 'rescheduled', delayMinutes: decision.delayMinutes };
         if (decision.reason !== undefined) status.reason = decision.reason;
-        this.report(status);
+        this.#report(status);
         return decision.reason === undefined ? { status: 'rescheduled', uuid } : { status: 'rescheduled', uuid, reason: decision.reason };
       }
       case 'apply':
-        return this.run(info, keys);
+        return this.#run(info, keys);
     }
   }
 
-  private async resume(info: UpdateInfo): Promise<UpdateOutcome> {
+  async #resume(info: UpdateInfo): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
-    const keys = this.readPublicKeys();
+    const keys = this.#readPublicKeys();
     if (keys.length === 0) {
       // Keys often arrive with the first join (`fwup_public_keys`): keep the entry for a later call.
-      safeLog(this.logger, 'warn', 'cannot resume yet: no fwup public keys; call resumeFromJournal() again once they are known', { uuid });
+      safeLog(this.#logger, 'warn', 'cannot resume yet: no fwup public keys; call resumeFromJournal() again once they are known', { uuid });
       return { status: 'refused', uuid, reason: FailureReasons.noKeys };
     }
-    const journal = await this.readJournal();
-    const refusal = journal === null ? null : localRefusal(journal, uuid, this.settings);
-    if (refusal !== null) return this.fail(uuid, refusal, 'unexpected', false);
-    return this.run(info, keys);
+    const journal = await this.#readJournal();
+    const refusal = journal === null ? null : localRefusal(journal, uuid, this.#settings);
+    if (refusal !== null) return this.#fail(uuid, refusal, 'unexpected', false);
+    return this.#run(info, keys);
   }
 
-  private async decide(info: UpdateInfo): Promise<UpdateDecision> {
-    const result = await guardedCall(() => this.client.updateAvailable(info), {
+  async #decide(info: UpdateInfo): Promise<UpdateDecision> {
+    const result = await guardedCall(() => this.#client.updateAvailable(info), {
       name: 'updateAvailable',
-      timeoutMs: this.settings.decisionTimeoutMs,
-      logger: this.logger,
-      signal: this.lifetime.signal,
+      timeoutMs: this.#settings.decisionTimeoutMs,
+      logger: this.#logger,
+      signal: this.#lifetime.signal,
     });
     if (!result.ok) {
-      this.notifyError(result.error);
+      this.#notifyError(result.error);
       return { action: 'ignore', reason: `update client error (${result.error.code})` };
     }
     const decision = normalizeUpdateDecision(result.value);
     if (decision instanceof Error) {
       const error = new NervesHubError('NH_UPDATE_BAD_DECISION', `updateAvailable gave an answer that is not understood: ${decision.message}`);
-      safeLog(this.logger, 'error', error.message, { uuid: info.firmwareMeta.uuid, code: error.code });
-      this.notifyError(error);
+      safeLog(this.#logger, 'error', error.message, { uuid: info.firmwareMeta.uuid, code: error.code });
+      this.#notifyError(error);
       return { action: 'ignore', reason: `update client error (${error.code})` };
     }
     return decision;
   }
 
-  private async run(info: UpdateInfo, publicKeys: readonly string[]): Promise<UpdateOutcome> {
+  async #run(info: UpdateInfo, publicKeys: readonly string[]): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
-    this.phase = 'updating';
-    this.downloadingUuid = uuid;
+    this.#phase = 'updating';
+    this.#downloadingUuid = uuid;
     const controller = new AbortController();
-    this.abortController = controller;
-    if (this.closed) controller.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
-    await this.writeJournal((s) => {
+    this.#abortController = controller;
+    if (this.#closed) controller.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
+    await this.#writeJournal((s) => {
       const previous = s.pending?.uuid === uuid ? s.pending : null;
-      s.pending = pendingFromInfo(info, this.strategyName, previous);
+      s.pending = pendingFromInfo(info, this.#strategyName, previous);
     });
 
     const progress = new UpdateProgress({
-      strategy: this.strategyName,
-      reporter: this.reporter,
-      intervalMs: this.settings.progressIntervalMs,
-      clock: this.clock,
-      logger: this.logger,
-      notify: (stage, percent) => void this.hooks.onProgress(stage, percent),
+      strategy: this.#strategyName,
+      reporter: this.#reporter,
+      intervalMs: this.#settings.progressIntervalMs,
+      clock: this.#clock,
+      logger: this.#logger,
+      notify: (stage, percent) => void this.#hooks.onProgress(stage, percent),
     });
     try {
       // Whatever the downloader: an http URL never reaches a cache file or the applier.
-      checkDownloadUrl(info.firmwareUrl, { allowInsecureHttp: this.allowInsecureHttp });
-      const verifier = this.createVerifier(publicKeys); // throws on an undecodable key
-      await this.strategy({
+      checkDownloadUrl(info.firmwareUrl, { allowInsecureHttp: this.#allowInsecureHttp });
+      const verifier = this.#createVerifier(publicKeys); // throws on an undecodable key
+      await this.#strategy({
         info,
         publicKeys,
         signal: controller.signal,
-        downloader: this.downloader,
+        downloader: this.#downloader,
         verifier,
-        applier: this.applier,
-        logger: this.logger,
+        applier: this.#applier,
+        logger: this.#logger,
         onConnect: (attempt, offset) => {
-          safeLog(this.logger, 'info', 'firmware download connecting', { uuid, attempt, offset });
-          this.report({ status: 'started', downloaderNetworkInterface: this.readNetworkInterface() });
+          safeLog(this.#logger, 'info', 'firmware download connecting', { uuid, attempt, offset });
+          this.#report({ status: 'started', downloaderNetworkInterface: this.#readNetworkInterface() });
         },
         onDownloadProgress: (percent) => progress.download(percent),
         onApplyProgress: (percent) => progress.apply(percent),
-        onApplyMessage: (message: FwupMessage) => void this.hooks.onFwupMessage(message),
+        onApplyMessage: (message: FwupMessage) => void this.#hooks.onFwupMessage(message),
         onStage: (stage) =>
-          this.writeJournal((s) => {
+          this.#writeJournal((s) => {
             if (s.pending?.uuid === uuid) s.pending.stage = stage;
           }),
       });
     } catch (error) {
-      if (controller.signal.aborted && this.closed) {
-        safeLog(this.logger, 'info', 'update aborted by close()', { uuid });
+      if (controller.signal.aborted && this.#closed) {
+        safeLog(this.#logger, 'info', 'update aborted by close()', { uuid });
         return { status: 'aborted', uuid, reason: 'the update manager was closed' };
       }
       const failure = classifyUpdateFailure(error);
-      safeLog(this.logger, 'error', 'firmware update failed', { uuid, reason: failure.reason, code: failure.code });
-      this.notifyError(error instanceof Error ? error : new Error(String(error)));
-      return this.fail(uuid, failure.reason, failure.kind, true);
+      safeLog(this.#logger, 'error', 'firmware update failed', { uuid, reason: failure.reason, code: failure.code });
+      this.#notifyError(error instanceof Error ? error : new Error(String(error)));
+      return this.#fail(uuid, failure.reason, failure.kind, true);
     }
 
-    this.safeSendProgress(100);
-    this.report({ status: 'completed' });
-    safeLog(this.logger, 'info', 'firmware update completed', { uuid });
-    await this.writeJournal((s) => {
+    this.#safeSendProgress(100);
+    this.#report({ status: 'completed' });
+    safeLog(this.#logger, 'info', 'firmware update completed', { uuid });
+    await this.#writeJournal((s) => {
       s.pending = null;
       s.failures = s.failures.filter((f) => f.uuid !== uuid);
     });
-    this.downloadingUuid = null;
-    if (!(await this.hooks.reboot())) {
-      safeLog(this.logger, 'warn', 'update applied but the client has no reboot hook; the new firmware runs after the next reboot', { uuid });
+    this.#downloadingUuid = null;
+    if (!(await this.#hooks.reboot())) {
+      safeLog(this.#logger, 'warn', 'update applied but the client has no reboot hook; the new firmware runs after the next reboot', { uuid });
     }
     return { status: 'completed', uuid };
   }
 
   /** Reports `failed`, records it in the journal, clears the pending entry. */
-  private async fail(uuid: string, reason: string, kind: UpdateFailureKind, count: boolean): Promise<UpdateOutcome> {
-    this.report({ status: 'failed', reason });
-    await this.writeJournal((s) => {
+  async #fail(uuid: string, reason: string, kind: UpdateFailureKind, count: boolean): Promise<UpdateOutcome> {
+    this.#report({ status: 'failed', reason });
+    await this.#writeJournal((s) => {
       s.pending = null;
       if (count) recordFailure(s, uuid, kind, reason);
     });
     return { status: 'failed', uuid, reason };
   }
 
-  private readPublicKeys(): readonly string[] {
+  #readPublicKeys(): readonly string[] {
     try {
-      const keys = this.publicKeys();
+      const keys = this.#publicKeys();
       return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string' && k.length > 0) : [];
     } catch (error) {
-      safeLog(this.logger, 'error', 'publicKeys() threw; treating as no keys', { error: String(error) });
+      safeLog(this.#logger, 'error', 'publicKeys() threw; treating as no keys', { error: String(error) });
       return [];
     }
   }
 
-  private readNetworkInterface(): string | null {
+  #readNetworkInterface(): string | null {
     try {
-      const iface = this.networkInterface();
+      const iface = this.#networkInterface();
       return typeof iface === 'string' && iface.length > 0 ? iface : null;
     } catch {
       return null;
     }
   }
 
-  private report(status: UpdateStatus): void {
+  #report(status: UpdateStatus): void {
     try {
-      this.reporter.sendStatus(status);
+      this.#reporter.sendStatus(status);
     } catch (error) {
-      safeLog(this.logger, 'warn', 'reporter.sendStatus threw', { status: status.status, error: String(error) });
+      safeLog(this.#logger, 'warn', 'reporter.sendStatus threw', { status: status.status, error: String(error) });
     }
   }
 
-  private safeSendProgress(value: number): void {
+  #safeSendProgress(value: number): void {
     try {
-      this.reporter.sendProgress('updating', value);
+      this.#reporter.sendProgress('updating', value);
     } catch (error) {
-      safeLog(this.logger, 'warn', 'reporter.sendProgress threw', { error: String(error) });
+      safeLog(this.#logger, 'warn', 'reporter.sendProgress threw', { error: String(error) });
     }
-    void this.hooks.onProgress('updating', value);
+    void this.#hooks.onProgress('updating', value);
   }
 
-  private notifyError(error: Error): void {
-    void this.hooks.onError(error);
+  #notifyError(error: Error): void {
+    void this.#hooks.onError(error);
   }
 
-  private async readJournal(): Promise<JournalState | null> {
-    if (this.journal === null) return null;
+  async #readJournal(): Promise<JournalState | null> {
+    if (this.#journal === null) return null;
     try {
-      return await this.journal.load();
+      return await this.#journal.load();
     } catch (error) {
-      safeLog(this.logger, 'warn', 'update journal unreadable', { error: String(error) });
+      safeLog(this.#logger, 'warn', 'update journal unreadable', { error: String(error) });
       return null;
     }
   }
 
-  private async writeJournal(change: (state: JournalState) => void): Promise<void> {
-    if (this.journal === null) return;
+  async #writeJournal(change: (state: JournalState) => void): Promise<void> {
+    if (this.#journal === null) return;
     try {
-      await this.journal.update(change);
+      await this.#journal.update(change);
     } catch (error) {
-      safeLog(this.logger, 'warn', 'update journal not written', { error: String(error) });
+      safeLog(this.#logger, 'warn', 'update journal not written', { error: String(error) });
     }
   }
 }
