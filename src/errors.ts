@@ -14,6 +14,7 @@ import { LOG_LIMITS, sanitizeForLog } from './logging/log-sanitizer.js';
  *   if (isNervesHubError(err) && err.code === 'NH_DOWNLOAD_HTTP_STATUS') retryLater();
  * }
  * ```
+ * @category Errors and logging
  */
 export class NervesHubError extends Error {
   /** Stable machine-readable code, e.g. `NH_FW_BAD_SIGNATURE`. Never changes between releases. */
@@ -46,6 +47,7 @@ export class NervesHubError extends Error {
  * ```ts
  * if (isNervesHubError(err)) console.log(err.code);
  * ```
+ * @category Errors and logging
  */
 export function isNervesHubError(value: unknown): value is NervesHubError {
   return (

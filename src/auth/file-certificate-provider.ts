@@ -15,6 +15,7 @@ import { looksLikeDer, privateKeyToPem, splitPemCertificates } from './pem.js';
  *   serverCaFile: '/etc/ssl/nerves-hub-ca.pem',
  * };
  * ```
+ * @category Connection
  */
 export interface FileCertificateProviderOptions {
   /** Device certificate (PEM may hold the device certificate followed by intermediates). */
@@ -36,6 +37,7 @@ export interface FileCertificateProviderOptions {
  * const provider = new FileCertificateProvider({ certFile: '/data/nerves-hub/cert.pem', keyFile: '/data/nerves-hub/key.pem' });
  * const socket = new NervesHubSocket({ url: 'wss://devices.nerves-hub.org', auth: { type: 'certificate', provider }, firmware });
  * ```
+ * @category Connection
  */
 export class FileCertificateProvider implements CertificateProvider {
   readonly #options: Readonly<FileCertificateProviderOptions>;

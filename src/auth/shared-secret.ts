@@ -20,6 +20,7 @@ export const SHARED_SECRET_DEFAULTS = Object.freeze({
  * ```ts
  * const headers = createSharedSecretHeaders({ key: 'nhd_…', secret, identifier: 'NH-0001', signedAt: Math.floor(Date.now() / 1000) });
  * ```
+ * @category Connection
  */
 export interface SharedSecretHeaderOptions {
   /** Product key (`nhp_…`) or device key (`nhd_…`). */
@@ -46,6 +47,7 @@ export interface SharedSecretHeaderOptions {
  * const headers: SharedSecretHeaders = createSharedSecretHeaders({ key, secret, identifier });
  * new WebSocket(url, { headers: { ...headers } });
  * ```
+ * @category Connection
  */
 export interface SharedSecretHeaders {
   /** Algorithm, `NH1-HMAC-<digest>-<iterations>-<keyLength>`. */
@@ -130,6 +132,7 @@ function requirePositiveInteger(name: string, value: unknown): number {
  * ```ts
  * const headers = createSharedSecretHeaders({ key: 'nhp_…', secret, identifier: 'NH-0001' });
  * ```
+ * @category Connection
  */
 export function createSharedSecretHeaders(options: SharedSecretHeaderOptions): SharedSecretHeaders {
   const key = requireString('key', options.key);

@@ -14,7 +14,11 @@ export { FirmwareVerificationError } from './verification-error.js';
 export type { FirmwareMetadata } from './firmware-metadata.js';
 export type { FirmwareResource } from './firmware-archive-checker.js';
 
-/** Outcome of {@link FirmwareVerifier.verify}. */
+/**
+ * Outcome of {@link FirmwareVerifier.verify}.
+ *
+ * @category Verification
+ */
 export type VerificationResult =
   | {
       /** The archive is signed by a trusted key and intact. */
@@ -40,6 +44,7 @@ export type VerificationResult =
  * ```ts
  * const verifier = new FirmwareVerifier({ publicKeys: [readFileSync('fwup-key.pub', 'utf8')] });
  * ```
+ * @category Verification
  */
 export interface FirmwareVerifierOptions {
   /** Trusted fwup public keys (base64 text as in `fwup-key.pub`, or 32 raw bytes). Any one may sign. */
@@ -72,6 +77,7 @@ function labelOf(input: FirmwareInput): string {
  * if (!result.valid) throw new Error(`${result.code}: ${result.message}`);
  * console.log(result.metadata.version, result.metadata.uuid);
  * ```
+ * @category Verification
  */
 export class FirmwareVerifier {
   readonly #keys: TrustedKey[];

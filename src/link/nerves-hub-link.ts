@@ -28,6 +28,7 @@ export type WiredUpdateOptions = 'client' | 'reporter' | 'applier' | 'publicKeys
  *   update: { strategy: 'cached', stateDir: '/data/nerves-hub-link' },
  * };
  * ```
+ * @category Start here
  */
 export interface NervesHubLinkOptions {
   /** Connection settings (URL, auth, running firmware, keys, TLS…). */
@@ -46,7 +47,11 @@ export interface NervesHubLinkOptions {
   logger?: Logger;
 }
 
-/** Listener result of {@link NervesHubLinkOptions} updates, for observers. */
+/**
+ * Listener result of {@link NervesHubLinkOptions} updates, for observers.
+ *
+ * @category Start here
+ */
 export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
 
 /**
@@ -78,6 +83,7 @@ export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
  * link.start();
  * process.on('SIGTERM', () => void link.stop());
  * ```
+ * @category Start here
  */
 export class NervesHubLink {
   /** The connection. Listen to its events for status displays. */

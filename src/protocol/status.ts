@@ -56,7 +56,11 @@ export const FailureReasons = {
   noKeys: 'Refusing unverified firmware : no public keys available',
 } as const;
 
-/** Minimum reschedule delay in minutes (nerves_hub_link). */
+/**
+ * Minimum reschedule delay in minutes (nerves_hub_link).
+ *
+ * @category Updates
+ */
 export const MIN_RESCHEDULE_MINUTES = 5;
 
 /**

@@ -10,6 +10,7 @@ import { isRecord, optionalString } from './parse-result.js';
  * ```ts
  * socket.on('update', (info: UpdateInfo) => console.log(info.firmwareMeta.version, info.size));
  * ```
+ * @category Connection
  */
 export interface UpdateInfo {
   /** Where to download the firmware (often presigned; never log its query). */

@@ -6,6 +6,7 @@
  * ```ts
  * const firmware: WireFirmwareMeta = { uuid: runningUuid, product: 'my_product', version: '1.2.0', platform: 'rpi4', architecture: 'arm' };
  * ```
+ * @category Connection
  */
 export interface WireFirmwareMeta {
   /** The firmware UUID (fwup's `meta-uuid`). */

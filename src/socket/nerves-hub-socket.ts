@@ -52,6 +52,7 @@ import type { PhoenixTransport } from './transport.js';
  * // …
  * await socket.close();
  * ```
+ * @category Connection
  */
 export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> implements UpdateReporter {
   readonly #o: ResolvedSocketOptions;

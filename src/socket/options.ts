@@ -47,7 +47,11 @@ export interface SharedSecretAuth {
   keyLength?: number;
 }
 
-/** How the device authenticates. */
+/**
+ * How the device authenticates.
+ *
+ * @category Connection
+ */
 export type SocketAuth = CertificateAuth | SharedSecretAuth;
 
 /**
@@ -79,6 +83,7 @@ export interface SocketTlsOptions {
  *   fwupPublicKeys: [publicKey],
  * };
  * ```
+ * @category Connection
  */
 export interface NervesHubSocketOptions {
   /**

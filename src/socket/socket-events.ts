@@ -65,6 +65,7 @@ export interface InvalidMessageInfo {
 /**
  * Every event of {@link NervesHubSocket}, with its listener arguments. SDK event names are
  * camelCase; the wire name of a server message is given where it differs.
+ * @category Connection
  */
 export type NervesHubSocketEvents = {
   /** The `device` topic was joined (after every connect and rejoin). */

@@ -92,6 +92,7 @@ export interface UpdateManagerOptions {
  * const outcome: UpdateOutcome = await manager.handleUpdate(info);
  * if (outcome.status === 'failed') console.error(outcome.uuid, outcome.reason);
  * ```
+ * @category Start here
  */
 export interface UpdateOutcome {
   /**

@@ -5,7 +5,11 @@ import type { FwupMessage } from './update-client.js';
 import type { FirmwareDownloadSource, FirmwareStreamVerifier } from './update-ports.js';
 import type { UpdateStage } from './update-journal.js';
 
-/** How an accepted update gets from the URL into the applier. */
+/**
+ * How an accepted update gets from the URL into the applier.
+ *
+ * @category Updates
+ */
 export type UpdateStrategyName = 'streaming' | 'cached';
 
 /** Everything a strategy needs for one update; built by the `UpdateManager`. */

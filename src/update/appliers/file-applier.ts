@@ -13,6 +13,7 @@ import { ApplyErrorCodes, abortedApplyError } from './apply-errors.js';
  * ```ts
  * const applier = new FileApplier({ path: '/data/firmware/next.fw', mode: 0o600 });
  * ```
+ * @category Updates
  */
 export interface FileApplierOptions {
   /** Where the archive ends up. */
@@ -177,6 +178,7 @@ function processExists(pid: number): boolean {
  * ```ts
  * const applier = new FileApplier({ path: '/data/firmware/next.fw' });
  * ```
+ * @category Updates
  */
 export class FileApplier implements FirmwareApplier {
   readonly #path: string;

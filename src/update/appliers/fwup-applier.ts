@@ -15,6 +15,7 @@ import { ApplyErrorCodes, FwupError, abortedApplyError } from './apply-errors.js
  * ```ts
  * const applier = new FwupApplier({ devicePath: '/dev/mmcblk0', task: 'upgrade', fwupPath: '/usr/bin/fwup' });
  * ```
+ * @category Updates
  */
 export interface FwupApplierOptions {
   /** fwup's `-d` target (block device or image file), e.g. `/dev/mmcblk0`. */
@@ -61,6 +62,7 @@ const STDERR_KEEP_BYTES = 4096;
  * const applier = new FwupApplier({ devicePath: '/dev/mmcblk0', task: 'upgrade' });
  * await applier.apply(downloadStream, { signal, publicKeys, onProgress: (p) => report(p), onMessage: () => {} });
  * ```
+ * @category Updates
  */
 export class FwupApplier implements FirmwareApplier {
   readonly #options: Required<Omit<FwupApplierOptions, 'logger'>> & { logger: Logger };
