@@ -1,4 +1,4 @@
-import { LOG_LIMITS, sanitizeForLog } from './internal/log-sanitizer.js';
+import { LOG_LIMITS, sanitizeForLog } from './logging/log-sanitizer.js';
 
 /**
  * Base error of the SDK. Every error the SDK raises on purpose is a `NervesHubError` with a
@@ -14,6 +14,7 @@ import { LOG_LIMITS, sanitizeForLog } from './internal/log-sanitizer.js';
  *   if (isNervesHubError(err) && err.code === 'NH_DOWNLOAD_HTTP_STATUS') retryLater();
  * }
  * ```
+ * @category Errors and logging
  */
 export class NervesHubError extends Error {
   /** Stable machine-readable code, e.g. `NH_FW_BAD_SIGNATURE`. Never changes between releases. */
@@ -46,6 +47,7 @@ export class NervesHubError extends Error {
  * ```ts
  * if (isNervesHubError(err)) console.log(err.code);
  * ```
+ * @category Errors and logging
  */
 export function isNervesHubError(value: unknown): value is NervesHubError {
   return (
@@ -53,4 +55,19 @@ export function isNervesHubError(value: unknown): value is NervesHubError {
     value !== null &&
     (value as Record<symbol, unknown>)[Symbol.for('nerves-hub-link.error')] === true
   );
+}
+
+/**
+ * Code of every error for an invalid option or argument given to the SDK (a missing URL, a
+ * negative timeout, an unknown strategy…): a programming or configuration mistake, thrown
+ * synchronously by the constructor or method that got it. The message names the option.
+ */
+export const INVALID_OPTIONS = 'NH_INVALID_OPTIONS';
+
+/**
+ * A {@link NervesHubError} with code {@link INVALID_OPTIONS}.
+ * @internal
+ */
+export function invalidOptions(message: string, options?: { cause?: unknown }): NervesHubError {
+  return new NervesHubError(INVALID_OPTIONS, message, options);
 }

@@ -33,7 +33,8 @@ const cpuMs = (usage) => (usage.user + usage.system) / 1000;
 
 process.once('message', async (config) => {
   if (config?.type !== 'config') throw new Error('expected a config message first');
-  const { NervesHubLink, FileApplier, Downloader } = await import(join(config.dist, 'index.js'));
+  const { NervesHubLink, FileApplier } = await import(join(config.dist, 'index.js'));
+  const { Downloader } = await import(join(config.dist, 'advanced.js'));
   const ca = readFileSync(config.caPath, 'utf8');
   const certPem = readFileSync(config.certPath, 'utf8');
   const keyPem = readFileSync(config.keyPath, 'utf8');

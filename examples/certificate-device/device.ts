@@ -9,7 +9,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Downloader,
   FileApplier,
   FileCertificateProvider,
   FwupApplier,
@@ -17,7 +16,7 @@ import {
   createDefaultUpdateClient,
   readFirmwareMetadata,
 } from 'nerves-hub-link';
-import type { FirmwareApplier, FirmwareMeta, Logger, UpdateOutcome } from 'nerves-hub-link';
+import type { FirmwareApplier, WireFirmwareMeta, Logger, UpdateOutcome } from 'nerves-hub-link';
 import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
 import { consoleLogger, generateFwupKeyPair, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
 
@@ -32,13 +31,11 @@ export interface DeviceConfig {
   /** fwup public keys (base64). Empty: ask the server for the org's keys at join. */
   fwupPublicKeys: string[];
   /** The running firmware, as NervesHub knows it. */
-  firmware: FirmwareMeta;
+  firmware: WireFirmwareMeta;
   /** Where verified firmware goes. */
   applier: FirmwareApplier;
   /** Journal and download cache (survives reboots). */
   stateDir: string;
-  /** Extra CA for firmware downloads (only needed for a test server). */
-  downloadCa?: string;
   reboot: () => void | Promise<void>;
   logger?: Logger;
 }
@@ -62,7 +59,6 @@ export function createDevice(config: DeviceConfig): NervesHubLink {
     update: {
       strategy: 'cached',
       stateDir: config.stateDir,
-      ...(config.downloadCa ? { downloader: new Downloader({ ca: config.downloadCa }) } : {}),
     },
     ...(config.logger ? { logger: config.logger } : {}),
   });
@@ -136,14 +132,13 @@ export async function selfTest(): Promise<SelfTestReport> {
       firmware: { uuid: randomUUID(), product: 'example', version: '1.0.0', platform: 'host', architecture: 'x86_64' },
       applier: new FileApplier({ path: target }),
       stateDir: join(dir, 'state'),
-      downloadCa: server.serverCaPem,
       reboot: () => void (rebooted = true),
       ...selfTestLogger(),
     });
     link = device;
     const outcome = new Promise<UpdateOutcome>((resolve) => device.onUpdateOutcome(resolve));
     // The org's fwup keys follow the join; an offer that arrives before them is refused.
-    const keysArrived = new Promise((resolve) => device.socket.once('fwup_public_keys', resolve));
+    const keysArrived = new Promise((resolve) => device.socket.once('fwupPublicKeys', resolve));
     device.start();
     await server.waitForJoin(identifier);
     await keysArrived;

@@ -2,8 +2,9 @@
  * The parts wired by hand — what `NervesHubLink` does for you, spelled out so you can put each
  * part under your own supervision: one NervesHubSocket, one UpdateManager, one applier.
  */
-import { Downloader, NervesHubSocket, UpdateManager } from 'nerves-hub-link';
+import { NervesHubSocket } from 'nerves-hub-link';
 import type { FirmwareApplier, Logger, NervesHubSocketOptions, UpdateClient, UpdateOutcome } from 'nerves-hub-link';
+import { Downloader, UpdateManager } from 'nerves-hub-link/advanced';
 
 /** What one incarnation of the stack needs. */
 export interface DeviceStackConfig {

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { Downloader, FileApplier, FileCertificateProvider, NervesHubLink, readFirmwareMetadata } from 'nerves-hub-link';
+import { FileApplier, FileCertificateProvider, NervesHubLink, readFirmwareMetadata } from 'nerves-hub-link';
 import type { UpdateInfo, UpdateOutcome } from 'nerves-hub-link';
 import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
 import { consoleLogger, generateFwupKeyPair, isEntryPoint, runMain, selfTestLogger, selfTestRequested, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
@@ -64,7 +64,7 @@ export async function selfTest(): Promise<SelfTestReport> {
       },
       client,
       applier: new FileApplier({ path: target }),
-      update: { downloader: new Downloader({ ca: server.serverCaPem }), progressIntervalMs: 0 },
+      update: { progressIntervalMs: 0 },
       ...selfTestLogger(),
     });
     const outcomes: UpdateOutcome[] = [];
@@ -80,7 +80,7 @@ export async function selfTest(): Promise<SelfTestReport> {
       return outcomes[index] as UpdateOutcome;
     };
     // The org's fwup keys follow the join; an offer that arrives before them is refused.
-    const keysArrived = new Promise((resolve) => device.socket.once('fwup_public_keys', resolve));
+    const keysArrived = new Promise((resolve) => device.socket.once('fwupPublicKeys', resolve));
     device.start();
     await server.waitForJoin(identifier);
     await keysArrived;

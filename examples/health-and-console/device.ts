@@ -12,8 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Downloader, FileApplier, FileCertificateProvider, NervesHubLink } from 'nerves-hub-link';
-import type { FirmwareMeta, HealthCheckResult, Logger } from 'nerves-hub-link';
+import { FileApplier, FileCertificateProvider, NervesHubLink } from 'nerves-hub-link';
+import type { WireFirmwareMeta, HealthCheckResult, Logger } from 'nerves-hub-link';
 import { NervesHubTestServer, consoleInput, requestHealthCheck, uploadFile, waitForConsoleOutput } from 'nerves-hub-link/testing';
 import { consoleLogger, isEntryPoint, runMain, selfTestLogger, selfTestRequested, withTimeout } from '../_support/self-test-kit.js';
 
@@ -40,12 +40,11 @@ export interface DeviceConfig {
   certFile: string;
   keyFile: string;
   serverCaFile?: string;
-  firmware: FirmwareMeta;
+  firmware: WireFirmwareMeta;
   stateDir: string;
   /** Where console uploads land. */
   uploadDir: string;
   app: SensorApp;
-  downloadCa?: string;
   logger?: Logger;
 }
 
@@ -56,7 +55,7 @@ export function createDevice(config: DeviceConfig): NervesHubLink {
     socket: { url: config.url, auth: { type: 'certificate', provider }, firmware: config.firmware },
     client: { updateAvailable: () => ({ action: 'ignore', reason: 'this example does not update' }) },
     applier: new FileApplier({ path: join(config.stateDir, 'firmware.fw') }),
-    update: { stateDir: config.stateDir, ...(config.downloadCa ? { downloader: new Downloader({ ca: config.downloadCa }) } : {}) },
+    update: { stateDir: config.stateDir },
     extensions: {
       health: {
         diskMount: '/',
@@ -109,7 +108,6 @@ export async function selfTest(): Promise<SelfTestReport> {
       stateDir: join(dir, 'state'),
       uploadDir,
       app,
-      downloadCa: server.serverCaPem,
       ...selfTestLogger(),
     });
     link.start();

@@ -9,8 +9,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Downloader, FileApplier, NervesHubLink, createDefaultUpdateClient, readFirmwareMetadata } from 'nerves-hub-link';
-import type { FirmwareMeta, Logger, NervesHubSocketOptions, UpdateOutcome } from 'nerves-hub-link';
+import { FileApplier, NervesHubLink, createDefaultUpdateClient, readFirmwareMetadata } from 'nerves-hub-link';
+import type { WireFirmwareMeta, Logger, NervesHubSocketOptions, UpdateOutcome } from 'nerves-hub-link';
 import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
 import { consoleLogger, generateFwupKeyPair, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
 
@@ -24,7 +24,7 @@ export interface SharedSecretDeviceConfig {
   secret: string;
   /** The device serial number (becomes the device identifier in NervesHub). */
   identifier: string;
-  firmware: FirmwareMeta;
+  firmware: WireFirmwareMeta;
   /** Where the new firmware goes (a file in this example; `FwupApplier` on a real device). */
   targetFile: string;
   fwupPublicKeys?: string[];
@@ -55,7 +55,6 @@ export function createSharedSecretDevice(config: SharedSecretDeviceConfig): Nerv
       reboot: config.reboot ?? (() => console.log('rebooting into the new firmware')),
     }),
     applier: new FileApplier({ path: config.targetFile }),
-    update: config.serverCa ? { downloader: new Downloader({ ca: config.serverCa }) } : {},
     ...(config.logger ? { logger: config.logger } : {}),
   });
 }

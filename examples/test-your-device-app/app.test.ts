@@ -56,7 +56,7 @@ async function kiosk(isPlaying: () => boolean): Promise<{ app: Kiosk; id: string
   });
   // The server sends the org's fwup keys right after the join; an update pushed before they
   // arrive would be refused ("no public keys"), so wait for them like a real device does.
-  const keysArrived = new Promise((resolve) => app.link.socket.once('fwup_public_keys', resolve));
+  const keysArrived = new Promise((resolve) => app.link.socket.once('fwupPublicKeys', resolve));
   await server.waitForJoin(id);
   await keysArrived;
   return { app, id, target };

@@ -3,14 +3,14 @@
  * show plays it reschedules updates; otherwise it installs them and asks for a reboot.
  * app.test.ts tests it against NervesHubTestServer.
  */
-import { Downloader, FileApplier, NervesHubLink } from 'nerves-hub-link';
-import type { FirmwareMeta, Logger, SocketAuth, UpdateOutcome } from 'nerves-hub-link';
+import { FileApplier, NervesHubLink } from 'nerves-hub-link';
+import type { WireFirmwareMeta, Logger, SocketAuth, UpdateOutcome } from 'nerves-hub-link';
 
 /** How the kiosk reaches NervesHub and where its firmware goes. */
 export interface KioskOptions {
   url: string;
   auth: SocketAuth;
-  firmware: FirmwareMeta;
+  firmware: WireFirmwareMeta;
   fwupPublicKeys?: string[];
   /** Where a verified firmware is written (a real kiosk would use `FwupApplier`). */
   targetFile: string;
@@ -53,7 +53,6 @@ export function startKiosk(options: KioskOptions): Kiosk {
       reboot: () => void (rebootRequested = true),
     },
     applier: new FileApplier({ path: options.targetFile }),
-    update: options.serverCa ? { downloader: new Downloader({ ca: options.serverCa }) } : {},
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const waiting: Array<(o: UpdateOutcome) => void> = [];

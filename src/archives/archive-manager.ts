@@ -2,10 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { isNervesHubError } from '../errors.js';
+import { isNervesHubError, invalidOptions } from '../errors.js';
 import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
-import type { Logger } from '../internal/logger.js';
-import { safeLog, silentLogger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog, silentLogger } from '../logging/logger.js';
 import type { ArchiveInfo } from '../protocol/archive-info.js';
 import type { FirmwareDownloadSource } from '../update/update-ports.js';
 
@@ -109,7 +109,7 @@ export class ArchiveManager {
   readonly #stop = new AbortController();
 
   constructor(options: ArchiveManagerOptions) {
-    if (typeof options?.dir !== 'string' || options.dir === '') throw new TypeError('ArchiveManager: dir is required');
+    if (typeof options?.dir !== 'string' || options.dir === '') throw invalidOptions('ArchiveManager: dir is required');
     this.#o = options;
     this.#logger = options.logger ?? silentLogger;
   }

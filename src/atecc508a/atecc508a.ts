@@ -3,6 +3,7 @@ import type { Atecc508aErrorContext, Atecc508aZone } from './atecc-error.js';
 import { Atecc508aError, Atecc508aErrorCodes } from './atecc-error.js';
 import { hasValidCrc, withCrc } from './crc16.js';
 import type { I2cTransport } from './i2c-transport.js';
+import { invalidOptions } from '../errors.js';
 import {
   ATECC508A_DEFAULT_ADDRESS,
   GENKEY_MODE_PUBLIC,
@@ -103,13 +104,13 @@ export class Atecc508a {
   readonly #where: string;
   #queue: Promise<unknown> = Promise.resolve();
 
-  /** @throws TypeError on a missing transport or a bad address */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` on a missing transport or a bad address */
   constructor(options: Atecc508aOptions) {
     if (typeof options?.transport?.write !== 'function' || typeof options.transport.read !== 'function') {
-      throw new TypeError('Atecc508a: transport must implement write() and read()');
+      throw invalidOptions('Atecc508a: transport must implement write() and read()');
     }
     const address = options.address ?? ATECC508A_DEFAULT_ADDRESS;
-    if (!Number.isInteger(address) || address < 0x08 || address > 0x77) throw new TypeError(`Atecc508a: address must be a 7-bit I2C address, got ${String(address)}`);
+    if (!Number.isInteger(address) || address < 0x08 || address > 0x77) throw invalidOptions(`Atecc508a: address must be a 7-bit I2C address, got ${String(address)}`);
     this.#transport = options.transport;
     this.#address = address;
     this.#timing = Object.freeze({ ...ATECC508A_TIMING, ...options.timing });

@@ -1,5 +1,6 @@
 import type { I2cTransport } from './i2c-transport.js';
 import { Atecc508aError, Atecc508aErrorCodes } from './atecc-error.js';
+import { invalidOptions } from '../errors.js';
 
 /**
  * The part of the optional `i2c-bus` package's promise API that {@link openLinuxI2cTransport}
@@ -109,7 +110,7 @@ async function loadI2cBus(bus: number): Promise<I2cBusModule> {
  * ```
  */
 export async function openLinuxI2cTransport(bus: number, options: LinuxI2cOptions = {}): Promise<I2cTransport> {
-  if (!Number.isInteger(bus) || bus < 0) throw new TypeError(`openLinuxI2cTransport: bus must be a non-negative integer, got ${String(bus)}`);
+  if (!Number.isInteger(bus) || bus < 0) throw invalidOptions(`openLinuxI2cTransport: bus must be a non-negative integer, got ${String(bus)}`);
   const api = options.i2cBusModule ?? (await loadI2cBus(bus));
   let handle: I2cBusHandle;
   try {

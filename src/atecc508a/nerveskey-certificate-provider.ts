@@ -8,6 +8,7 @@ import type { I2cBusModule } from './linux-i2c.js';
 import { openLinuxI2cTransport } from './linux-i2c.js';
 import type { NervesKeyCertificateSet, NervesKeyInfo } from './nerveskey.js';
 import { readNervesKey } from './nerveskey.js';
+import { invalidOptions } from '../errors.js';
 
 /**
  * How TLS signs with the NervesKey's slot-0 key: a PKCS#11 module for the chip (nerves_key_pkcs11
@@ -86,15 +87,15 @@ export class NervesKeyCertificateProvider implements CertificateProvider {
   #info: NervesKeyInfo | undefined;
   #engineChecked = false;
 
-  /** @throws TypeError on missing signing options or a bad bus; NervesHubError `NH_PKCS11_URI_INVALID` on a bad URI */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` on missing signing options or a bad bus; NervesHubError `NH_PKCS11_URI_INVALID` on a bad URI */
   constructor(options: NervesKeyCertificateProviderOptions) {
     const signing = options?.signing;
     if (typeof signing?.uri !== 'string' || signing.uri === '') {
-      throw new TypeError('NervesKeyCertificateProvider: signing.uri is required (the key stays in the chip: sign through its PKCS#11 module)');
+      throw invalidOptions('NervesKeyCertificateProvider: signing.uri is required (the key stays in the chip: sign through its PKCS#11 module)');
     }
-    if (parsePkcs11Uri(signing.uri).pinValue !== undefined) throw new TypeError('NervesKeyCertificateProvider: signing.uri must not contain pin-value');
+    if (parsePkcs11Uri(signing.uri).pinValue !== undefined) throw invalidOptions('NervesKeyCertificateProvider: signing.uri must not contain pin-value');
     if (options.transport === undefined && options.i2cBus !== undefined && (!Number.isInteger(options.i2cBus) || options.i2cBus < 0)) {
-      throw new TypeError('NervesKeyCertificateProvider: i2cBus must be a non-negative integer');
+      throw invalidOptions('NervesKeyCertificateProvider: i2cBus must be a non-negative integer');
     }
     this.#options = Object.freeze({ ...options, signing: Object.freeze({ ...signing }) });
   }

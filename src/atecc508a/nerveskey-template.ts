@@ -3,6 +3,7 @@ import { Atecc508aError, Atecc508aErrorCodes } from './atecc-error.js';
 import type { CompressedCertificateFields } from './compressed-certificate.js';
 import { parseCompressedCertificate } from './compressed-certificate.js';
 import { bitString, hex, octetString, oid, seq, time, tlv, unsignedInteger, utf8String } from './der.js';
+import { invalidOptions } from '../errors.js';
 
 /**
  * What {@link decompressCertificate} needs to rebuild a NervesKey **device** certificate
@@ -88,7 +89,7 @@ function serialNumber(source: Uint8Array, encodedDates: Uint8Array): Uint8Array 
 }
 
 function checkKey(bytes: Uint8Array, what: string, length: number): void {
-  if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw new TypeError(`decompressCertificate: ${what} must be ${length} bytes`);
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw invalidOptions(`decompressCertificate: ${what} must be ${length} bytes`);
 }
 
 /** The TBSCertificate a template yields for the given compressed fields. @internal */
@@ -99,7 +100,7 @@ export function nervesKeyTbs(fields: Pick<CompressedCertificateFields, 'encodedD
     checkKey(options.deviceSerialNumber, 'deviceSerialNumber', 9);
     checkKey(options.publicKey, 'publicKey', 64);
     checkKey(options.signerPublicKey, 'signerPublicKey', 64);
-    if (typeof options.manufacturerSerialNumber !== 'string' || options.manufacturerSerialNumber === '') throw new TypeError('decompressCertificate: manufacturerSerialNumber is required');
+    if (typeof options.manufacturerSerialNumber !== 'string' || options.manufacturerSerialNumber === '') throw invalidOptions('decompressCertificate: manufacturerSerialNumber is required');
     const aki = seq(oid('551d23'), octetString(seq(tlv(0x80, keyId(options.signerPublicKey)))));
     return seq(
       v3,
@@ -154,7 +155,7 @@ export function assembleCertificate(tbs: Uint8Array, signature: Uint8Array): Uin
  */
 export function decompressCertificate(compressed: Uint8Array, options: DecompressCertificateOptions): Uint8Array {
   const template = TEMPLATE[options?.template];
-  if (template === undefined) throw new TypeError(`decompressCertificate: unknown template ${String(options?.template)} (expected 'nerveskey-device' or 'nerveskey-signer')`);
+  if (template === undefined) throw invalidOptions(`decompressCertificate: unknown template ${String(options?.template)} (expected 'nerveskey-device' or 'nerveskey-signer')`);
   const fields = parseCompressedCertificate(compressed, template.step);
   if (fields.templateId !== template.templateId || fields.snSource !== template.snSource) {
     throw new Atecc508aError(

@@ -9,6 +9,7 @@ import type { KeyObject } from 'node:crypto';
  * ```ts
  * const material: TlsClientMaterial = { certificateChain: [deviceCertPem, signerCertPem], key: keyPem };
  * ```
+ * @category Connection
  */
 export interface TlsClientMaterial {
   /** Device certificate first, then any intermediate/signer certificates to send (PEM strings or DER). */
@@ -37,6 +38,7 @@ export interface TlsClientMaterial {
  *   },
  * };
  * ```
+ * @category Connection
  */
 export interface CertificateProvider {
   /** Returns the material for the next TLS handshake. May reject with a `NervesHubError`. */

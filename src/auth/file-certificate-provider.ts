@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { NervesHubError } from '../errors.js';
+import { NervesHubError, invalidOptions } from '../errors.js';
 import type { CertificateProvider, TlsClientMaterial } from './certificate-provider.js';
 import { looksLikeDer, privateKeyToPem, splitPemCertificates } from './pem.js';
 
@@ -15,6 +15,7 @@ import { looksLikeDer, privateKeyToPem, splitPemCertificates } from './pem.js';
  *   serverCaFile: '/etc/ssl/nerves-hub-ca.pem',
  * };
  * ```
+ * @category Connection
  */
 export interface FileCertificateProviderOptions {
   /** Device certificate (PEM may hold the device certificate followed by intermediates). */
@@ -36,17 +37,18 @@ export interface FileCertificateProviderOptions {
  * const provider = new FileCertificateProvider({ certFile: '/data/nerves-hub/cert.pem', keyFile: '/data/nerves-hub/key.pem' });
  * const socket = new NervesHubSocket({ url: 'wss://devices.nerves-hub.org', auth: { type: 'certificate', provider }, firmware });
  * ```
+ * @category Connection
  */
 export class FileCertificateProvider implements CertificateProvider {
   readonly #options: Readonly<FileCertificateProviderOptions>;
 
-  /** @throws TypeError when `certFile` or `keyFile` is missing. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` when `certFile` or `keyFile` is missing. */
   constructor(options: FileCertificateProviderOptions) {
-    if (typeof options?.certFile !== 'string' || options.certFile === '') throw new TypeError('FileCertificateProvider: certFile is required');
-    if (typeof options.keyFile !== 'string' || options.keyFile === '') throw new TypeError('FileCertificateProvider: keyFile is required');
+    if (typeof options?.certFile !== 'string' || options.certFile === '') throw invalidOptions('FileCertificateProvider: certFile is required');
+    if (typeof options.keyFile !== 'string' || options.keyFile === '') throw invalidOptions('FileCertificateProvider: keyFile is required');
     for (const name of ['signerCertFile', 'serverCaFile'] as const) {
       const v = options[name];
-      if (v !== undefined && (typeof v !== 'string' || v === '')) throw new TypeError(`FileCertificateProvider: ${name} must be a path`);
+      if (v !== undefined && (typeof v !== 'string' || v === '')) throw invalidOptions(`FileCertificateProvider: ${name} must be a path`);
     }
     this.#options = Object.freeze({ ...options });
   }

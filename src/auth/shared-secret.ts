@@ -1,4 +1,5 @@
 import { createHmac, getHashes, pbkdf2Sync } from 'node:crypto';
+import { invalidOptions } from '../errors.js';
 
 /** Defaults of the NH1 shared-secret signature (nerves_hub_link's `shared_secret` defaults). */
 export const SHARED_SECRET_DEFAULTS = Object.freeze({
@@ -19,6 +20,7 @@ export const SHARED_SECRET_DEFAULTS = Object.freeze({
  * ```ts
  * const headers = createSharedSecretHeaders({ key: 'nhd_…', secret, identifier: 'NH-0001', signedAt: Math.floor(Date.now() / 1000) });
  * ```
+ * @category Connection
  */
 export interface SharedSecretHeaderOptions {
   /** Product key (`nhp_…`) or device key (`nhd_…`). */
@@ -45,6 +47,7 @@ export interface SharedSecretHeaderOptions {
  * const headers: SharedSecretHeaders = createSharedSecretHeaders({ key, secret, identifier });
  * new WebSocket(url, { headers: { ...headers } });
  * ```
+ * @category Connection
  */
 export interface SharedSecretHeaders {
   /** Algorithm, `NH1-HMAC-<digest>-<iterations>-<keyLength>`. */
@@ -107,13 +110,13 @@ function encodeInteger(n: number): Buffer {
 }
 
 function requireString(name: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`shared secret: ${name} must be a non-empty string`);
+  if (typeof value !== 'string' || value.length === 0) throw invalidOptions(`shared secret: ${name} must be a non-empty string`);
   return value;
 }
 
 function requirePositiveInteger(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new TypeError(`shared secret: ${name} must be a positive integer`);
+    throw invalidOptions(`shared secret: ${name} must be a positive integer`);
   }
   return value;
 }
@@ -124,11 +127,12 @@ function requirePositiveInteger(name: string, value: unknown): number {
  * signature only within 90 s after `signedAt` and never one from the future, so compute fresh
  * headers for every connection attempt.
  *
- * @throws TypeError on missing or malformed inputs, or a digest node:crypto does not know.
+ * @throws NervesHubError `NH_INVALID_OPTIONS` on missing or malformed inputs, or a digest node:crypto does not know.
  * @example
  * ```ts
  * const headers = createSharedSecretHeaders({ key: 'nhp_…', secret, identifier: 'NH-0001' });
  * ```
+ * @category Connection
  */
 export function createSharedSecretHeaders(options: SharedSecretHeaderOptions): SharedSecretHeaders {
   const key = requireString('key', options.key);
@@ -136,13 +140,13 @@ export function createSharedSecretHeaders(options: SharedSecretHeaderOptions): S
   const identifier = requireString('identifier', options.identifier);
   const digest = requireString('digest', options.digest ?? SHARED_SECRET_DEFAULTS.digest).toLowerCase();
   if (!/^[a-z0-9-]+$/.test(digest) || !getHashes().includes(digest)) {
-    throw new TypeError(`shared secret: unknown digest "${digest}"`);
+    throw invalidOptions(`shared secret: unknown digest "${digest}"`);
   }
   const iterations = requirePositiveInteger('iterations', options.iterations ?? SHARED_SECRET_DEFAULTS.iterations);
   const keyLength = requirePositiveInteger('keyLength', options.keyLength ?? SHARED_SECRET_DEFAULTS.keyLength);
   const signedAt = options.signedAt ?? Math.floor(Date.now() / 1000);
   if (typeof signedAt !== 'number' || !Number.isSafeInteger(signedAt) || signedAt < 0) {
-    throw new TypeError('shared secret: signedAt must be a non-negative integer of Unix seconds');
+    throw invalidOptions('shared secret: signedAt must be a non-negative integer of Unix seconds');
   }
 
   const alg = `NH1-HMAC-${digest}-${iterations}-${keyLength}`;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { NervesHubError } from '../errors.js';
-import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
+import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
 import type { AgentServicesConfig } from './agent-services-config.js';
 import { parseAgentServices } from './agent-services-config.js';
 
@@ -45,7 +45,7 @@ export interface AgentConfig {
   auth: AgentAuthConfig;
   serverCaFile?: string;
   serverName?: string;
-  firmware: FirmwareMeta;
+  firmware: WireFirmwareMeta;
   fwupVersion?: string;
   fwupPublicKeys: string[];
   apply: AgentApplyConfig;
@@ -160,7 +160,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
 
   const f = obj(c.firmware, 'firmware');
   checkUnknown(f, ['uuid', 'product', 'version', 'platform', 'architecture', 'author', 'description', 'vcs_identifier', 'misc'], 'firmware');
-  const firmware: FirmwareMeta = { uuid: str(f, 'uuid', 'firmware', true) };
+  const firmware: WireFirmwareMeta = { uuid: str(f, 'uuid', 'firmware', true) };
   for (const k of ['product', 'version', 'platform', 'architecture'] as const) firmware[k] = str(f, k, 'firmware', true);
   // A Nerves device's KV often holds "" for these: sent as given (nerves_fw_misc: "").
   for (const k of ['author', 'description', 'vcs_identifier', 'misc'] as const) {

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import { FileCertificateProvider } from '../auth/file-certificate-provider.js';
 import { Downloader } from '../download/downloader.js';
-import type { Logger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { NervesHubLinkOptions } from '../link/nerves-hub-link.js';
 import type { SocketAuth } from '../socket/options.js';
 import { FileApplier } from '../update/appliers/file-applier.js';

@@ -1,6 +1,6 @@
-import { LOG_LIMITS, sanitizeForLog, sanitizeLogData } from '../internal/log-sanitizer.js';
-import type { Logger, LogLevel } from '../internal/logger.js';
-import { levelEnabled } from '../internal/logger.js';
+import { LOG_LIMITS, sanitizeForLog, sanitizeLogData } from '../logging/log-sanitizer.js';
+import type { Logger, LogLevel } from '../logging/logger.js';
+import { levelEnabled } from '../logging/logger.js';
 
 /** Output format of the CLI's log lines. */
 export type LogFormat = 'text' | 'json';

@@ -4,17 +4,18 @@
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFirmwareMetadata } from '../firmware/read-firmware-metadata.js';
-import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
-import { redactUrl } from '../internal/redact.js';
+import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
+import { redactUrl } from '../logging/redact.js';
 import { createFirmware } from '../testing/create-firmware.js';
 import type { DeviceFrame, ServerFrame } from '../testing/server/types.js';
 import type { ApplyContext, FirmwareApplier } from '../update/firmware-applier.js';
-import type { FirmwareDownloadOptions, FirmwareDownloadSource } from '../update/update-ports.js';
+import type { DownloadOptions } from '../download/download-options.js';
+import type { FirmwareDownloadSource } from '../update/update-ports.js';
 
 /** A signed demo firmware and the key that verifies it. */
 export interface DemoFirmware {
   bytes: Uint8Array;
-  meta: FirmwareMeta;
+  meta: WireFirmwareMeta;
   /** Base64 Ed25519 public key (fwup-key.pub format) the device trusts. */
   publicKey: string;
   /** Upper-case hex SHA-256 of the file (NervesHub's `checksum`). */
@@ -78,7 +79,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
  */
 export function pacedDownloads(inner: FirmwareDownloadSource, bytesPerSecond: number, span: Span): FirmwareDownloadSource {
   return {
-    async *stream(url: string | URL, options: FirmwareDownloadOptions = {}) {
+    async *stream(url: string | URL, options: DownloadOptions = {}) {
       span.startedAt = Date.now();
       let received = 0;
       for await (const chunk of inner.stream(url, options)) {

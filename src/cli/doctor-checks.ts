@@ -10,7 +10,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import type { TlsClientMaterial } from '../auth/certificate-provider.js';
 import { isNervesHubError, NervesHubError } from '../errors.js';
-import { redactUrl } from '../internal/redact.js';
+import { redactUrl } from '../logging/redact.js';
 import { SocketErrorCodes } from '../socket/connect-errors.js';
 import type { FailureContext } from '../socket/connect-errors.js';
 import { NervesHubSocket } from '../socket/nerves-hub-socket.js';

@@ -1,8 +1,8 @@
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { NervesHubError } from '../errors.js';
-import type { Logger } from '../internal/logger.js';
-import { safeLog, silentLogger } from '../internal/logger.js';
+import { NervesHubError, invalidOptions } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog, silentLogger } from '../logging/logger.js';
 import { CONSOLE_VERSION, DEVICE_API_VERSION, Topics } from '../protocol/constants.js';
 import type { TopicChannel } from '../socket/topic-channel.js';
 import type { ConsoleSession, ConsoleSessionFactory, ConsoleSize } from './console-session.js';
@@ -95,15 +95,15 @@ export class RemoteConsole {
   #size: ConsoleSize = { cols: 80, rows: 24 };
   #timer: NodeJS.Timeout | undefined;
 
-  /** @throws TypeError for a non-positive timeout or an upload limit above 10 MiB. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` for a non-positive timeout or an upload limit above 10 MiB. */
   constructor(options: RemoteConsoleOptions = {}) {
     this.#o = options;
     this.#logger = options.logger ?? silentLogger;
     const seconds = options.timeoutSeconds ?? 300;
-    if (!(typeof seconds === 'number' && seconds > 0)) throw new TypeError('RemoteConsole: timeoutSeconds must be a positive number');
+    if (!(typeof seconds === 'number' && seconds > 0)) throw invalidOptions('RemoteConsole: timeoutSeconds must be a positive number');
     this.#timeoutMs = seconds * 1000;
     const maxBytes = options.maxUploadBytes ?? CONSOLE_MAX_FILE_BYTES;
-    if (!(Number.isSafeInteger(maxBytes) && maxBytes > 0 && maxBytes <= CONSOLE_MAX_FILE_BYTES)) throw new TypeError('RemoteConsole: maxUploadBytes must be 1 … 10 MiB');
+    if (!(Number.isSafeInteger(maxBytes) && maxBytes > 0 && maxBytes <= CONSOLE_MAX_FILE_BYTES)) throw invalidOptions('RemoteConsole: maxUploadBytes must be 1 … 10 MiB');
     this.#files = new FileReceiver(options.uploadDir, this.#logger, { maxBytes, idleMs: options.uploadIdleMs ?? 60_000 });
   }
 

@@ -1,12 +1,12 @@
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
 
 /**
- * Default of `DownloaderOptions.maxBytesWhenSizeUnknown`: 2 GiB. Nerves fwup archives are tens to
+ * Default of `DownloaderOptions.maxBytesWhenSizeUnknown` (see `DOWNLOADER_DEFAULTS`): 2 GiB. Nerves fwup archives are tens to
  * a few hundred MiB (the largest x86_64 images stay under 1 GiB), so this never stops a real
  * firmware, while a server that announces no size can no longer stream without end into the
  * cache (a 1.4 GB chunked body against 256 KiB expected was seen) or a device's data partition.
  */
-export const DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN = 2 * 1024 * 1024 * 1024;
+export const MAX_BYTES_WHEN_SIZE_UNKNOWN = 2 * 1024 * 1024 * 1024;
 
 /**
  * Keeps a download inside its announced size (ARCHITECTURE decision 9): the caller's
@@ -17,7 +17,7 @@ export const DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN = 2 * 1024 * 1024 * 1024;
  *
  * @example
  * ```ts
- * const guard = new BodySizeGuard(info.size, DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN);
+ * const guard = new BodySizeGuard(info.size, MAX_BYTES_WHEN_SIZE_UNKNOWN);
  * guard.checkAnnounced(contentLength);   // throws NH_DOWNLOAD_TOO_LARGE when no size was expected and it is too big
  * guard.checkChunk(position, chunk.length, contentLength); // throws NH_DOWNLOAD_BODY_TOO_LONG past the size
  * ```

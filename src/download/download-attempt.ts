@@ -47,10 +47,10 @@ export class DownloadCursor {
   /** Failed attempts so far. */
   disconnects = 0;
   readonly #offset: number;
-  readonly #checksums: { partialsChecksums?: string[] | undefined; checksum?: string | undefined } | undefined;
+  readonly #checksums: { partialsChecksums?: readonly string[] | undefined; checksum?: string | undefined } | undefined;
   readonly #partFailures = new Map<number, number>();
 
-  constructor(offset: number, options: { expectedSize?: number | undefined; etag?: string | undefined; checksum?: string | undefined; partialsChecksums?: string[] | undefined }) {
+  constructor(offset: number, options: { expectedSize?: number | undefined; etag?: string | undefined; checksum?: string | undefined; partialsChecksums?: readonly string[] | undefined }) {
     this.#offset = offset;
     this.position = offset;
     this.delivered = offset;

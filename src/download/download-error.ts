@@ -1,6 +1,10 @@
 import { NervesHubError } from '../errors.js';
 
-/** Stable codes of {@link DownloadError}. */
+/**
+ * Stable codes of {@link DownloadError}.
+ *
+ * @category Errors and logging
+ */
 export const DownloadErrorCodes = Object.freeze({
   /** The server answered with a status the downloader does not retry (see `status`). */
   httpStatus: 'NH_DOWNLOAD_HTTP_STATUS',
@@ -48,6 +52,7 @@ export type DownloadErrorCode = (typeof DownloadErrorCodes)[keyof typeof Downloa
  * try { for await (const chunk of downloader.stream(url)) write(chunk); }
  * catch (err) { if (err instanceof DownloadError && err.code === 'NH_DOWNLOAD_URL_EXPIRED') waitForNewOffer(); }
  * ```
+ * @category Errors and logging
  */
 export class DownloadError extends NervesHubError {
   /** HTTP status of the response that ended the download, when there was one. */

@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import type { Logger } from '../internal/logger.js';
-import { safeLog, silentLogger } from '../internal/logger.js';
-import { redactUrl } from '../internal/redact.js';
-import { BodySizeGuard, DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN } from './body-size-guard.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog, silentLogger } from '../logging/logger.js';
+import { redactUrl } from '../logging/redact.js';
+import { BodySizeGuard, MAX_BYTES_WHEN_SIZE_UNKNOWN } from './body-size-guard.js';
+import type { DownloadOptions } from './download-options.js';
+import { invalidOptions } from '../errors.js';
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
 import { openHttpRequest, type OpenHttpRequest } from './http-connect.js';
 import { DownloadAttempt, DownloadCursor, MAX_TIMER_MS, TransientFailure, isPartMismatch } from './download-attempt.js';
@@ -23,7 +25,7 @@ import { checkDownloadUrl } from './url-policy.js';
  * ```
  */
 export interface DownloaderOptions {
-  /** Retry/timeout policy; missing fields take {@link DEFAULT_RETRY_OPTIONS}. */
+  /** Retry/timeout policy; missing fields take {@link RETRY_DEFAULTS}. */
   retry?: Partial<RetryOptions>;
   /** Extra trusted CA certificates (PEM or DER) for https firmware hosts. */
   ca?: string | Uint8Array | Array<string | Uint8Array>;
@@ -37,7 +39,7 @@ export interface DownloaderOptions {
   logger?: Logger;
   /**
    * Largest file accepted when the caller passes no `expectedSize` (bytes, default
-   * {@link DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN}, 2 GiB). With an `expectedSize` the download
+   * {@link DOWNLOADER_DEFAULTS}, 2 GiB). With an `expectedSize` the download
    * never runs past that size instead.
    */
   maxBytesWhenSizeUnknown?: number;
@@ -47,37 +49,6 @@ export interface DownloaderOptions {
    * still refuses a forged archive). Default `false`: `http:` fails with `NH_DOWNLOAD_INSECURE_URL`.
    */
   allowInsecureHttpDownloadsForTesting?: boolean;
-}
-
-/**
- * One download.
- *
- * @example
- * ```ts
- * const options: DownloadOptions = { signal: AbortSignal.timeout(600_000), expectedSize: info.size, checksum: info.checksum };
- * ```
- */
-export interface DownloadOptions {
-  /** Stops the download at once (`NH_DOWNLOAD_ABORTED`). */
-  signal?: AbortSignal;
-  /** Start at this byte (e.g. after a cached partial file); the first request is ranged. */
-  offset?: number;
-  /** Validator of the bytes before `offset`, sent as `If-Range`. */
-  etag?: string;
-  /** Size of the whole file, when known (NervesHub's `size`); the body never runs past it (`NH_DOWNLOAD_BODY_TOO_LONG`). */
-  expectedSize?: number;
-  /**
-   * SHA-256 (hex) of the whole file. Checked before the last part is handed on (only when
-   * `offset` is 0: with a resumed file the caller re-verifies the file, see `verifyFileChecksums`),
-   * also when `partialsChecksums` are given: an offer whose two lists disagree fails closed.
-   */
-  checksum?: string;
-  /** SHA-256 (hex) of each 1 MiB part; each part is checked before it is handed on. Needs a 1 MiB aligned `offset`. */
-  partialsChecksums?: string[];
-  /** Called at every (re)connect, before the request is sent. */
-  onRequest?(info: { attempt: number; offset: number }): void;
-  /** Called after every received chunk. */
-  onProgress?(progress: { received: number; total: number | undefined }): void;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -110,21 +81,29 @@ function proxyUrl(url: string): URL {
   try {
     parsed = new URL(url);
   } catch (cause) {
-    throw new DownloadError(DownloadErrorCodes.badRequest, 'proxy is not a valid URL', { cause });
+    throw invalidOptions('proxy is not a valid URL', { cause });
   }
-  if (parsed.protocol !== 'http:') throw new DownloadError(DownloadErrorCodes.badRequest, 'only http:// proxies are supported');
+  if (parsed.protocol !== 'http:') throw invalidOptions('only http:// proxies are supported');
   return parsed;
 }
+
+export type { DownloadOptions } from './download-options.js';
+
+/** Defaults of {@link DownloaderOptions} (retry defaults: {@link RETRY_DEFAULTS}). */
+export const DOWNLOADER_DEFAULTS = Object.freeze({
+  /** Largest file accepted without an announced size: 2 GiB. */
+  maxBytesWhenSizeUnknown: MAX_BYTES_WHEN_SIZE_UNKNOWN,
+});
 
 /** The validated start offset of a download. */
 function checkedOffset(options: DownloadOptions): number {
   const offset = options.offset ?? 0;
-  if (!Number.isSafeInteger(offset) || offset < 0) throw new DownloadError(DownloadErrorCodes.badRequest, `offset must be a non-negative integer (got ${offset})`);
+  if (!Number.isSafeInteger(offset) || offset < 0) throw invalidOptions(`offset must be a non-negative integer (got ${offset})`);
   if (options.expectedSize !== undefined && (!Number.isSafeInteger(options.expectedSize) || options.expectedSize < offset)) {
-    throw new DownloadError(DownloadErrorCodes.badRequest, `expectedSize ${options.expectedSize} is not an integer >= offset ${offset}`);
+    throw invalidOptions(`expectedSize ${options.expectedSize} is not an integer >= offset ${offset}`);
   }
   if (options.partialsChecksums !== undefined && offset % PART_SIZE_BYTES !== 0) {
-    throw new DownloadError(DownloadErrorCodes.badRequest, `offset ${offset} must be a multiple of 1 MiB when partial checksums are checked`);
+    throw invalidOptions(`offset ${offset} must be a multiple of 1 MiB when partial checksums are checked`);
   }
   return offset;
 }
@@ -168,15 +147,15 @@ export class Downloader {
   readonly #maxBytesWhenSizeUnknown: number;
   readonly #allowInsecureHttp: boolean;
 
-  /** @throws DownloadError `NH_DOWNLOAD_BAD_REQUEST` when a retry option or `proxy` is unusable. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` when a retry option, `proxy` or `maxBytesWhenSizeUnknown` is unusable. */
   constructor(options: DownloaderOptions = {}) {
     this.#retry = resolveRetryOptions(options.retry);
     const ca = options.ca === undefined ? undefined : Array.isArray(options.ca) ? options.ca : [options.ca];
     this.#ca = ca?.map((c) => (typeof c === 'string' ? c : Buffer.from(c)));
     if (options.proxy !== undefined) this.#proxy = proxyUrl(options.proxy);
-    const maxBytes = options.maxBytesWhenSizeUnknown ?? DEFAULT_MAX_BYTES_WHEN_SIZE_UNKNOWN;
+    const maxBytes = options.maxBytesWhenSizeUnknown ?? DOWNLOADER_DEFAULTS.maxBytesWhenSizeUnknown;
     if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
-      throw new DownloadError(DownloadErrorCodes.badRequest, `maxBytesWhenSizeUnknown must be a positive integer (got ${String(maxBytes)})`);
+      throw invalidOptions(`maxBytesWhenSizeUnknown must be a positive integer (got ${String(maxBytes)})`);
     }
     this.#maxBytesWhenSizeUnknown = maxBytes;
     this.#allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;

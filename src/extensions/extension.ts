@@ -1,4 +1,4 @@
-import type { Logger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
 
 /**
  * What an attached extension may do: push `<name>:<event>` on the `extensions` topic.

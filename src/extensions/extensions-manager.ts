@@ -1,9 +1,10 @@
-import type { Logger } from '../internal/logger.js';
-import { safeLog, silentLogger } from '../internal/logger.js';
-import { sanitizeForLog } from '../internal/log-sanitizer.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog, silentLogger } from '../logging/logger.js';
+import { sanitizeForLog } from '../logging/log-sanitizer.js';
 import { Topics } from '../protocol/constants.js';
 import type { TopicChannel } from '../socket/topic-channel.js';
 import type { DeviceExtension, ExtensionContext } from './extension.js';
+import { invalidOptions } from '../errors.js';
 
 /** Where {@link ExtensionsManager} joins the `extensions` topic (a `NervesHubSocket`). */
 export interface ExtensionsHost {
@@ -56,7 +57,7 @@ export function extensionNames(payload: Record<string, unknown>, all: readonly s
  * @example
  * ```ts
  * const extensions = new ExtensionsManager({ extensions: [new HealthExtension()] });
- * socket.on('extensions:get', () => extensions.join(socket));
+ * socket.on('extensionsGet', () => extensions.join(socket));
  * ```
  */
 export class ExtensionsManager {
@@ -71,8 +72,8 @@ export class ExtensionsManager {
   /** @throws TypeError on duplicate or unnamed extensions. */
   constructor(options: ExtensionsManagerOptions) {
     for (const e of options.extensions) {
-      if (typeof e?.name !== 'string' || e.name === '' || e.name.includes(':')) throw new TypeError('ExtensionsManager: every extension needs a name without ":"');
-      if (this.#byName.has(e.name)) throw new TypeError(`ExtensionsManager: extension "${e.name}" is listed twice`);
+      if (typeof e?.name !== 'string' || e.name === '' || e.name.includes(':')) throw invalidOptions('ExtensionsManager: every extension needs a name without ":"');
+      if (this.#byName.has(e.name)) throw invalidOptions(`ExtensionsManager: extension "${e.name}" is listed twice`);
       this.#byName.set(e.name, e);
     }
     this.#logger = options.logger ?? silentLogger;

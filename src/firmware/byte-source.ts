@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { nextOrAbort } from '../internal/abortable-source.js';
+import { invalidOptions } from '../errors.js';
 
 /** Anything the verifier reads an archive from. */
 export type FirmwareInput = string | Uint8Array | NodeJS.ReadableStream | AsyncIterable<Uint8Array>;
@@ -39,7 +40,7 @@ async function* readFileChunks(
 
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
-  throw new TypeError('firmware input must yield Uint8Array/Buffer chunks (remove any setEncoding)');
+  throw invalidOptions('firmware input must yield Uint8Array/Buffer chunks (remove any setEncoding)');
 }
 
 /**
@@ -65,7 +66,7 @@ export async function* firmwareChunks(
   }
   const iterable = input as AsyncIterable<unknown>;
   if (typeof iterable[Symbol.asyncIterator] !== 'function') {
-    throw new TypeError('firmware input must be a path, a Uint8Array, a Readable or an AsyncIterable<Uint8Array>');
+    throw invalidOptions('firmware input must be a path, a Uint8Array, a Readable or an AsyncIterable<Uint8Array>');
   }
   const iterator = iterable[Symbol.asyncIterator]();
   let finished = false;

@@ -78,106 +78,106 @@ export function archivePathToResourceName(path: string): string {
  * {@link ZipStreamParser}. Every failure is a {@link FirmwareVerificationError}.
  */
 export class FirmwareArchiveCheck implements ZipStreamHandler {
-  private readonly parser = new ZipStreamParser(this);
-  private signature: Uint8Array | undefined;
-  private signatureBytes = 0;
-  private signatureChunks: Uint8Array[] = [];
-  private sawSignatureEntry = false;
-  private metaChunks: Uint8Array[] = [];
-  private metaBytes = 0;
-  private declared = new Map<string, DeclaredResource>();
-  private verifiedMetadata: FirmwareMetadata | undefined;
-  private readonly verifiedResources: FirmwareResource[] = [];
-  private currentBytes = 0;
-  private currentLimit = 0;
+  readonly #parser = new ZipStreamParser(this);
+  #signature: Uint8Array | undefined;
+  #signatureBytes = 0;
+  #signatureChunks: Uint8Array[] = [];
+  #sawSignatureEntry = false;
+  #metaChunks: Uint8Array[] = [];
+  #metaBytes = 0;
+  #declared = new Map<string, DeclaredResource>();
+  #verifiedMetadata: FirmwareMetadata | undefined;
+  readonly #verifiedResources: FirmwareResource[] = [];
+  #currentBytes = 0;
+  #currentLimit = 0;
 
   constructor(private readonly options: FirmwareArchiveCheckOptions) {}
 
   /** Metadata once meta.conf is verified. */
   get metadata(): FirmwareMetadata | undefined {
-    return this.verifiedMetadata;
+    return this.#verifiedMetadata;
   }
 
   /** Resources verified so far, in archive order. */
   get resources(): FirmwareResource[] {
-    return this.verifiedResources;
+    return this.#verifiedResources;
   }
 
   /** Offset up to which bytes may be passed on (0 until meta.conf is verified). */
   get releasableOffset(): number {
-    return this.verifiedMetadata ? this.parser.releasableOffset : 0;
+    return this.#verifiedMetadata ? this.#parser.releasableOffset : 0;
   }
 
   /** Feeds the next archive bytes. */
   async push(chunk: Uint8Array): Promise<void> {
-    if (!this.verifiedMetadata && this.parser.offset > ARCHIVE_LIMITS.maxMetaConfCompressedBytes) {
-      throw malformed(`Unexpected meta.conf size: ${this.metaBytes}`);
+    if (!this.#verifiedMetadata && this.#parser.offset > ARCHIVE_LIMITS.maxMetaConfCompressedBytes) {
+      throw malformed(`Unexpected meta.conf size: ${this.#metaBytes}`);
     }
-    await this.parser.push(chunk);
+    await this.#parser.push(chunk);
   }
 
   /** Ends the input; throws when the archive is incomplete or a resource is missing. */
   async finish(): Promise<void> {
-    await this.parser.finish();
+    await this.#parser.finish();
   }
 
   /** Releases zlib state. */
   dispose(): void {
-    this.parser.dispose();
+    this.#parser.dispose();
   }
 
   // ---- ZipStreamHandler -------------------------------------------------------------------
 
   entryStart(entry: ZipLocalEntry): (data: Uint8Array) => void {
-    if (this.verifiedMetadata) return this.resourceStart(entry);
+    if (this.#verifiedMetadata) return this.#resourceStart(entry);
     const first = entry.index === 0;
     if (first && entry.name === SIGNATURE_ENTRY) {
       return (data) => {
-        if (this.signatureBytes < ED25519_SIGNATURE_LENGTH) {
-          const keep = data.subarray(0, ED25519_SIGNATURE_LENGTH - this.signatureBytes);
-          this.signatureChunks.push(new Uint8Array(keep));
+        if (this.#signatureBytes < ED25519_SIGNATURE_LENGTH) {
+          const keep = data.subarray(0, ED25519_SIGNATURE_LENGTH - this.#signatureBytes);
+          this.#signatureChunks.push(new Uint8Array(keep));
         }
-        this.signatureBytes += data.length;
-        if (this.signatureBytes > ARCHIVE_LIMITS.maxSignatureEntryBytes) {
+        this.#signatureBytes += data.length;
+        if (this.#signatureBytes > ARCHIVE_LIMITS.maxSignatureEntryBytes) {
           throw malformed(`Unexpected meta.conf.ed25519 size: more than ${ARCHIVE_LIMITS.maxSignatureEntryBytes}`);
         }
       };
     }
-    if (entry.name !== META_CONF_ENTRY || entry.index !== (this.sawSignatureEntry ? 1 : 0)) {
+    if (entry.name !== META_CONF_ENTRY || entry.index !== (this.#sawSignatureEntry ? 1 : 0)) {
       throw malformed(`Expecting meta.conf to be at the beginning of ${this.options.label}`);
     }
-    this.metaChunks = [];
+    this.#metaChunks = [];
     return (data) => {
-      this.metaBytes += data.length;
-      if (this.metaBytes >= ARCHIVE_LIMITS.maxMetaConfBytes) {
+      this.#metaBytes += data.length;
+      if (this.#metaBytes >= ARCHIVE_LIMITS.maxMetaConfBytes) {
         throw malformed(`Unexpected meta.conf size: ${ARCHIVE_LIMITS.maxMetaConfBytes}`);
       }
-      this.metaChunks.push(new Uint8Array(data));
+      this.#metaChunks.push(new Uint8Array(data));
     };
   }
 
   entryEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): void {
-    if (this.verifiedMetadata) {
-      this.resourceEnd(entry, totals);
+    if (this.#verifiedMetadata) {
+      this.#resourceEnd(entry, totals);
     } else if (entry.index === 0 && entry.name === SIGNATURE_ENTRY) {
-      if (this.signatureBytes !== ED25519_SIGNATURE_LENGTH) {
-        throw malformed(`Unexpected meta.conf.ed25519 size: ${this.signatureBytes}`);
+      if (this.#signatureBytes !== ED25519_SIGNATURE_LENGTH) {
+        throw malformed(`Unexpected meta.conf.ed25519 size: ${this.#signatureBytes}`);
       }
-      this.signature = concat(this.signatureChunks, ED25519_SIGNATURE_LENGTH);
-      this.signatureChunks = [];
-      this.sawSignatureEntry = true;
+      this.#signature = concat(this.#signatureChunks, ED25519_SIGNATURE_LENGTH);
+      this.#signatureChunks = [];
+      this.#sawSignatureEntry = true;
     } else {
-      this.metaConfEnd(entry);
+      this.#metaConfEnd(entry);
     }
   }
 
   localEntriesEnd(): void {
-    if (!this.verifiedMetadata) {
-      if (this.sawSignatureEntry) throw malformed('Expecting more than meta.conf.ed25519 in archive');
+    if (!this.#verifiedMetadata) {
+      if (this.#sawSignatureEntry) throw malformed('Expecting more than meta.conf.ed25519 in archive');
       throw malformed(`Expecting meta.conf to be at the beginning of ${this.options.label}`);
     }
     // fwup keeps its resource list in reverse declaration order and reports the first miss.
-    const declarations = [...this.declared.values()].reverse();
+    const declarations = [...this.#declared.values()].reverse();
     const missing = declarations.find((r) => !r.processed);
     if (missing) {
       throw new FirmwareVerificationError(
@@ -189,18 +189,18 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
 
   // ---- meta.conf --------------------------------------------------------------------------
 
-  private metaConfEnd(entry: ZipLocalEntry): void {
-    const size = this.metaBytes;
+  #metaConfEnd(entry: ZipLocalEntry): void {
+    const size = this.#metaBytes;
     if (size < ARCHIVE_LIMITS.minMetaConfBytes || size >= ARCHIVE_LIMITS.maxMetaConfBytes) {
       throw malformed(`Unexpected meta.conf size: ${size}`);
     }
-    const bytes = concat(this.metaChunks, size);
-    this.metaChunks = [];
+    const bytes = concat(this.#metaChunks, size);
+    this.#metaChunks = [];
     const skipSignature = this.options.metadataWithoutSignature === true && this.options.keys.length === 0;
-    if (!skipSignature && !this.signature) {
+    if (!skipSignature && !this.#signature) {
       throw new FirmwareVerificationError('NH_FW_UNSIGNED', 'Expecting signed firmware archive.');
     }
-    if (!skipSignature && !verifyWithAnyKey(bytes, this.signature!, this.options.keys)) {
+    if (!skipSignature && !verifyWithAnyKey(bytes, this.#signature!, this.options.keys)) {
       throw new FirmwareVerificationError(
         'NH_FW_BAD_SIGNATURE',
         "Firmware archive's meta.conf fails digital signature verification.",
@@ -214,7 +214,7 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
       if (error instanceof MetaConfError) throw malformed(error.message, error);
       throw error;
     }
-    for (const declaration of conf.resources) this.declared.set(declaration.name, { declaration, processed: false });
+    for (const declaration of conf.resources) this.#declared.set(declaration.name, { declaration, processed: false });
     const { hasher } = this.options;
     hasher.reset();
     hasher.update(FWUP_UUID_NAMESPACE);
@@ -236,13 +236,13 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     set('fwupVersion', 'meta-fwup-version');
     set('misc', 'meta-misc');
     set('vcsIdentifier', 'meta-vcs-identifier');
-    this.verifiedMetadata = metadata;
+    this.#verifiedMetadata = metadata;
     this.options.onMetadata?.(metadata);
   }
 
   // ---- resources --------------------------------------------------------------------------
 
-  private resourceStart(entry: ZipLocalEntry): (data: Uint8Array) => void {
+  #resourceStart(entry: ZipLocalEntry): (data: Uint8Array) => void {
     const name = archivePathToResourceName(entry.name);
     // fwup maps the name into a 512-byte buffer (FWFILE_MAX_ARCHIVE_PATH) and refuses longer ones.
     const resourceNameBytes = entry.name.startsWith('data/') ? entry.nameLength - 5 : entry.nameLength + 1;
@@ -256,7 +256,7 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
         }
       };
     }
-    const declared = this.declared.get(name);
+    const declared = this.#declared.get(name);
     if (!declared) throw new FirmwareVerificationError('NH_FW_UNEXPECTED_ENTRY', `Can't find file-resource for ${name}`);
     if (declared.processed) {
       throw new FirmwareVerificationError('NH_FW_UNEXPECTED_ENTRY', `Processing ${name} twice. Archive is corrupt.`);
@@ -270,21 +270,21 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     }
     const { hasher } = this.options;
     hasher.reset();
-    this.currentBytes = 0;
-    this.currentLimit = expected;
+    this.#currentBytes = 0;
+    this.#currentLimit = expected;
     return (data) => {
-      this.currentBytes += data.length;
-      if (this.currentBytes > this.currentLimit) {
+      this.#currentBytes += data.length;
+      if (this.#currentBytes > this.#currentLimit) {
         throw new FirmwareVerificationError('NH_FW_LENGTH_MISMATCH', `ZIP data length mismatch for ${name}`);
       }
       hasher.update(data);
     };
   }
 
-  private resourceEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): void {
+  #resourceEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): void {
     const name = archivePathToResourceName(entry.name);
     if (name === '') return;
-    const declaration = this.declared.get(name)!.declaration;
+    const declaration = this.#declared.get(name)!.declaration;
     if (totals.uncompressedSize !== declaration.dataLength) {
       throw new FirmwareVerificationError('NH_FW_LENGTH_MISMATCH', `ZIP data length mismatch for ${name}`);
     }
@@ -294,7 +294,7 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     if (actual !== expected) {
       throw new FirmwareVerificationError('NH_FW_DIGEST_MISMATCH', `Detected blake2b digest mismatch for ${name}`);
     }
-    this.verifiedResources.push({ name, archivePath: entry.name, length: totals.uncompressedSize, blake2b256: actual });
+    this.#verifiedResources.push({ name, archivePath: entry.name, length: totals.uncompressedSize, blake2b256: actual });
   }
 }
 

@@ -10,6 +10,7 @@ import { fwupQuote } from './fwup-quote.js';
  * const meta: FirmwareMetadata = await readFirmwareMetadata('firmware.fw');
  * console.log(meta.uuid, meta.product, meta.version);
  * ```
+ * @category Verification
  */
 export interface FirmwareMetadata {
   /** Firmware UUID (`meta-uuid`), computed from the meta.conf bytes. */

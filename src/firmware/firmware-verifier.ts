@@ -6,13 +6,19 @@ import { parsePublicKey } from './public-key.js';
 import { trustedKey } from './signature.js';
 import type { TrustedKey } from './signature.js';
 import { FirmwareVerificationError, type FirmwareVerificationCode } from './verification-error.js';
+import { invalidOptions } from '../errors.js';
+import { FailureReasons } from '../protocol/status.js';
 
 export type { FirmwareVerificationCode } from './verification-error.js';
 export { FirmwareVerificationError } from './verification-error.js';
 export type { FirmwareMetadata } from './firmware-metadata.js';
 export type { FirmwareResource } from './firmware-archive-checker.js';
 
-/** Outcome of {@link FirmwareVerifier.verify}. */
+/**
+ * Outcome of {@link FirmwareVerifier.verify}.
+ *
+ * @category Verification
+ */
 export type VerificationResult =
   | {
       /** The archive is signed by a trusted key and intact. */
@@ -38,6 +44,7 @@ export type VerificationResult =
  * ```ts
  * const verifier = new FirmwareVerifier({ publicKeys: [readFileSync('fwup-key.pub', 'utf8')] });
  * ```
+ * @category Verification
  */
 export interface FirmwareVerifierOptions {
   /** Trusted fwup public keys (base64 text as in `fwup-key.pub`, or 32 raw bytes). Any one may sign. */
@@ -51,9 +58,6 @@ export const FIRMWARE_VERIFIER_DEFAULTS = Object.freeze({
   /** The fwup release whose verdicts this verifier reproduces. */
   fwupVersion: '1.16.0',
 });
-
-/** Message for the fail-closed refusal when no key is configured. */
-export const NO_KEYS_MESSAGE = 'Refusing unverified firmware: no public keys available';
 
 function labelOf(input: FirmwareInput): string {
   return typeof input === 'string' ? input : 'the archive';
@@ -73,27 +77,28 @@ function labelOf(input: FirmwareInput): string {
  * if (!result.valid) throw new Error(`${result.code}: ${result.message}`);
  * console.log(result.metadata.version, result.metadata.uuid);
  * ```
+ * @category Verification
  */
 export class FirmwareVerifier {
-  private readonly keys: TrustedKey[];
-  private readonly fwupVersion: string;
+  readonly #keys: TrustedKey[];
+  readonly #fwupVersion: string;
 
   /**
-   * @throws TypeError when a key cannot be parsed (fwup: "Error decoding public key")
+   * @throws NervesHubError `NH_INVALID_OPTIONS` when a key cannot be parsed (fwup: "Error decoding public key")
    */
   constructor(options: FirmwareVerifierOptions) {
     if (!options || !Array.isArray(options.publicKeys)) {
-      throw new TypeError('FirmwareVerifier: options.publicKeys must be an array');
+      throw invalidOptions('FirmwareVerifier: options.publicKeys must be an array');
     }
-    this.keys = options.publicKeys.map((key) => {
+    this.#keys = options.publicKeys.map((key) => {
       const raw = parsePublicKey(key);
       try {
         return trustedKey(raw);
       } catch (error) {
-        throw new TypeError('Error decoding public key', { cause: error });
+        throw invalidOptions('Error decoding public key', { cause: error });
       }
     });
-    this.fwupVersion = options.fwupVersion ?? FIRMWARE_VERIFIER_DEFAULTS.fwupVersion;
+    this.#fwupVersion = options.fwupVersion ?? FIRMWARE_VERIFIER_DEFAULTS.fwupVersion;
   }
 
   /**
@@ -106,13 +111,13 @@ export class FirmwareVerifier {
    * @param options - `signal` aborts the verification in progress
    */
   async verify(input: FirmwareInput, options: { signal?: AbortSignal } = {}): Promise<VerificationResult> {
-    if (this.keys.length === 0) return { valid: false, code: 'NH_FW_NO_KEYS', message: NO_KEYS_MESSAGE };
+    if (this.#keys.length === 0) return { valid: false, code: 'NH_FW_NO_KEYS', message: FailureReasons.noKeys };
     const { signal } = options;
     signal?.throwIfAborted();
     const check = new FirmwareArchiveCheck({
-      keys: this.keys,
+      keys: this.#keys,
       label: labelOf(input),
-      fwupVersion: this.fwupVersion,
+      fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
     });
     try {
@@ -158,13 +163,13 @@ export class FirmwareVerifier {
     source: AsyncIterable<Uint8Array>,
     options: { signal?: AbortSignal; onMetadata?(metadata: FirmwareMetadata): void } = {},
   ): AsyncGenerator<Uint8Array> {
-    if (this.keys.length === 0) throw new FirmwareVerificationError('NH_FW_NO_KEYS', NO_KEYS_MESSAGE);
+    if (this.#keys.length === 0) throw new FirmwareVerificationError('NH_FW_NO_KEYS', FailureReasons.noKeys);
     const { signal, onMetadata } = options;
     signal?.throwIfAborted();
     const check = new FirmwareArchiveCheck({
-      keys: this.keys,
+      keys: this.#keys,
       label: 'the archive',
-      fwupVersion: this.fwupVersion,
+      fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
       ...(onMetadata ? { onMetadata: (metadata) => onMetadata.call(options, metadata) } : {}),
     });

@@ -37,49 +37,49 @@ export class InflateError extends Error {
  * and the error is rethrown from {@link IncrementalInflater.write}.
  */
 export class IncrementalInflater {
-  private readonly stream: InflateRaw;
-  private sinkError: unknown;
-  private zlibError: (Error & { errno?: number }) | undefined;
-  private finished = false;
+  readonly #stream: InflateRaw;
+  #sinkError: unknown;
+  #zlibError: (Error & { errno?: number }) | undefined;
+  #finished = false;
 
   constructor(private readonly onOutput: (chunk: Uint8Array) => void) {
-    this.stream = createInflateRaw({ chunkSize: INFLATE_CHUNK_BYTES });
-    this.stream.on('data', (chunk: Buffer) => {
-      if (this.sinkError !== undefined) return;
+    this.#stream = createInflateRaw({ chunkSize: INFLATE_CHUNK_BYTES });
+    this.#stream.on('data', (chunk: Buffer) => {
+      if (this.#sinkError !== undefined) return;
       try {
         this.onOutput(chunk);
       } catch (error) {
-        this.sinkError = error;
-        this.stream.destroy();
+        this.#sinkError = error;
+        this.#stream.destroy();
       }
     });
-    this.stream.on('error', (error: Error & { errno?: number }) => {
-      this.zlibError ??= error;
+    this.#stream.on('error', (error: Error & { errno?: number }) => {
+      this.#zlibError ??= error;
     });
-    this.stream.on('end', () => {
-      this.finished = true;
+    this.#stream.on('end', () => {
+      this.#finished = true;
     });
   }
 
   /** Feeds `chunk`; resolves once zlib processed it and every output byte went to `onOutput`. */
   async write(chunk: Uint8Array): Promise<InflateStep> {
-    const before = this.stream.bytesWritten;
+    const before = this.#stream.bytesWritten;
     await new Promise<void>((resolve) => {
       const done = (): void => {
-        this.stream.off('close', done);
+        this.#stream.off('close', done);
         resolve();
       };
-      this.stream.once('close', done);
-      this.stream.write(chunk, () => done());
+      this.#stream.once('close', done);
+      this.#stream.write(chunk, () => done());
     });
     // Let queued 'data'/'end' events run before looking at the counters.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (this.sinkError !== undefined) throw this.sinkError;
-    if (this.zlibError !== undefined) {
-      throw new InflateError(typeof this.zlibError.errno === 'number' ? this.zlibError.errno : -3, { cause: this.zlibError });
+    if (this.#sinkError !== undefined) throw this.#sinkError;
+    if (this.#zlibError !== undefined) {
+      throw new InflateError(typeof this.#zlibError.errno === 'number' ? this.#zlibError.errno : -3, { cause: this.#zlibError });
     }
-    const consumed = this.stream.bytesWritten - before;
-    const ended = this.finished || consumed < chunk.length;
+    const consumed = this.#stream.bytesWritten - before;
+    const ended = this.#finished || consumed < chunk.length;
     return { consumed, ended };
   }
 
@@ -88,27 +88,27 @@ export class IncrementalInflater {
    * the deflate stream ended there, throws `ZIP decompression failed (-5)` if it is incomplete.
    */
   async finish(): Promise<void> {
-    if (!this.finished) {
+    if (!this.#finished) {
       await new Promise<void>((resolve) => {
         const done = (): void => resolve();
-        this.stream.once('end', done);
-        this.stream.once('close', done);
-        this.stream.once('error', done);
-        this.stream.end();
+        this.#stream.once('end', done);
+        this.#stream.once('close', done);
+        this.#stream.once('error', done);
+        this.#stream.end();
       });
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    if (this.sinkError !== undefined) throw this.sinkError;
-    if (this.zlibError !== undefined) {
-      throw new InflateError(typeof this.zlibError.errno === 'number' ? this.zlibError.errno : Z_BUF_ERROR, {
-        cause: this.zlibError,
+    if (this.#sinkError !== undefined) throw this.#sinkError;
+    if (this.#zlibError !== undefined) {
+      throw new InflateError(typeof this.#zlibError.errno === 'number' ? this.#zlibError.errno : Z_BUF_ERROR, {
+        cause: this.#zlibError,
       });
     }
-    if (!this.finished) throw new InflateError(Z_BUF_ERROR);
+    if (!this.#finished) throw new InflateError(Z_BUF_ERROR);
   }
 
   /** Releases zlib resources. */
   close(): void {
-    this.stream.destroy();
+    this.#stream.destroy();
   }
 }

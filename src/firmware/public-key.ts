@@ -1,5 +1,6 @@
 /** Length of an Ed25519 public key in bytes. */
 export const ED25519_PUBLIC_KEY_LENGTH = 32;
+import { invalidOptions } from '../errors.js';
 
 const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
@@ -32,7 +33,7 @@ function decodeBase64Prefix(text: string): Uint8Array {
  *
  * @param input - base64 text (e.g. the contents of `fwup-key.pub`) or the key bytes / file bytes
  * @returns the 32-byte Ed25519 public key
- * @throws TypeError when the input is not a usable key (fwup: "Error decoding public key")
+ * @throws NervesHubError `NH_INVALID_OPTIONS` when the input is not a usable key (fwup: "Error decoding public key")
  *
  * @example
  * ```ts
@@ -44,10 +45,10 @@ export function parsePublicKey(input: string | Uint8Array): Uint8Array {
     if (input.length === ED25519_PUBLIC_KEY_LENGTH) return new Uint8Array(input);
     return parsePublicKey(new TextDecoder('latin1').decode(input));
   }
-  if (typeof input !== 'string') throw new TypeError('Error decoding public key: expected a string or Uint8Array');
+  if (typeof input !== 'string') throw invalidOptions('Error decoding public key: expected a string or Uint8Array');
   const decoded = decodeBase64Prefix(input);
   if (decoded.length !== ED25519_PUBLIC_KEY_LENGTH) {
-    throw new TypeError(`Error decoding public key: expected ${ED25519_PUBLIC_KEY_LENGTH} bytes, got ${decoded.length}`);
+    throw invalidOptions(`Error decoding public key: expected ${ED25519_PUBLIC_KEY_LENGTH} bytes, got ${decoded.length}`);
   }
   return decoded;
 }

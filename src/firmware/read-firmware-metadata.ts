@@ -36,6 +36,7 @@ export interface ReadFirmwareMetadataOptions {
  * ```ts
  * const meta = await readFirmwareMetadata('firmware.fw', { publicKeys: [pub] });
  * ```
+ * @category Verification
  */
 export async function readFirmwareMetadata(
   input: FirmwareInput,

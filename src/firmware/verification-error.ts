@@ -1,6 +1,10 @@
 import { NervesHubError } from '../errors.js';
 
-/** Why a firmware archive was rejected. Stable strings; see {@link FirmwareVerifier}. */
+/**
+ * Why a firmware archive was rejected. Stable strings; see {@link FirmwareVerifier}.
+ *
+ * @category Verification
+ */
 export type FirmwareVerificationCode =
   | 'NH_FW_NO_KEYS'
   | 'NH_FW_UNSIGNED'
@@ -20,6 +24,7 @@ export type FirmwareVerificationCode =
  * try { for await (const b of verifier.passThrough(src)) await out.write(b); }
  * catch (e) { if (e instanceof FirmwareVerificationError) console.error(e.code, e.message); }
  * ```
+ * @category Verification
  */
 export class FirmwareVerificationError extends NervesHubError {
   /** The verification failure code. */

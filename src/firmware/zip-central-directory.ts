@@ -20,19 +20,22 @@ export interface RecordedZipEntry {
  * truncation and tampering of the tail detectable.
  */
 export class CentralDirectoryCheck {
-  private count = 0;
-  private zip64EndSeen = false;
+  #count = 0;
+  #zip64EndSeen = false;
 
-  constructor(
-    private readonly recorded: readonly RecordedZipEntry[],
-    /** Offset where the central directory starts. */
-    readonly start: number,
-  ) {}
+  readonly #recorded: readonly RecordedZipEntry[];
+  /** Offset where the central directory starts. */
+  readonly start: number;
+
+  constructor(recorded: readonly RecordedZipEntry[], start: number) {
+    this.#recorded = recorded;
+    this.start = start;
+  }
 
   /** Checks one complete central file header record. */
   header(header: Uint8Array): void {
-    const expected = this.recorded[this.count];
-    const where = `ZIP central directory entry ${this.count}`;
+    const expected = this.#recorded[this.#count];
+    const where = `ZIP central directory entry ${this.#count}`;
     if (!expected) throw malformed(`${where} has no local entry`);
     const nameLength = u16(header, 28);
     const name = new TextDecoder('utf-8').decode(header.subarray(46, 46 + nameLength));
@@ -74,37 +77,37 @@ export class CentralDirectoryCheck {
     ) {
       throw malformed(`${where} (${name}) does not match the local entry`);
     }
-    this.count += 1;
+    this.#count += 1;
   }
 
   /** Checks a complete zip64 end-of-central-directory record found at `position`. */
   zip64End(record: Uint8Array, position: number): void {
     if (
-      u64(record, 32) !== this.recorded.length ||
+      u64(record, 32) !== this.#recorded.length ||
       u64(record, 40) !== position - this.start ||
       u64(record, 48) !== this.start
     ) {
       throw malformed('ZIP64 end of central directory does not match the archive');
     }
-    this.zip64EndSeen = true;
+    this.#zip64EndSeen = true;
   }
 
   /** Checks the fixed part of the end-of-central-directory record found at `position`. */
   end(fixed: Uint8Array, position: number): void {
-    if (this.count !== this.recorded.length) {
-      throw malformed(`ZIP central directory lists ${this.count} of ${this.recorded.length} entries`);
+    if (this.#count !== this.#recorded.length) {
+      throw malformed(`ZIP central directory lists ${this.#count} of ${this.#recorded.length} entries`);
     }
     const entries = u16(fixed, 10);
     const size = u32(fixed, 12);
     const offset = u32(fixed, 16);
-    const escaped = (value: number, all: number): boolean => this.zip64EndSeen && value === all;
+    const escaped = (value: number, all: number): boolean => this.#zip64EndSeen && value === all;
     if (
       u16(fixed, 4) !== 0 ||
       u16(fixed, 6) !== 0 ||
       u16(fixed, 8) !== entries ||
-      (entries !== this.recorded.length && !escaped(entries, 0xffff)) ||
+      (entries !== this.#recorded.length && !escaped(entries, 0xffff)) ||
       (offset !== this.start && !escaped(offset, 0xffffffff)) ||
-      (!this.zip64EndSeen && size !== position - this.start)
+      (!this.#zip64EndSeen && size !== position - this.start)
     ) {
       throw malformed('ZIP end of central directory does not match the archive');
     }

@@ -55,14 +55,14 @@ function concatBytes(parts: Uint8Array[]): Uint8Array {
  * through `write`; only the small central-directory records are kept in memory.
  */
 export class ZipStreamWriter {
-  private offset = 0;
-  private readonly records: CentralRecord[] = [];
+  #offset = 0;
+  readonly #records: CentralRecord[] = [];
 
   constructor(private readonly write: (chunk: Uint8Array) => void | Promise<void>) {}
 
-  private async out(chunk: Uint8Array): Promise<void> {
+  async #out(chunk: Uint8Array): Promise<void> {
     if (chunk.length === 0) return;
-    this.offset += chunk.length;
+    this.#offset += chunk.length;
     await this.write(chunk);
   }
 
@@ -75,7 +75,7 @@ export class ZipStreamWriter {
       extendedTimestampExtra(options.extendedTimestamp ? options.mtimeSeconds : undefined),
       UNIX_EXTRA,
     ]);
-    const offset = this.offset;
+    const offset = this.#offset;
     if (!options.dataDescriptor && !(data instanceof Uint8Array)) {
       throw new TypeError('entries without a data descriptor need their data as bytes');
     }
@@ -102,7 +102,7 @@ export class ZipStreamWriter {
     put32(header, 22, knownSize ?? 0);
     put16(header, 26, nameBytes.length);
     put16(header, 28, extra.length);
-    await this.out(concatBytes([header, nameBytes, extra]));
+    await this.#out(concatBytes([header, nameBytes, extra]));
 
     let crc = 0;
     let size = 0;
@@ -111,14 +111,14 @@ export class ZipStreamWriter {
       crc = precomputed.crc;
       size = knownSize!;
       compressedSize = precomputed.compressed.length;
-      await this.out(precomputed.compressed);
+      await this.#out(precomputed.compressed);
     } else {
       const chunks = data instanceof Uint8Array ? [data] : data;
       if (method === ZipMethod.stored) {
         for await (const chunk of chunks) {
           crc = crc32(chunk, crc);
           size += chunk.length;
-          await this.out(chunk);
+          await this.#out(chunk);
         }
         compressedSize = size;
       } else {
@@ -133,7 +133,7 @@ export class ZipStreamWriter {
         })();
         for await (const piece of deflate as AsyncIterable<Buffer>) {
           compressedSize += piece.length;
-          await this.out(piece);
+          await this.#out(piece);
         }
         await pumped;
       }
@@ -143,16 +143,16 @@ export class ZipStreamWriter {
       put32(descriptor, 4, crc);
       put32(descriptor, 8, compressedSize);
       put32(descriptor, 12, size);
-      await this.out(descriptor);
+      await this.#out(descriptor);
     }
-    this.records.push({ name: nameBytes, flags, method, dos, crc, compressedSize, size, offset, extra });
-    if (options.mtimeSeconds === 0) this.records[this.records.length - 1]!.dos = { time: 0, date: 0 };
+    this.#records.push({ name: nameBytes, flags, method, dos, crc, compressedSize, size, offset, extra });
+    if (options.mtimeSeconds === 0) this.#records[this.#records.length - 1]!.dos = { time: 0, date: 0 };
   }
 
   /** Writes the central directory and end record. */
   async finish(): Promise<void> {
-    const start = this.offset;
-    for (const r of this.records) {
+    const start = this.#offset;
+    for (const r of this.#records) {
       const header = new Uint8Array(46);
       put32(header, 0, ZipSignature.centralFile);
       put16(header, 4, 0x031e);
@@ -168,15 +168,15 @@ export class ZipStreamWriter {
       put16(header, 30, r.extra.length);
       put32(header, 38, 0o100644 * 0x10000);
       put32(header, 42, r.offset);
-      await this.out(concatBytes([header, r.name, r.extra]));
+      await this.#out(concatBytes([header, r.name, r.extra]));
     }
     const end = new Uint8Array(22);
     put32(end, 0, ZipSignature.endOfCentralDirectory);
-    put16(end, 8, this.records.length);
-    put16(end, 10, this.records.length);
-    put32(end, 12, this.offset - start);
+    put16(end, 8, this.#records.length);
+    put16(end, 10, this.#records.length);
+    put32(end, 12, this.#offset - start);
     put32(end, 16, start);
-    await this.out(end);
+    await this.#out(end);
   }
 }
 

@@ -1,5 +1,5 @@
-import type { Logger } from '../internal/logger.js';
-import { safeLog } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog } from '../logging/logger.js';
 import type { ScriptRunRequest, ScriptRunResult } from '../protocol/server-messages.js';
 import type { NervesHubSocket } from '../socket/nerves-hub-socket.js';
 import type { DeviceExtension } from '../extensions/extension.js';
@@ -50,14 +50,14 @@ export function linkExtensions(o: LinkExtensionsOptions | false | undefined): De
  */
 export function wireExtensions(socket: NervesHubSocket, options: LinkExtensionsOptions | false | undefined, logger: Logger): ExtensionsManager {
   const manager = new ExtensionsManager({ extensions: linkExtensions(options), logger });
-  socket.on('extensions:get', () => manager.join(socket));
+  socket.on('extensionsGet', () => manager.join(socket));
   return manager;
 }
 
 /** Answers `scripts/run` with the app's handler (guarded); without one the socket refuses. @internal */
 export function wireScripts(socket: NervesHubSocket, handler: ScriptHandler | undefined, logger: Logger): void {
   if (!handler) return;
-  socket.on('scripts/run', (request) => {
+  socket.on('scriptsRun', (request) => {
     void (async () => {
       let result: ScriptRunResult;
       try {

@@ -1,4 +1,4 @@
-import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
+import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
 
 /**
  * Where a {@link NervesHubLink} stands, in one place (nerves_hub_link's `socket_connected?/0`,
@@ -19,7 +19,7 @@ export interface LinkStatus {
   /** An accepted update is downloading or being applied (nerves_hub_link's `status/0` = `:updating`). */
   updating: boolean;
   /** Metadata of the firmware being installed, while `updating`. */
-  currentUpdate?: FirmwareMeta;
+  currentUpdate?: WireFirmwareMeta;
   /** The latest error the connection reported, or that ended an update; kept until a newer one. */
   lastError?: Error;
 }

@@ -1,6 +1,6 @@
 import { NervesHubError } from '../errors.js';
-import type { Logger } from '../internal/logger.js';
-import { safeLog, silentLogger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog, silentLogger } from '../logging/logger.js';
 import { NervesHubSocket } from '../socket/nerves-hub-socket.js';
 import { ServerTrustingDownloader } from './server-trusting-downloader.js';
 import type { NervesHubSocketOptions } from '../socket/options.js';
@@ -37,6 +37,7 @@ export type WiredUpdateOptions = 'client' | 'reporter' | 'applier' | 'publicKeys
  *   update: { strategy: 'cached', stateDir: '/data/nerves-hub-link' },
  * };
  * ```
+ * @category Start here
  */
 export interface NervesHubLinkOptions {
   /** Connection settings (URL, auth, running firmware, keys, TLS…). */
@@ -69,7 +70,11 @@ export interface NervesHubLinkOptions {
   console?: RemoteConsoleOptions;
 }
 
-/** Listener result of {@link NervesHubLinkOptions} updates, for observers. */
+/**
+ * Listener result of {@link NervesHubLinkOptions} updates, for observers.
+ *
+ * @category Start here
+ */
 export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
 
 /**
@@ -101,6 +106,7 @@ export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
  * link.start();
  * process.on('SIGTERM', () => void link.stop());
  * ```
+ * @category Start here
  */
 export class NervesHubLink {
   /** The connection. Listen to its events for status displays. */
@@ -128,7 +134,7 @@ export class NervesHubLink {
   #stopped = false;
   readonly #stopController = new AbortController();
 
-  /** @throws TypeError / NervesHubError as {@link NervesHubSocket} and {@link UpdateManager} do for bad options. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` for a bad option (as {@link NervesHubSocket} and `UpdateManager` do). */
   constructor(options: NervesHubLinkOptions) {
     this.#logger = options.logger ?? silentLogger;
     // the hooks the link calls itself get the same time limit as those the update manager calls
@@ -210,7 +216,7 @@ export class NervesHubLink {
     this.updates.onStatusChange(() => this.#statusMaybeChanged());
     this.#lastStatus = this.status;
     // Keys asked for at join ("on_connect") arrive after the join: the resume waits for them.
-    this.socket.on('fwup_public_keys', () => this.#resumeOnce());
+    this.socket.on('fwupPublicKeys', () => this.#resumeOnce());
   }
 
   /**
@@ -282,7 +288,7 @@ export class NervesHubLink {
    * `streamingStrategy()`, `cachedStrategy({ cacheDir })`, your own {@link UpdateStrategy}, or
    * `'streaming'` / `'cached'` (with the `update.cacheDir`/`stateDir` given at construction).
    * @throws NervesHubError `NH_UPDATE_BUSY` while an offer is being decided or an update runs (nothing
-   *   changes; try again once {@link status} says `updating: false`), `NH_UPDATE_BAD_OPTIONS` for
+   *   changes; try again once {@link status} says `updating: false`), `NH_INVALID_OPTIONS` for
    *   something that is not a strategy.
    */
   setStrategy(strategy: UpdateStrategy | BuiltInStrategyName): void {
@@ -292,7 +298,7 @@ export class NervesHubLink {
   /**
    * Changes where the next update is written (e.g. another fwup task or device path).
    * @throws NervesHubError `NH_UPDATE_BUSY` while an offer is being decided or an update runs (nothing
-   *   changes), `NH_UPDATE_BAD_OPTIONS` for something without an `apply` function.
+   *   changes), `NH_INVALID_OPTIONS` for something without an `apply` function.
    */
   setApplier(applier: FirmwareApplier): void {
     this.updates.setApplier(applier);

@@ -1,7 +1,8 @@
 import { rootCertificates } from 'node:tls';
 import { Downloader } from '../download/downloader.js';
-import type { Logger } from '../internal/logger.js';
-import type { FirmwareDownloadOptions, FirmwareDownloadSource } from '../update/update-ports.js';
+import type { Logger } from '../logging/logger.js';
+import type { DownloadOptions } from '../download/download-options.js';
+import type { FirmwareDownloadSource } from '../update/update-ports.js';
 
 /** Where {@link ServerTrustingDownloader} reads what the socket trusts. @internal */
 export interface ServerTrustingDownloaderOptions {
@@ -32,7 +33,7 @@ export class ServerTrustingDownloader implements FirmwareDownloadSource {
   }
 
   /** Streams `url` with a {@link Downloader} trusting Node's roots plus the socket's server CA. */
-  stream(url: string | URL, options?: FirmwareDownloadOptions): AsyncIterable<Uint8Array> {
+  stream(url: string | URL, options?: DownloadOptions): AsyncIterable<Uint8Array> {
     return this.#downloader().stream(url, options);
   }
 

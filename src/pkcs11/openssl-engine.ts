@@ -2,7 +2,7 @@ import { setEngine } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { NervesHubError } from '../errors.js';
+import { NervesHubError, invalidOptions } from '../errors.js';
 
 /** The OpenSSL engine id libp11 registers (`libengine-pkcs11-openssl`). */
 export const PKCS11_ENGINE_ID = 'pkcs11';
@@ -65,8 +65,8 @@ function resolveEngine(enginePath: string | undefined): string {
  * ```
  */
 export function openSslConfigText(options: OpenSslConfigOptions): string {
-  if (typeof options?.modulePath !== 'string' || options.modulePath === '') throw new TypeError('openSslConfigText: modulePath is required');
-  if (/[\n\r]/.test(options.modulePath) || /[\n\r]/.test(options.enginePath ?? '')) throw new TypeError('openSslConfigText: paths must be one line');
+  if (typeof options?.modulePath !== 'string' || options.modulePath === '') throw invalidOptions('openSslConfigText: modulePath is required');
+  if (/[\n\r]/.test(options.modulePath) || /[\n\r]/.test(options.enginePath ?? '')) throw invalidOptions('openSslConfigText: paths must be one line');
   const engine = resolveEngine(options.enginePath);
   return [
     '# Registers the PKCS#11 engine for nerves-hub-link (written by writeOpenSslConfig).',

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import type { CertificateProvider, TlsClientMaterial } from '../auth/certificate-provider.js';
 import { looksLikeDer, splitPemCertificates } from '../auth/pem.js';
-import { NervesHubError, isNervesHubError } from '../errors.js';
+import { NervesHubError, isNervesHubError, invalidOptions } from '../errors.js';
 import { PKCS11_ENGINE_ID, checkPkcs11Engine } from './openssl-engine.js';
 import type { PinSource } from './pin-source.js';
 import { readPin, withPinFile } from './pin-source.js';
@@ -103,11 +103,11 @@ export class Pkcs11CertificateProvider implements CertificateProvider {
    * @throws NervesHubError `NH_PKCS11_URI_INVALID` for a bad URI (the message never holds it).
    */
   constructor(options: Pkcs11CertificateProviderOptions) {
-    if (typeof options?.uri !== 'string' || options.uri === '') throw new TypeError('Pkcs11CertificateProvider: uri is required');
-    if (typeof options.modulePath !== 'string' || options.modulePath === '') throw new TypeError('Pkcs11CertificateProvider: modulePath is required');
+    if (typeof options?.uri !== 'string' || options.uri === '') throw invalidOptions('Pkcs11CertificateProvider: uri is required');
+    if (typeof options.modulePath !== 'string' || options.modulePath === '') throw invalidOptions('Pkcs11CertificateProvider: modulePath is required');
     const parsed = parsePkcs11Uri(options.uri);
     const sources = [options.pinEnv, options.pinFile, options.pin, parsed.pinValue].filter((s) => s !== undefined);
-    if (sources.length > 1) throw new TypeError('Pkcs11CertificateProvider: give one PIN source (pinEnv, pinFile, pin or the URI pin-value)');
+    if (sources.length > 1) throw invalidOptions('Pkcs11CertificateProvider: give one PIN source (pinEnv, pinFile, pin or the URI pin-value)');
     if (parsed.type !== undefined && parsed.type !== 'private') throw new NervesHubError('NH_PKCS11_URI_INVALID', 'invalid PKCS#11 URI (RFC 7512): the key URI must name type=private');
     if (parsed.object === undefined && parsed.id === undefined) throw new NervesHubError('NH_PKCS11_URI_INVALID', 'invalid PKCS#11 URI (RFC 7512): name the key with object= or id=');
     this.#uriPin = parsed.pinValue;

@@ -42,7 +42,7 @@ export function isEd25519PublicKeyBase64(key: string): boolean {
  *
  * @example
  * ```ts
- * socket.on('scripts/run', (request: ScriptRunRequest) => {
+ * socket.on('scriptsRun', (request: ScriptRunRequest) => {
  *   socket.replyScript(request.ref, { result: 'error', reason: 'unsupported', output: '' });
  * });
  * ```

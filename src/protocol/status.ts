@@ -3,7 +3,7 @@ export type ProgressStage = 'downloading' | 'updating';
 
 /**
  * An update status the device reports with `status_update` (nerves_hub_link ≥ 2.9 payloads).
- * `delayForMinutes` is minutes (minimum 5), as nerves_hub_link sends it; note that
+ * `delayMinutes` is minutes (minimum 5), as nerves_hub_link sends it; note that
  * nerves_hub_web currently reads it as milliseconds (see README, "rescheduled").
  */
 export type UpdateStatus =
@@ -31,7 +31,7 @@ export type UpdateStatus =
       /** The app wants the offer again later. */
       status: 'rescheduled';
       /** Minutes to wait (sent as `delay_for`, minimum 5). */
-      delayForMinutes: number;
+      delayMinutes: number;
       /** Why, when the app said. */
       reason?: string;
     }
@@ -56,7 +56,11 @@ export const FailureReasons = {
   noKeys: 'Refusing unverified firmware : no public keys available',
 } as const;
 
-/** Minimum reschedule delay in minutes (nerves_hub_link). */
+/**
+ * Minimum reschedule delay in minutes (nerves_hub_link).
+ *
+ * @category Updates
+ */
 export const MIN_RESCHEDULE_MINUTES = 5;
 
 /**
@@ -64,7 +68,7 @@ export const MIN_RESCHEDULE_MINUTES = 5;
  *
  * @example
  * ```ts
- * statusUpdatePayload({ status: 'rescheduled', delayForMinutes: 2 }); // { status: 'rescheduled', delay_for: 5 }
+ * statusUpdatePayload({ status: 'rescheduled', delayMinutes: 2 }); // { status: 'rescheduled', delay_for: 5 }
  * ```
  */
 export function statusUpdatePayload(s: UpdateStatus): Record<string, unknown> {
@@ -79,7 +83,7 @@ export function statusUpdatePayload(s: UpdateStatus): Record<string, unknown> {
     case 'rescheduled': {
       const p: Record<string, unknown> = {
         status: 'rescheduled',
-        delay_for: Math.max(MIN_RESCHEDULE_MINUTES, Math.round(s.delayForMinutes)),
+        delay_for: Math.max(MIN_RESCHEDULE_MINUTES, Math.round(s.delayMinutes)),
       };
       if (s.reason !== undefined) p.reason = s.reason;
       return p;

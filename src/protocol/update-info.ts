@@ -1,5 +1,5 @@
-import type { FirmwareMeta } from './firmware-metadata.js';
-import { FIRMWARE_META_KEYS } from './firmware-metadata.js';
+import type { WireFirmwareMeta } from './wire-firmware-meta.js';
+import { WIRE_FIRMWARE_META_KEYS } from './wire-firmware-meta.js';
 import type { ParseResult } from './parse-result.js';
 import { isRecord, optionalString } from './parse-result.js';
 
@@ -10,12 +10,13 @@ import { isRecord, optionalString } from './parse-result.js';
  * ```ts
  * socket.on('update', (info: UpdateInfo) => console.log(info.firmwareMeta.version, info.size));
  * ```
+ * @category Connection
  */
 export interface UpdateInfo {
   /** Where to download the firmware (often presigned; never log its query). */
   firmwareUrl: URL;
   /** The firmware being offered. */
-  firmwareMeta: FirmwareMeta;
+  firmwareMeta: WireFirmwareMeta;
   /** Size in bytes of the file at `firmwareUrl`, when the server sends it. */
   size?: number;
   /** SHA-256 of the whole file, lowercase hex, when the server sends it. */
@@ -33,7 +34,11 @@ const HEX64 = /^[0-9a-fA-F]{64}$/;
 /**
  * True for NervesHub's "no update" answer: an `update` with `update_available: false` (sent with
  * `firmware_url` and `firmware_meta` null). It is not an offer and not a malformed message.
- * @internal
+ *
+ * @example
+ * ```ts
+ * if (isNoUpdateMessage(payload)) return; // nothing to install
+ * ```
  */
 export function isNoUpdateMessage(payload: unknown): boolean {
   return isRecord(payload) && payload.update_available === false;
@@ -67,14 +72,14 @@ export function parseUpdateInfo(payload: unknown): ParseResult<UpdateInfo> {
   const metaRaw = payload.firmware_meta;
   if (!isRecord(metaRaw)) return { ok: false, error: 'firmware_meta missing' };
   const meta: Record<string, string | null | undefined> = {};
-  for (const key of FIRMWARE_META_KEYS) {
+  for (const key of WIRE_FIRMWARE_META_KEYS) {
     const v = optionalString(metaRaw, key);
     if (v instanceof Error) return { ok: false, error: `firmware_meta.${v.message.slice(1)}` };
     if (v !== undefined) meta[key] = v;
   }
   if (typeof meta.uuid !== 'string' || meta.uuid.length === 0) return { ok: false, error: 'firmware_meta.uuid missing' };
 
-  const info: UpdateInfo = { firmwareUrl, firmwareMeta: meta as unknown as FirmwareMeta, raw: payload };
+  const info: UpdateInfo = { firmwareUrl, firmwareMeta: meta as unknown as WireFirmwareMeta, raw: payload };
   if (payload.size !== undefined && payload.size !== null) {
     if (typeof payload.size !== 'number' || !Number.isSafeInteger(payload.size) || payload.size < 0) {
       return { ok: false, error: 'size must be a non-negative integer' };

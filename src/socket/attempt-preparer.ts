@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { TlsClientMaterial } from '../auth/certificate-provider.js';
 import { createSharedSecretHeaders } from '../auth/shared-secret.js';
-import { NervesHubError, isNervesHubError } from '../errors.js';
-import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
+import { NervesHubError, isNervesHubError, invalidOptions } from '../errors.js';
+import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
 import { SocketErrorCodes } from './connect-errors.js';
 import type { ResolvedSocketOptions } from './options.js';
 import { createProxyAgent } from './proxy-agent.js';
@@ -36,7 +36,7 @@ export class AttemptPreparer {
   readonly #o: ResolvedSocketOptions;
   readonly #warn: (message: string, data?: Record<string, unknown>) => void;
   /** Latest firmware metadata (read per attempt). */
-  firmware: FirmwareMeta | undefined;
+  firmware: WireFirmwareMeta | undefined;
   /** Latest `fwup --version`. */
   fwupVersion: string | undefined;
   /** Our device certificate of the latest attempt (PEM), for clock/expiry diagnostics. */
@@ -115,7 +115,7 @@ export class AttemptPreparer {
     try {
       const f = this.#o.firmware;
       const meta = typeof f === 'function' ? await f() : f;
-      if (typeof meta !== 'object' || meta === null || typeof meta.uuid !== 'string' || meta.uuid === '') throw new TypeError('firmware metadata has no uuid');
+      if (typeof meta !== 'object' || meta === null || typeof meta.uuid !== 'string' || meta.uuid === '') throw invalidOptions('firmware metadata has no uuid');
       this.firmware = meta;
       const v = this.#o.fwupVersion;
       const version = typeof v === 'function' ? await v() : v;

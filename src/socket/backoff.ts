@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { invalidOptions } from '../errors.js';
 
 /** Defaults of the reconnect schedule (nerves_hub_link's `Backoff.delay_list(1000, 60000, 0.50)`). */
 export const BACKOFF_DEFAULTS = Object.freeze({
@@ -26,8 +27,8 @@ export const cryptoRandom: RandomSource = () => randomBytes(6).readUIntBE(0, 6) 
  * ```
  */
 export function backoffDelayList(baseMs: number = BACKOFF_DEFAULTS.baseMs, maxMs: number = BACKOFF_DEFAULTS.maxMs): number[] {
-  if (!(baseMs > 0) || !Number.isFinite(baseMs)) throw new TypeError('baseMs must be a positive number');
-  if (!(maxMs >= baseMs) || !Number.isFinite(maxMs)) throw new TypeError('maxMs must be a number ≥ baseMs');
+  if (!(baseMs > 0) || !Number.isFinite(baseMs)) throw invalidOptions('baseMs must be a positive number');
+  if (!(maxMs >= baseMs) || !Number.isFinite(maxMs)) throw invalidOptions('maxMs must be a number ≥ baseMs');
   const list: number[] = [];
   for (let d = baseMs; d < maxMs; d *= 2) list.push(d);
   list.push(maxMs);
@@ -124,7 +125,7 @@ export class ReconnectSchedule {
           if (Array.isArray(list) && list.length > 0 && list.every((d) => typeof d === 'number' && Number.isFinite(d) && d >= 0)) {
             return [...list];
           }
-          this.#o.onOverrideError?.(new TypeError('reconnectBackoff() must return a non-empty list of non-negative numbers or undefined'));
+          this.#o.onOverrideError?.(invalidOptions('reconnectBackoff() must return a non-empty list of non-negative numbers or undefined'));
         }
       } catch (error) {
         this.#o.onOverrideError?.(error);

@@ -1,10 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { NervesHubError, isNervesHubError } from '../errors.js';
-import { sanitizeForLog } from '../internal/log-sanitizer.js';
+import { sanitizeForLog } from '../logging/log-sanitizer.js';
 import { CONNECTION_ERROR_REASON_HEADER } from '../protocol/constants.js';
 
-/** Stable codes of the errors a {@link NervesHubSocket} emits. */
+/**
+ * Stable codes of the errors a {@link NervesHubSocket} emits.
+ *
+ * @category Connection
+ */
 export const SocketErrorCodes = Object.freeze({
   /** The server refused our client certificate (TLS alert unknown_ca / bad_certificate / …). */
   tlsUnknownCa: 'NH_SOCKET_TLS_UNKNOWN_CA',

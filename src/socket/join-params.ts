@@ -1,11 +1,11 @@
 import { CONSOLE_VERSION, DEVICE_API_VERSION } from '../protocol/constants.js';
 import type { ResolvedSocketOptions } from './options.js';
-import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
-import { FIRMWARE_META_KEYS } from '../protocol/firmware-metadata.js';
+import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
+import { WIRE_FIRMWARE_META_KEYS } from '../protocol/wire-firmware-meta.js';
 
 /** Inputs of one `device` join, read at (re)join time. @internal */
 export interface JoinParamInputs {
-  firmware: FirmwareMeta;
+  firmware: WireFirmwareMeta;
   fwupVersion: string | undefined;
   requestFwupKeys: boolean;
   requestArchiveKeys: boolean;
@@ -27,7 +27,7 @@ export function buildJoinParams(i: JoinParamInputs): Record<string, unknown> {
   // asking for server keys is the SDK's decision (it decides which pushes it accepts)
   delete params.fwup_public_keys;
   delete params.archive_public_keys;
-  for (const key of FIRMWARE_META_KEYS) {
+  for (const key of WIRE_FIRMWARE_META_KEYS) {
     const v = i.firmware[key];
     if (typeof v === 'string') params[`nerves_fw_${key}`] = v;
   }
@@ -60,7 +60,7 @@ export function readFlag(fn: (() => boolean) | undefined, fallback: boolean, onE
  */
 export function readJoinParams(
   o: ResolvedSocketOptions,
-  state: { firmware: FirmwareMeta | undefined; fwupVersion: string | undefined; markedValidated: boolean },
+  state: { firmware: WireFirmwareMeta | undefined; fwupVersion: string | undefined; markedValidated: boolean },
   onCallbackError: (name: string, error: unknown) => void,
 ): { params: Record<string, unknown>; firmwareValidated: boolean; keysRequested: { fwup: boolean; archive: boolean } } {
   const validated = state.markedValidated || readFlag(o.firmwareValidated, true, (e) => onCallbackError('firmwareValidated', e));

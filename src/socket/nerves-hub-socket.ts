@@ -1,10 +1,10 @@
 import { Socket as PhoenixSocket } from 'phoenix';
 import type { Channel } from 'phoenix';
-import { NervesHubError } from '../errors.js';
-import { sanitizeForLog } from '../internal/log-sanitizer.js';
-import { safeLog } from '../internal/logger.js';
-import { redactUrl } from '../internal/redact.js';
-import { TypedEmitter } from '../internal/typed-emitter.js';
+import { NervesHubError, invalidOptions } from '../errors.js';
+import { sanitizeForLog } from '../logging/log-sanitizer.js';
+import { safeLog } from '../logging/logger.js';
+import { redactUrl } from '../logging/redact.js';
+import { TypedEmitter } from '../events/typed-emitter.js';
 import { DeviceEvents, ServerEvents, Topics } from '../protocol/constants.js';
 import { scriptRunReplyPayload } from '../protocol/server-messages.js';
 import type { ScriptRunResult } from '../protocol/server-messages.js';
@@ -52,6 +52,7 @@ import type { PhoenixTransport } from './transport.js';
  * // …
  * await socket.close();
  * ```
+ * @category Connection
  */
 export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> implements UpdateReporter {
   readonly #o: ResolvedSocketOptions;
@@ -78,7 +79,7 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
   #reportedValidated = true;
   #markedValidated = false;
 
-  /** @throws TypeError when an option is invalid. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` when an option is invalid. */
   constructor(options: NervesHubSocketOptions) {
     super((event, error) => this.#log('error', `a listener of "${String(event)}" threw; ignored`, { error: errorText(error) }));
     this.#o = resolveSocketOptions(options);
@@ -270,13 +271,13 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
 
   /** Pushes `report_network_interface {interface}` (e.g. `eth0`, `wlan0`). */
   reportNetworkInterface(interfaceName: string): void {
-    if (typeof interfaceName !== 'string' || interfaceName === '') throw new TypeError('interface name must be a non-empty string');
+    if (typeof interfaceName !== 'string' || interfaceName === '') throw invalidOptions('interface name must be a non-empty string');
     this.#push(DeviceEvents.reportNetworkInterface, { interface: interfaceName });
   }
 
   /** Answers a `scripts/run` request. */
   replyScript(ref: string, result: ScriptRunResult): void {
-    if (typeof ref !== 'string' || ref === '') throw new TypeError('ref must be the request ref');
+    if (typeof ref !== 'string' || ref === '') throw invalidOptions('ref must be the request ref');
     this.#push(DeviceEvents.scriptsRun, scriptRunReplyPayload(ref, result));
   }
 
@@ -284,11 +285,11 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
    * Joins another topic (`console`, `extensions`) over the same connection; phoenix rejoins it
    * after every reconnect. `params` is read at every (re)join. Call after {@link connect};
    * {@link close} leaves every topic.
-   * @throws TypeError for the `device` topic or an empty name; NervesHubError `NH_SOCKET_NOT_CONNECTED` before `connect()`.
+   * @throws NervesHubError `NH_INVALID_OPTIONS` for the `device` topic or an empty name, `NH_SOCKET_NOT_CONNECTED` before `connect()`.
    */
   joinTopic(topic: string, params: () => Record<string, unknown> = () => ({})): TopicChannel {
-    if (typeof topic !== 'string' || topic === '' || topic === Topics.device) throw new TypeError('joinTopic: topic must be a name other than "device"');
-    if (typeof params !== 'function') throw new TypeError('joinTopic: params must be a function');
+    if (typeof topic !== 'string' || topic === '' || topic === Topics.device) throw invalidOptions('joinTopic: topic must be a name other than "device"');
+    if (typeof params !== 'function') throw invalidOptions('joinTopic: params must be a function');
     const phx = this.#phx;
     if (!phx) throw new NervesHubError(SocketErrorCodes.notConnected, 'joinTopic: call connect() first');
     const impl = createTopicChannel(phx, topic, params, {
@@ -460,22 +461,22 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
     const outcome = interpretServerEvent(event, payload);
     if (!outcome.ok) return this.#invalid({ topic: Topics.device, event, reason: outcome.reason });
     switch (outcome.event) {
-      case 'fwup_public_keys':
+      case 'fwupPublicKeys':
         if (!this.#takeKeyAnswer('fwup')) return;
         this.#fwupKeys = [...outcome.args[0]];
         break;
-      case 'archive_public_keys':
+      case 'archivePublicKeys':
         if (!this.#takeKeyAnswer('archive')) return;
         this.#archiveKeys = [...outcome.args[0]];
         break;
       case 'reboot':
         this.sendRebooting();
         break;
-      case 'scripts/run': {
+      case 'scriptsRun': {
         const [request] = outcome.args;
         // scripts are refused unless the app registered a handler (ARCHITECTURE §7)
         queueMicrotask(() => {
-          if (this.listenerCount('scripts/run') > 0) this.emitNow('scripts/run', request);
+          if (this.listenerCount('scriptsRun') > 0) this.emitNow('scriptsRun', request);
           else this.replyScript(request.ref, { result: 'error', reason: 'unsupported', output: '' });
         });
         return;

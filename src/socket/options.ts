@@ -1,10 +1,11 @@
 import type { CertificateProvider } from '../auth/certificate-provider.js';
-import type { Logger } from '../internal/logger.js';
-import { silentLogger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
+import { silentLogger } from '../logging/logger.js';
 import { CERTIFICATE_SOCKET_PATH, SHARED_SECRET_SOCKET_PATH } from '../protocol/constants.js';
-import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
+import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
 import { BACKOFF_DEFAULTS, cryptoRandom } from './backoff.js';
 import type { RandomSource } from './backoff.js';
+import { invalidOptions } from '../errors.js';
 
 /**
  * Mutual-TLS authentication with a per-device certificate.
@@ -46,7 +47,11 @@ export interface SharedSecretAuth {
   keyLength?: number;
 }
 
-/** How the device authenticates. */
+/**
+ * How the device authenticates.
+ *
+ * @category Connection
+ */
 export type SocketAuth = CertificateAuth | SharedSecretAuth;
 
 /**
@@ -78,6 +83,7 @@ export interface SocketTlsOptions {
  *   fwupPublicKeys: [publicKey],
  * };
  * ```
+ * @category Connection
  */
 export interface NervesHubSocketOptions {
   /**
@@ -89,7 +95,7 @@ export interface NervesHubSocketOptions {
   /** How the device authenticates: {@link CertificateAuth} or {@link SharedSecretAuth}. */
   auth: SocketAuth;
   /** The running firmware's metadata (`nerves_fw_*` join params); a function is re-read at every connect. */
-  firmware: FirmwareMeta | (() => FirmwareMeta | Promise<FirmwareMeta>);
+  firmware: WireFirmwareMeta | (() => WireFirmwareMeta | Promise<WireFirmwareMeta>);
   /** `fwup --version` of the device (join param `fwup_version`); a function is re-read at every connect. */
   fwupVersion?: string | (() => string | Promise<string>);
   /**
@@ -230,37 +236,37 @@ export interface ResolvedSocketOptions {
 function positiveMs(name: string, value: unknown, fallback: number, allowZero = false): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new TypeError(`NervesHubSocket: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds`);
+    throw invalidOptions(`NervesHubSocket: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds`);
   }
   return value;
 }
 
 function optionalFunction<T>(name: string, value: T | undefined): T | undefined {
-  if (value !== undefined && typeof value !== 'function') throw new TypeError(`NervesHubSocket: ${name} must be a function`);
+  if (value !== undefined && typeof value !== 'function') throw invalidOptions(`NervesHubSocket: ${name} must be a function`);
   return value;
 }
 
 function stringList(name: string, value: unknown): string[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new TypeError(`NervesHubSocket: ${name} must be a list of strings`);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw invalidOptions(`NervesHubSocket: ${name} must be a list of strings`);
   return value.filter((v) => v.length > 0);
 }
 
 function resolveUrl(url: unknown, auth: SocketAuth): { endpoint: string; params: Record<string, string>; secure: boolean; host: string } {
-  if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('NervesHubSocket: url must be a string or URL');
+  if (typeof url !== 'string' && !(url instanceof URL)) throw invalidOptions('NervesHubSocket: url must be a string or URL');
   const text = String(url).trim();
-  if (text === '') throw new TypeError('NervesHubSocket: url is empty');
+  if (text === '') throw invalidOptions('NervesHubSocket: url is empty');
   let parsed: URL;
   try {
     parsed = new URL(text.includes('://') ? text : `wss://${text}`);
   } catch {
-    throw new TypeError(`NervesHubSocket: url ${JSON.stringify(text)} is not a valid URL`);
+    throw invalidOptions(`NervesHubSocket: url ${JSON.stringify(text)} is not a valid URL`);
   }
   if (parsed.protocol === 'https:') parsed.protocol = 'wss:';
   if (parsed.protocol === 'http:') parsed.protocol = 'ws:';
-  if (parsed.protocol !== 'wss:' && parsed.protocol !== 'ws:') throw new TypeError('NervesHubSocket: url must be wss:// (or ws:// for development)');
-  if (parsed.hash) throw new TypeError('NervesHubSocket: url must not have a fragment');
-  if (parsed.username || parsed.password) throw new TypeError('NervesHubSocket: url must not carry credentials');
+  if (parsed.protocol !== 'wss:' && parsed.protocol !== 'ws:') throw invalidOptions('NervesHubSocket: url must be wss:// (or ws:// for development)');
+  if (parsed.hash) throw invalidOptions('NervesHubSocket: url must not have a fragment');
+  if (parsed.username || parsed.password) throw invalidOptions('NervesHubSocket: url must not carry credentials');
   if (parsed.pathname === '' || parsed.pathname === '/') {
     parsed.pathname = auth.type === 'certificate' ? CERTIFICATE_SOCKET_PATH : SHARED_SECRET_SOCKET_PATH;
   }
@@ -273,70 +279,70 @@ function resolveUrl(url: unknown, auth: SocketAuth): { endpoint: string; params:
 }
 
 function resolveAuth(auth: unknown): SocketAuth {
-  if (typeof auth !== 'object' || auth === null) throw new TypeError('NervesHubSocket: auth is required');
+  if (typeof auth !== 'object' || auth === null) throw invalidOptions('NervesHubSocket: auth is required');
   const a = auth as { type?: unknown; provider?: CertificateProvider; key?: unknown; secret?: unknown; identifier?: unknown; digest?: unknown; iterations?: unknown; keyLength?: unknown };
   if (a.type === 'certificate') {
     if (typeof a.provider !== 'object' || a.provider === null || typeof a.provider.getTlsMaterial !== 'function') {
-      throw new TypeError('NervesHubSocket: certificate auth needs a provider with getTlsMaterial()');
+      throw invalidOptions('NervesHubSocket: certificate auth needs a provider with getTlsMaterial()');
     }
     return { type: 'certificate', provider: a.provider };
   }
   if (a.type === 'shared-secret') {
     for (const k of ['key', 'secret', 'identifier'] as const) {
-      if (typeof a[k] !== 'string' || a[k] === '') throw new TypeError(`NervesHubSocket: shared-secret auth needs ${k}`);
+      if (typeof a[k] !== 'string' || a[k] === '') throw invalidOptions(`NervesHubSocket: shared-secret auth needs ${k}`);
     }
-    if (a.digest !== undefined && typeof a.digest !== 'string') throw new TypeError('NervesHubSocket: digest must be a string');
+    if (a.digest !== undefined && typeof a.digest !== 'string') throw invalidOptions('NervesHubSocket: digest must be a string');
     for (const k of ['iterations', 'keyLength'] as const) {
       const v = a[k];
-      if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)) throw new TypeError(`NervesHubSocket: ${k} must be a positive integer`);
+      if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)) throw invalidOptions(`NervesHubSocket: ${k} must be a positive integer`);
     }
     return { ...(a as unknown as SharedSecretAuth) };
   }
-  throw new TypeError("NervesHubSocket: auth.type must be 'certificate' or 'shared-secret'");
+  throw invalidOptions("NervesHubSocket: auth.type must be 'certificate' or 'shared-secret'");
 }
 
 /**
  * Validates the options and applies defaults (once, at construction).
- * @throws TypeError on any invalid option.
+ * @throws NervesHubError `NH_INVALID_OPTIONS` on any invalid option.
  * @internal
  */
 export function resolveSocketOptions(options: NervesHubSocketOptions): ResolvedSocketOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('NervesHubSocket: options are required');
+  if (typeof options !== 'object' || options === null) throw invalidOptions('NervesHubSocket: options are required');
   const auth = resolveAuth(options.auth);
   const { endpoint, params, secure, host } = resolveUrl(options.url, auth);
   if (options.firmware === undefined || options.firmware === null || (typeof options.firmware !== 'function' && typeof options.firmware !== 'object')) {
-    throw new TypeError('NervesHubSocket: firmware (FirmwareMeta or a function returning it) is required');
+    throw invalidOptions('NervesHubSocket: firmware (WireFirmwareMeta or a function returning it) is required');
   }
   if (typeof options.firmware === 'object' && (typeof options.firmware.uuid !== 'string' || options.firmware.uuid === '')) {
-    throw new TypeError('NervesHubSocket: firmware.uuid is required');
+    throw invalidOptions('NervesHubSocket: firmware.uuid is required');
   }
   if (options.fwupVersion !== undefined && typeof options.fwupVersion !== 'string' && typeof options.fwupVersion !== 'function') {
-    throw new TypeError('NervesHubSocket: fwupVersion must be a string or a function');
+    throw invalidOptions('NervesHubSocket: fwupVersion must be a string or a function');
   }
   const tlsIn = options.tls ?? {};
-  if (typeof tlsIn !== 'object') throw new TypeError('NervesHubSocket: tls must be an object');
-  if ('rejectUnauthorized' in tlsIn) throw new TypeError('NervesHubSocket: server certificate verification cannot be turned off; set tls.ca to trust a private CA');
+  if (typeof tlsIn !== 'object') throw invalidOptions('NervesHubSocket: tls must be an object');
+  if ('rejectUnauthorized' in tlsIn) throw invalidOptions('NervesHubSocket: server certificate verification cannot be turned off; set tls.ca to trust a private CA');
   const minVersion = tlsIn.minVersion ?? SOCKET_DEFAULTS.minTlsVersion;
-  if (minVersion !== 'TLSv1.2' && minVersion !== 'TLSv1.3') throw new TypeError("NervesHubSocket: tls.minVersion must be 'TLSv1.2' or 'TLSv1.3'");
-  if (tlsIn.servername !== undefined && (typeof tlsIn.servername !== 'string' || tlsIn.servername === '')) throw new TypeError('NervesHubSocket: tls.servername must be a host name');
+  if (minVersion !== 'TLSv1.2' && minVersion !== 'TLSv1.3') throw invalidOptions("NervesHubSocket: tls.minVersion must be 'TLSv1.2' or 'TLSv1.3'");
+  if (tlsIn.servername !== undefined && (typeof tlsIn.servername !== 'string' || tlsIn.servername === '')) throw invalidOptions('NervesHubSocket: tls.servername must be a host name');
   const ca = tlsIn.ca === undefined ? undefined : Array.isArray(tlsIn.ca) ? tlsIn.ca : [tlsIn.ca];
-  if (ca && !ca.every((c) => typeof c === 'string' || c instanceof Uint8Array)) throw new TypeError('NervesHubSocket: tls.ca must be PEM strings or DER bytes');
+  if (ca && !ca.every((c) => typeof c === 'string' || c instanceof Uint8Array)) throw invalidOptions('NervesHubSocket: tls.ca must be PEM strings or DER bytes');
   let proxy: URL | undefined;
   if (options.proxy !== undefined) {
     try {
       proxy = new URL(String(options.proxy));
     } catch {
-      throw new TypeError('NervesHubSocket: proxy must be an http:// URL');
+      throw invalidOptions('NervesHubSocket: proxy must be an http:// URL');
     }
-    if (proxy.protocol !== 'http:') throw new TypeError('NervesHubSocket: proxy must be an http:// URL (HTTP CONNECT)');
+    if (proxy.protocol !== 'http:') throw invalidOptions('NervesHubSocket: proxy must be an http:// URL (HTTP CONNECT)');
   }
   const logger = options.logger ?? silentLogger;
-  if (typeof logger.log !== 'function') throw new TypeError('NervesHubSocket: logger must have a log() method');
+  if (typeof logger.log !== 'function') throw invalidOptions('NervesHubSocket: logger must have a log() method');
   const jitter = options.reconnectJitterRatio ?? SOCKET_DEFAULTS.reconnectJitterRatio;
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 10)) throw new TypeError('NervesHubSocket: reconnectJitterRatio must be between 0 and 10');
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 10)) throw invalidOptions('NervesHubSocket: reconnectJitterRatio must be between 0 and 10');
   const reconnectBaseMs = positiveMs('reconnectBaseMs', options.reconnectBaseMs, SOCKET_DEFAULTS.reconnectBaseMs);
   const reconnectMaxMs = positiveMs('reconnectMaxMs', options.reconnectMaxMs, Math.max(SOCKET_DEFAULTS.reconnectMaxMs, reconnectBaseMs));
-  if (reconnectMaxMs < reconnectBaseMs) throw new TypeError('NervesHubSocket: reconnectMaxMs must be ≥ reconnectBaseMs');
+  if (reconnectMaxMs < reconnectBaseMs) throw invalidOptions('NervesHubSocket: reconnectMaxMs must be ≥ reconnectBaseMs');
   return {
     endpoint,
     endpointParams: params,

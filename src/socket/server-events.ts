@@ -7,7 +7,7 @@ import type { NervesHubSocketEvents } from './socket-events.js';
 /** The server events of the `device` topic the socket understands. @internal */
 export const KNOWN_SERVER_EVENTS: ReadonlySet<string> = new Set<string>(Object.values(ServerEvents));
 
-type ServerEventName = 'update' | 'reboot' | 'identify' | 'archive' | 'fwup_public_keys' | 'archive_public_keys' | 'scripts/run' | 'extensions:get';
+type ServerEventName = 'update' | 'reboot' | 'identify' | 'archive' | 'fwupPublicKeys' | 'archivePublicKeys' | 'scriptsRun' | 'extensionsGet';
 
 /** A validated server message, ready to emit. @internal */
 export type ServerEventOutcome =
@@ -32,18 +32,18 @@ export function interpretServerEvent(event: string, payload: unknown): ServerEve
     case ServerEvents.archivePublicKeys: {
       const r = parsePublicKeysMessage(payload);
       if (!r.ok) return { ok: false, reason: `${r.error}; keeping the current keys` };
-      return event === ServerEvents.fwupPublicKeys ? { ok: true, event: 'fwup_public_keys', args: [r.value] } : { ok: true, event: 'archive_public_keys', args: [r.value] };
+      return event === ServerEvents.fwupPublicKeys ? { ok: true, event: 'fwupPublicKeys', args: [r.value] } : { ok: true, event: 'archivePublicKeys', args: [r.value] };
     }
     case ServerEvents.scriptsRun: {
       const r = parseScriptRunRequest(payload);
-      return r.ok ? { ok: true, event: 'scripts/run', args: [r.value] } : { ok: false, reason: r.error };
+      return r.ok ? { ok: true, event: 'scriptsRun', args: [r.value] } : { ok: false, reason: r.error };
     }
     case ServerEvents.reboot:
     case ServerEvents.identify:
     case ServerEvents.extensionsGet: {
       const r = parseEmptyMessage(payload);
       if (!r.ok) return { ok: false, reason: r.error };
-      return { ok: true, event: event as 'reboot' | 'identify' | 'extensions:get', args: [] };
+      return { ok: true, event: event === ServerEvents.extensionsGet ? 'extensionsGet' : (event as 'reboot' | 'identify'), args: [] };
     }
     default:
       return { ok: false, reason: 'unknown event' };

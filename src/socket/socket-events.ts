@@ -62,7 +62,11 @@ export interface InvalidMessageInfo {
   reason: string;
 }
 
-/** Every event of {@link NervesHubSocket}, with its listener arguments. */
+/**
+ * Every event of {@link NervesHubSocket}, with its listener arguments. SDK event names are
+ * camelCase; the wire name of a server message is given where it differs.
+ * @category Connection
+ */
 export type NervesHubSocketEvents = {
   /** The `device` topic was joined (after every connect and rejoin). */
   connected: [info: ConnectedInfo];
@@ -82,12 +86,12 @@ export type NervesHubSocketEvents = {
   identify: [];
   /** `archive`: a validated archive offer. */
   archive: [info: ArchiveInfo];
-  /** `fwup_public_keys`: the keys now used for the next update. */
-  fwup_public_keys: [keys: string[]];
-  /** `archive_public_keys`: the keys now used for archives. */
-  archive_public_keys: [keys: string[]];
-  /** `scripts/run`: answer with {@link NervesHubSocket.replyScript}. Without a listener the device refuses. */
-  'scripts/run': [request: ScriptRunRequest];
-  /** `extensions:get`: the server invites the device to join the `extensions` topic. */
-  'extensions:get': [];
+  /** `fwup_public_keys` on the wire: the keys now used for the next update. */
+  fwupPublicKeys: [keys: string[]];
+  /** `archive_public_keys` on the wire: the keys now used for archives. */
+  archivePublicKeys: [keys: string[]];
+  /** `scripts/run` on the wire: answer with {@link NervesHubSocket.replyScript}. Without a listener the device refuses. */
+  scriptsRun: [request: ScriptRunRequest];
+  /** `extensions:get` on the wire: the server invites the device to join the `extensions` topic. */
+  extensionsGet: [];
 };

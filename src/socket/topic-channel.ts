@@ -20,7 +20,7 @@ export interface TopicReply {
 
 /**
  * Another topic (`console`, `extensions`) joined over the same connection as `device`. Joins are
- * repeated by the socket after every reconnect; {@link NervesHubSocket.close} leaves it.
+ * repeated by the socket after every reconnect; {@link nerves-hub-link!NervesHubSocket.close | NervesHubSocket.close} leaves it.
  *
  * @example
  * ```ts

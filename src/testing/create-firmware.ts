@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { createBlake2b256 } from '../firmware/blake2b.js';
 import { formatMetaConf, type FirmwareMetaOptions, type FirmwareTask } from '../firmware/meta-conf-writer.js';
 import { ZipStreamWriter } from '../firmware/zip-stream-writer.js';
+import { invalidOptions } from '../errors.js';
 
 export type { FirmwareMetaOptions, FirmwareTask, FwupCall } from '../firmware/meta-conf-writer.js';
 
@@ -52,7 +53,7 @@ const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
 function privateKeySeed(key: string | Uint8Array): Uint8Array {
   const bytes = typeof key === 'string' ? new Uint8Array(Buffer.from(key.trim(), 'base64')) : key;
   if (bytes.length === 64 || bytes.length === 32) return bytes.subarray(0, 32);
-  throw new TypeError('privateKey must be fwup base64 (64 bytes) or a 32-byte seed');
+  throw invalidOptions('privateKey must be fwup base64 (64 bytes) or a 32-byte seed');
 }
 
 /** Signs meta.conf like `fwup -s`: Ed25519 over the exact bytes. */
@@ -67,7 +68,7 @@ function signMetaConf(metaConf: Uint8Array, key: string | Uint8Array): Uint8Arra
 
 function resourceArchivePath(name: string): string {
   if (name === '' || name === '/meta.conf' || name === '/data' || name.startsWith('/data/')) {
-    throw new TypeError(`resource name not allowed by fwup: '${name}'`);
+    throw invalidOptions(`resource name not allowed by fwup: '${name}'`);
   }
   return name.startsWith('/') ? name.slice(1) : `data/${name}`;
 }
@@ -102,7 +103,7 @@ export async function writeFirmware(
   sink: string | ((chunk: Uint8Array) => void | Promise<void>),
 ): Promise<void> {
   const level = options.compression ?? CREATE_FIRMWARE_DEFAULTS.compression;
-  if (!Number.isInteger(level) || level < 0 || level > 9) throw new TypeError('compression must be 0…9');
+  if (!Number.isInteger(level) || level < 0 || level > 9) throw invalidOptions('compression must be 0…9');
   const dataDescriptor = options.dataDescriptors ?? CREATE_FIRMWARE_DEFAULTS.dataDescriptors;
   const entries = Array.isArray(options.resources)
     ? [...(options.resources as ReadonlyArray<readonly [string, FirmwareResourceSource]>)]

@@ -1,7 +1,7 @@
 /**
  * Test helpers for apps built on nerves-hub-link: a local NervesHub server, a test CA and a
  * fwup-format archive writer. Import from `nerves-hub-link/testing`; never use in production.
- * @packageDocumentation
+ * @module nerves-hub-link/testing
  */
 
 // --- certificates ---

@@ -1,8 +1,6 @@
-import { webcrypto, createPublicKey, randomBytes } from 'node:crypto';
-import type * as X509 from '@peculiar/x509';
-
-type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
+import { createPublicKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import { buildCertificate, encodeName, KeyUsage, type Extension } from './x509/certificate-builder.js';
 
 /**
  * A certificate and its private key, as issued by {@link TestCertificateAuthority}.
@@ -41,29 +39,27 @@ export interface IssueOptions {
   publicKeyPem?: string;
 }
 
-const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const generateKeyPairAsync = promisify(generateKeyPair);
 
-let x509Module: Promise<typeof X509> | undefined;
-/** Loads @peculiar/x509 on first use; it needs the reflect-metadata polyfill, so never at import time. */
-async function loadX509(): Promise<typeof X509> {
-  x509Module ??= (async () => {
-    await import('reflect-metadata');
-    const mod = await import('@peculiar/x509');
-    mod.cryptoProvider.set(webcrypto as unknown as Parameters<typeof mod.cryptoProvider.set>[0]);
-    return mod;
-  })();
-  return x509Module;
+/** A fresh P-256 key pair: the private key and the public key's SPKI (DER). */
+async function newKeyPair(): Promise<{ privateKey: KeyObject; spki: Buffer }> {
+  const { privateKey, publicKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
+  return { privateKey, spki: publicKey.export({ type: 'spki', format: 'der' }) };
 }
 
-function pem(label: string, der: ArrayBuffer): string {
+function pem(label: string, der: Uint8Array): string {
   const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n');
   return `-----BEGIN ${label}-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END ${label}-----\n`;
 }
 
-function serial(): string {
+function privateKeyPem(key: KeyObject): string {
+  return key.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+function serial(): Buffer {
   const b = randomBytes(16);
-  b[0] = (b[0] ?? 0) & 0x7f;
-  return b.toString('hex');
+  b[0] = ((b[0] ?? 0) & 0x7f) | 0x01; // positive and never a leading zero byte
+  return b;
 }
 
 /**
@@ -83,94 +79,78 @@ export class TestCertificateAuthority {
   readonly certPem: string;
   /** The CA private key, PEM. */
   readonly keyPem: string;
-  readonly #cert: X509.X509Certificate;
-  readonly #keys: CryptoKeyPair;
+  readonly #name: Buffer;
+  readonly #key: KeyObject;
+  readonly #spki: Buffer;
 
-  private constructor(cert: X509.X509Certificate, keys: CryptoKeyPair, keyPem: string) {
-    this.#cert = cert;
-    this.#keys = keys;
-    this.certPem = cert.toString('pem') + '\n';
-    this.keyPem = keyPem;
+  private constructor(certDer: Buffer, name: Buffer, key: KeyObject, spki: Buffer) {
+    this.certPem = pem('CERTIFICATE', certDer);
+    this.keyPem = privateKeyPem(key);
+    this.#name = name;
+    this.#key = key;
+    this.#spki = spki;
   }
 
   /** Creates a new self-signed CA (P-256). */
   static async create(options: { commonName?: string; notBefore?: Date; notAfter?: Date } = {}): Promise<TestCertificateAuthority> {
-    const x509 = await loadX509();
-    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
-    const name = `CN=${options.commonName ?? 'nerves-hub-link Test CA'}, O=nerves-hub-link tests`;
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: serial(),
-      name,
+    const { privateKey, spki } = await newKeyPair();
+    const name = encodeName({ commonName: options.commonName ?? 'nerves-hub-link Test CA', organization: 'nerves-hub-link tests' });
+    const cert = buildCertificate({
+      serial: serial(),
+      subject: name,
+      issuer: name,
       notBefore: options.notBefore ?? new Date(Date.now() - 3600_000),
       notAfter: options.notAfter ?? new Date(Date.now() + 10 * 365 * 86400_000),
-      signingAlgorithm: ALG,
-      keys,
+      spki,
+      signingKey: privateKey,
       extensions: [
-        new x509.BasicConstraintsExtension(true, 1, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        { type: 'basicConstraints', ca: true, pathLength: 1 },
+        { type: 'keyUsage', bits: [KeyUsage.digitalSignature, KeyUsage.keyCertSign, KeyUsage.cRLSign] },
       ],
     });
-    const keyPem = pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-    return new TestCertificateAuthority(cert, keys, keyPem);
+    return new TestCertificateAuthority(cert, name, privateKey, spki);
   }
 
   /** Issues a TLS server certificate for `localhost` and `127.0.0.1` (plus any extra names). */
   async issueServerCertificate(options: { commonName?: string; dnsNames?: string[]; ipAddresses?: string[]; notBefore?: Date; notAfter?: Date } = {}): Promise<IssuedCertificate> {
-    const x509 = await loadX509();
-    const dns = options.dnsNames ?? ['localhost'];
-    const ips = options.ipAddresses ?? ['127.0.0.1', '::1'];
-    return this.#issue(
-      { commonName: options.commonName ?? 'localhost', notBefore: options.notBefore, notAfter: options.notAfter },
-      [
-        new x509.BasicConstraintsExtension(false, undefined, false),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension([
-          ...dns.map((value) => ({ type: 'dns' as const, value })),
-          ...ips.map((value) => ({ type: 'ip' as const, value })),
-        ]),
-      ],
-    );
+    return this.#issue({ commonName: options.commonName ?? 'localhost', notBefore: options.notBefore, notAfter: options.notAfter }, [
+      { type: 'basicConstraints', ca: false },
+      { type: 'keyUsage', bits: [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] },
+      { type: 'extKeyUsage', purposes: ['serverAuth'] },
+      { type: 'subjectAltName', dnsNames: options.dnsNames ?? ['localhost'], ipAddresses: options.ipAddresses ?? ['127.0.0.1', '::1'] },
+    ]);
   }
 
   /** Issues a device (client) certificate whose CN is the device identifier. */
   async issueDeviceCertificate(options: IssueOptions): Promise<IssuedCertificate> {
-    const x509 = await loadX509();
     return this.#issue(options, [
-      new x509.BasicConstraintsExtension(false, undefined, false),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      { type: 'basicConstraints', ca: false },
+      { type: 'keyUsage', bits: [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] },
+      { type: 'extKeyUsage', purposes: ['clientAuth'] },
     ]);
   }
 
-  async #issue(options: IssueOptions, extensions: X509.Extension[]): Promise<IssuedCertificate> {
-    const x509 = await loadX509();
-    let publicKey: CryptoKey;
+  async #issue(options: IssueOptions, extensions: Extension[]): Promise<IssuedCertificate> {
+    let spki: Buffer;
     let keyPem = '';
     if (options.publicKeyPem) {
-      const spki = createPublicKey(options.publicKeyPem).export({ type: 'spki', format: 'der' });
-      publicKey = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']);
+      spki = createPublicKey(options.publicKeyPem).export({ type: 'spki', format: 'der' });
     } else {
-      const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
-      publicKey = keys.publicKey;
-      keyPem = pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+      const pair = await newKeyPair();
+      spki = pair.spki;
+      keyPem = privateKeyPem(pair.privateKey);
     }
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
-      subject: `CN=${options.commonName}`,
-      issuer: this.#cert.subject,
+    const der = buildCertificate({
+      serial: serial(),
+      subject: encodeName({ commonName: options.commonName }),
+      issuer: this.#name,
       notBefore: options.notBefore ?? new Date(Date.now() - 3600_000),
       notAfter: options.notAfter ?? new Date(Date.now() + 365 * 86400_000),
-      signingAlgorithm: ALG,
-      publicKey,
-      signingKey: this.#keys.privateKey,
-      extensions: [
-        ...extensions,
-        await x509.SubjectKeyIdentifierExtension.create(publicKey),
-        await x509.AuthorityKeyIdentifierExtension.create(this.#keys.publicKey),
-      ],
+      spki,
+      issuerSpki: this.#spki,
+      signingKey: this.#key,
+      extensions,
     });
-    return { certPem: cert.toString('pem') + '\n', certDer: new Uint8Array(cert.rawData), keyPem };
+    return { certPem: pem('CERTIFICATE', der), certDer: new Uint8Array(der), keyPem };
   }
 }

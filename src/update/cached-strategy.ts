@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NervesHubError, isNervesHubError } from '../errors.js';
-import { safeLog } from '../internal/logger.js';
+import { NervesHubError, isNervesHubError, invalidOptions } from '../errors.js';
+import { safeLog } from '../logging/logger.js';
 import { PART_SIZE_BYTES, verifyFileChecksums } from '../download/sha256-parts.js';
 import type { StrategyContext, UpdateStrategy } from './update-strategy.js';
 
@@ -188,7 +188,7 @@ async function verifyCachedFile(ctx: StrategyContext, path: string): Promise<voi
  *
  * Resumable: `UpdateManager.resumeFromJournal()` continues an interrupted download after a restart.
  *
- * @throws NervesHubError `NH_UPDATE_BAD_OPTIONS` without a `cacheDir`.
+ * @throws NervesHubError `NH_INVALID_OPTIONS` without a `cacheDir`.
  *
  * @example
  * ```ts
@@ -202,7 +202,7 @@ async function verifyCachedFile(ctx: StrategyContext, path: string): Promise<voi
 export function cachedStrategy(options: { cacheDir: string }): UpdateStrategy {
   const cacheDir = options?.cacheDir;
   if (typeof cacheDir !== 'string' || cacheDir === '') {
-    throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', 'cachedStrategy needs cacheDir, a directory path');
+    throw invalidOptions('cachedStrategy needs cacheDir, a directory path');
   }
   const run = async (ctx: StrategyContext): Promise<void> => {
     const uuid = ctx.info.firmwareMeta.uuid;

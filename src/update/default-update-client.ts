@@ -8,6 +8,7 @@ import type { UpdateClient, UpdateDecision } from './update-client.js';
  * ```ts
  * const options: DefaultUpdateClientOptions = { currentFirmwareUuid: () => readRunningUuid(), reboot: () => execFileSync('reboot') };
  * ```
+ * @category Updates
  */
 export interface DefaultUpdateClientOptions {
   /**
@@ -44,6 +45,7 @@ export interface DefaultUpdateClientOptions {
  *   reboot: () => execFileSync('reboot'),
  * });
  * ```
+ * @category Updates
  */
 export function createDefaultUpdateClient(options: DefaultUpdateClientOptions): UpdateClient {
   const current = options.currentFirmwareUuid;

@@ -1,5 +1,5 @@
 import { isNervesHubError } from '../errors.js';
-import { redactUrl } from '../internal/redact.js';
+import { redactUrl } from '../logging/redact.js';
 import { FailureReasons } from '../protocol/status.js';
 import type { UpdateFailureKind } from './update-journal.js';
 

@@ -12,6 +12,7 @@ import type { FwupMessage } from './update-client.js';
  *   ctx.onProgress(Math.floor((written / total) * 100));
  * }
  * ```
+ * @category Updates
  */
 export interface ApplyContext {
   /** Aborts the apply (the applier must stop and leave the current firmware untouched). */
@@ -38,6 +39,7 @@ export interface ApplyContext {
  *   },
  * };
  * ```
+ * @category Updates
  */
 export interface FirmwareApplier {
   /**

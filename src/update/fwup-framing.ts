@@ -1,4 +1,4 @@
-import { NervesHubError } from '../errors.js';
+import { NervesHubError, invalidOptions } from '../errors.js';
 import type { FwupMessage } from './update-client.js';
 
 /**
@@ -160,7 +160,7 @@ export const FRAMED_INPUT_END: Uint8Array = new Uint8Array(4);
  */
 export function* frameInput(bytes: Uint8Array, maxPacketBytes = 64 * 1024): Generator<Buffer> {
   if (!Number.isInteger(maxPacketBytes) || maxPacketBytes < 1 || maxPacketBytes > 0xffffffff) {
-    throw new RangeError(`maxPacketBytes must be an integer in 1..2^32-1 (got ${maxPacketBytes})`);
+    throw invalidOptions(`maxPacketBytes must be an integer in 1..2^32-1 (got ${maxPacketBytes})`);
   }
   for (let at = 0; at < bytes.length; at += maxPacketBytes) {
     const payload = bytes.subarray(at, Math.min(bytes.length, at + maxPacketBytes));

@@ -1,5 +1,5 @@
-import type { Logger } from '../internal/logger.js';
-import { safeLog } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog } from '../logging/logger.js';
 import { NervesHubError } from '../errors.js';
 
 /** Outcome of {@link guardedCall}: the callback's value, or why there is none. */

@@ -1,5 +1,5 @@
-import type { Logger } from '../internal/logger.js';
-import { safeLog, silentLogger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog, silentLogger } from '../logging/logger.js';
 import type { ProgressStage } from '../protocol/status.js';
 import type { FwupMessage, UpdateClient } from './update-client.js';
 import { guardedCall } from './guarded-call.js';

@@ -27,8 +27,8 @@ export const monotonicClock: Clock = { now: () => performance.now() };
  * ```
  */
 export class ProgressThrottle {
-  private lastPercent: number | null = null;
-  private lastAt = 0;
+  #lastPercent: number | null = null;
+  #lastAt = 0;
 
   /**
    * Creates a throttle.
@@ -36,24 +36,27 @@ export class ProgressThrottle {
    * @param intervalMs - minimum time between two sent values
    * @param clock - time source
    */
-  constructor(
-    private readonly intervalMs: number,
-    private readonly clock: Clock = monotonicClock,
-  ) {}
+  readonly #intervalMs: number;
+  readonly #clock: Clock;
+
+  constructor(intervalMs: number, clock: Clock = monotonicClock) {
+    this.#intervalMs = intervalMs;
+    this.#clock = clock;
+  }
 
   /** Returns the rounded percent (0..100) to send, or `null` to skip this value. */
   accept(percent: number): number | null {
     if (!Number.isFinite(percent)) return null;
     const rounded = Math.min(100, Math.max(0, Math.round(percent)));
-    const now = this.clock.now();
-    if (this.lastPercent !== null && (rounded <= this.lastPercent || now - this.lastAt < this.intervalMs)) return null;
-    this.lastPercent = rounded;
-    this.lastAt = now;
+    const now = this.#clock.now();
+    if (this.#lastPercent !== null && (rounded <= this.#lastPercent || now - this.#lastAt < this.#intervalMs)) return null;
+    this.#lastPercent = rounded;
+    this.#lastAt = now;
     return rounded;
   }
 
   /** The last percent accepted, or `null` before the first. */
   get last(): number | null {
-    return this.lastPercent;
+    return this.#lastPercent;
   }
 }

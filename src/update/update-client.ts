@@ -6,6 +6,7 @@ import type { UpdateInfo } from '../protocol/update-info.js';
  * - `ignore`: report `ignored` (NervesHub then blocks deployment updates to this device for its
  *   penalty time, 24 h by default).
  * - `reschedule`: report `rescheduled` with `delayMinutes` (minimum 5) so the server offers it again later.
+ * @category Updates
  */
 export type UpdateDecision =
   | {
@@ -27,7 +28,11 @@ export type UpdateDecision =
       reason?: string;
     };
 
-/** A message from the applier (fwup's framing, or the SDK's own appliers). */
+/**
+ * A message from the applier (fwup's framing, or the SDK's own appliers).
+ *
+ * @category Updates
+ */
 export type FwupMessage =
   | {
       /** Apply progress. */
@@ -68,6 +73,7 @@ export type FwupMessage =
  *   async reboot() { await exec('reboot'); },
  * };
  * ```
+ * @category Updates
  */
 export interface UpdateClient {
   /** Decide about an offered update. */

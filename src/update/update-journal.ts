@@ -1,8 +1,8 @@
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
-import type { Logger } from '../internal/logger.js';
-import { safeLog, silentLogger } from '../internal/logger.js';
+import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog, silentLogger } from '../logging/logger.js';
 
 /**
  * Where an update stood when the journal was last written: `download` (also the whole streaming
@@ -29,7 +29,7 @@ export interface JournalPendingUpdate {
   /** The firmware URL, query included (needed to resume). Secret: never log it; the file is mode 0600. */
   firmwareUrl: string;
   /** Its metadata, as offered. */
-  firmwareMeta: FirmwareMeta;
+  firmwareMeta: WireFirmwareMeta;
   /** Size the server announced. */
   size?: number;
   /** Whole-file SHA-256 the server sent. */
@@ -115,7 +115,7 @@ function parsePending(v: unknown): JournalPendingUpdate | null {
   const p: JournalPendingUpdate = {
     uuid,
     firmwareUrl,
-    firmwareMeta: firmwareMeta as unknown as FirmwareMeta,
+    firmwareMeta: firmwareMeta as unknown as WireFirmwareMeta,
     strategy,
     startedAt,
     attempts,
@@ -174,10 +174,10 @@ export function parseJournalState(text: string): JournalState | null {
 export class UpdateJournal {
   /** Full path of the journal file. */
   readonly path: string;
-  private readonly stateDir: string;
-  private readonly logger: Logger;
-  private state: JournalState | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  readonly #stateDir: string;
+  readonly #logger: Logger;
+  #state: JournalState | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
 
   /**
    * Opens (lazily) the journal in `stateDir`; nothing is read or written until the first call.
@@ -185,29 +185,29 @@ export class UpdateJournal {
    * @param options - `stateDir`: directory for the journal (created 0700 if missing); `logger`
    */
   constructor(options: { stateDir: string; logger?: Logger }) {
-    this.stateDir = options.stateDir;
+    this.#stateDir = options.stateDir;
     this.path = join(options.stateDir, JOURNAL_DEFAULTS.fileName);
-    this.logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? silentLogger;
   }
 
   /** Reads the file once (later calls return the cached state). A missing or corrupt file reads as empty. */
   async load(): Promise<JournalState> {
-    if (this.state) return structuredClone(this.state);
+    if (this.#state) return structuredClone(this.#state);
     let text: string | null = null;
     try {
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        safeLog(this.logger, 'warn', 'update journal unreadable; starting empty', { error: String(err) });
+        safeLog(this.#logger, 'warn', 'update journal unreadable; starting empty', { error: String(err) });
       }
     }
     let parsed = text === null ? null : parseJournalState(text);
     if (text !== null && parsed === null) {
-      safeLog(this.logger, 'warn', 'update journal corrupt; starting empty', { path: this.path });
+      safeLog(this.#logger, 'warn', 'update journal corrupt; starting empty', { path: this.path });
     }
     parsed ??= emptyJournalState();
-    this.state ??= parsed;
-    return structuredClone(this.state);
+    this.#state ??= parsed;
+    return structuredClone(this.#state);
   }
 
   /**
@@ -215,20 +215,20 @@ export class UpdateJournal {
    * updates. Rejects if the file cannot be written (the in-memory state is still updated).
    */
   update(change: (state: JournalState) => void): Promise<JournalState> {
-    const run = this.queue.then(async () => {
+    const run = this.#queue.then(async () => {
       const state = await this.load();
       change(state);
       state.failures = state.failures.slice(-JOURNAL_DEFAULTS.maxFailures);
-      this.state = state;
-      await this.write(state);
+      this.#state = state;
+      await this.#write(state);
       return structuredClone(state);
     });
-    this.queue = run.catch(() => undefined);
+    this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  private async write(state: JournalState): Promise<void> {
-    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+  async #write(state: JournalState): Promise<void> {
+    await mkdir(this.#stateDir, { recursive: true, mode: 0o700 });
     const tmp = `${this.path}.${process.pid}.tmp`;
     const handle = await open(tmp, 'w', 0o600);
     try {
@@ -244,7 +244,7 @@ export class UpdateJournal {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
-    await syncDirectory(this.stateDir);
+    await syncDirectory(this.#stateDir);
   }
 }
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { NervesHubError } from '../errors.js';
-import type { Logger } from '../internal/logger.js';
+import { invalidOptions } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
 import type { UpdateReporter } from '../protocol/status.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import type { Clock } from './progress-throttle.js';
@@ -92,13 +92,14 @@ export interface UpdateManagerOptions {
 }
 
 /**
- * How {@link UpdateManager.handleUpdate} ended.
+ * How {@link nerves-hub-link/advanced!UpdateManager.handleUpdate | UpdateManager.handleUpdate} (which `NervesHubLink` calls for every offer) ended.
  *
  * @example
  * ```ts
  * const outcome: UpdateOutcome = await manager.handleUpdate(info);
  * if (outcome.status === 'failed') console.error(outcome.uuid, outcome.reason);
  * ```
+ * @category Start here
  */
 export interface UpdateOutcome {
   /**
@@ -128,7 +129,7 @@ export interface UpdateManagerSettings {
   failureMemoryMs: number;
 }
 
-/** Merges the numeric options over the defaults; throws `NH_UPDATE_BAD_OPTIONS` naming a bad one. */
+/** Merges the numeric options over the defaults; throws `NH_INVALID_OPTIONS` naming a bad one. */
 export function resolveUpdateManagerSettings(options: Partial<UpdateManagerSettings>): UpdateManagerSettings {
   const d = UPDATE_MANAGER_DEFAULTS;
   return {
@@ -143,7 +144,7 @@ export function resolveUpdateManagerSettings(options: Partial<UpdateManagerSetti
 
 function checked(name: string, value: number, positive: boolean): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
-    throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', `${name} must be a finite number ${positive ? '> 0' : '≥ 0'} (got ${String(value)})`);
+    throw invalidOptions(`${name} must be a finite number ${positive ? '> 0' : '≥ 0'} (got ${String(value)})`);
   }
   return value;
 }
@@ -151,7 +152,7 @@ function checked(name: string, value: number, positive: boolean): number {
 /**
  * The strategy `choice` stands for: an {@link UpdateStrategy} as it is, `'streaming'`, or
  * `'cached'` in `dirs.cacheDir` (default `<stateDir>/firmware`).
- * @throws NervesHubError `NH_UPDATE_BAD_OPTIONS` for an unknown name, an object that is not a
+ * @throws NervesHubError `NH_INVALID_OPTIONS` for an unknown name, an object that is not a
  *   strategy, or `'cached'` without `cacheDir`/`stateDir`.
  */
 export function resolveStrategy(choice: UpdateStrategy | BuiltInStrategyName | undefined, dirs: { cacheDir?: string | undefined; stateDir?: string | undefined }): UpdateStrategy {
@@ -160,7 +161,7 @@ export function resolveStrategy(choice: UpdateStrategy | BuiltInStrategyName | u
   if (wanted === 'cached') {
     const cacheDir = dirs.cacheDir ?? (dirs.stateDir === undefined ? undefined : join(dirs.stateDir, UPDATE_MANAGER_DEFAULTS.cacheSubdir));
     if (cacheDir === undefined) {
-      throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', 'the cached strategy needs cacheDir (or stateDir, for <stateDir>/firmware)');
+      throw invalidOptions('the cached strategy needs cacheDir (or stateDir, for <stateDir>/firmware)');
     }
     return cachedStrategy({ cacheDir });
   }
@@ -168,5 +169,5 @@ export function resolveStrategy(choice: UpdateStrategy | BuiltInStrategyName | u
     return wanted;
   }
   const shown = typeof wanted === 'object' && wanted !== null ? 'an object without name, resumable and run' : JSON.stringify(wanted);
-  throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', `unknown strategy ${shown} (use 'streaming', 'cached' or an UpdateStrategy)`);
+  throw invalidOptions(`unknown strategy ${shown} (use 'streaming', 'cached' or an UpdateStrategy)`);
 }

@@ -1,11 +1,11 @@
-import { NervesHubError } from '../errors.js';
-import type { Logger } from '../internal/logger.js';
-import { safeLog, silentLogger } from '../internal/logger.js';
-import { redactUrl } from '../internal/redact.js';
+import { NervesHubError, invalidOptions } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import { safeLog, silentLogger } from '../logging/logger.js';
+import { redactUrl } from '../logging/redact.js';
 import type { UpdateReporter, UpdateStatus } from '../protocol/status.js';
 import { FailureReasons } from '../protocol/status.js';
 import type { UpdateInfo } from '../protocol/update-info.js';
-import type { FirmwareMeta } from '../protocol/firmware-metadata.js';
+import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
 import { Downloader } from '../download/downloader.js';
 import { checkDownloadUrl } from '../download/url-policy.js';
 import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
@@ -58,61 +58,61 @@ import { infoFromPending, localRefusal, pendingFromInfo, recordFailure } from '.
  * ```
  */
 export class UpdateManager {
-  private readonly client: UpdateClient;
-  private readonly reporter: UpdateReporter;
-  private currentApplier: FirmwareApplier;
-  private readonly publicKeys: () => readonly string[];
-  private readonly downloader: FirmwareDownloadSource;
-  private readonly createVerifier: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
-  private currentStrategy: UpdateStrategy;
-  private readonly strategyDirs: { cacheDir?: string | undefined; stateDir?: string | undefined };
-  private readonly journal: UpdateJournal | null;
-  private readonly logger: Logger;
-  private readonly clock: Clock;
-  private readonly settings: UpdateManagerSettings;
-  private readonly networkInterface: () => string | null;
-  private readonly allowInsecureHttp: boolean;
-  private phase: 'idle' | 'deciding' | 'updating' = 'idle';
-  private updatingMeta: FirmwareMeta | null = null;
-  private readonly statusListeners = new Set<(status: 'idle' | 'updating') => void>();
-  private downloadingUuid: string | null = null;
-  private abortController: AbortController | null = null;
+  readonly #client: UpdateClient;
+  readonly #reporter: UpdateReporter;
+  #currentApplier: FirmwareApplier;
+  readonly #publicKeys: () => readonly string[];
+  readonly #downloader: FirmwareDownloadSource;
+  readonly #createVerifier: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
+  #currentStrategy: UpdateStrategy;
+  readonly #strategyDirs: { cacheDir?: string | undefined; stateDir?: string | undefined };
+  readonly #journal: UpdateJournal | null;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #settings: UpdateManagerSettings;
+  readonly #networkInterface: () => string | null;
+  readonly #allowInsecureHttp: boolean;
+  #phase: 'idle' | 'deciding' | 'updating' = 'idle';
+  #updatingMeta: WireFirmwareMeta | null = null;
+  readonly #statusListeners = new Set<(status: 'idle' | 'updating') => void>();
+  #downloadingUuid: string | null = null;
+  #abortController: AbortController | null = null;
   /** Fires at close(): stops waiting for app callbacks. */
-  private readonly lifetime = new AbortController();
-  private readonly hooks: GuardedUpdateClient;
-  private running: Promise<unknown> | null = null;
-  private closed = false;
+  readonly #lifetime = new AbortController();
+  readonly #hooks: GuardedUpdateClient;
+  #running: Promise<unknown> | null = null;
+  #closed = false;
 
   /**
-   * @throws NervesHubError `NH_UPDATE_BAD_OPTIONS` for a bad timeout/limit, an unknown strategy, or
+   * @throws NervesHubError `NH_INVALID_OPTIONS` for a bad timeout/limit, an unknown strategy, or
    *   the `cached` strategy without `cacheDir`/`stateDir`.
    */
   constructor(options: UpdateManagerOptions) {
-    this.client = options.client;
-    this.reporter = options.reporter;
-    this.currentApplier = options.applier;
-    this.publicKeys = options.publicKeys;
-    this.logger = options.logger ?? silentLogger;
-    this.clock = options.clock ?? monotonicClock;
-    this.allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
-    this.downloader = options.downloader ?? new Downloader({ logger: this.logger, allowInsecureHttpDownloadsForTesting: this.allowInsecureHttp });
-    this.createVerifier = options.createVerifier ?? ((publicKeys) => new FirmwareVerifier({ publicKeys }));
-    this.networkInterface = options.networkInterface ?? (() => null);
-    this.settings = resolveUpdateManagerSettings(options);
-    this.hooks = guardUpdateClient(this.client, { timeoutMs: this.settings.callbackTimeoutMs, logger: this.logger, signal: this.lifetime.signal });
-    this.journal = options.stateDir === undefined ? null : new UpdateJournal({ stateDir: options.stateDir, logger: this.logger });
-    this.strategyDirs = { cacheDir: options.cacheDir, stateDir: options.stateDir };
-    this.currentStrategy = resolveStrategy(options.strategy, this.strategyDirs);
+    this.#client = options.client;
+    this.#reporter = options.reporter;
+    this.#currentApplier = options.applier;
+    this.#publicKeys = options.publicKeys;
+    this.#logger = options.logger ?? silentLogger;
+    this.#clock = options.clock ?? monotonicClock;
+    this.#allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
+    this.#downloader = options.downloader ?? new Downloader({ logger: this.#logger, allowInsecureHttpDownloadsForTesting: this.#allowInsecureHttp });
+    this.#createVerifier = options.createVerifier ?? ((publicKeys) => new FirmwareVerifier({ publicKeys }));
+    this.#networkInterface = options.networkInterface ?? (() => null);
+    this.#settings = resolveUpdateManagerSettings(options);
+    this.#hooks = guardUpdateClient(this.#client, { timeoutMs: this.#settings.callbackTimeoutMs, logger: this.#logger, signal: this.#lifetime.signal });
+    this.#journal = options.stateDir === undefined ? null : new UpdateJournal({ stateDir: options.stateDir, logger: this.#logger });
+    this.#strategyDirs = { cacheDir: options.cacheDir, stateDir: options.stateDir };
+    this.#currentStrategy = resolveStrategy(options.strategy, this.#strategyDirs);
   }
 
   /** The strategy the next update runs with. */
   get strategy(): UpdateStrategy {
-    return this.currentStrategy;
+    return this.#currentStrategy;
   }
 
   /** The applier the next update writes with. */
   get applier(): FirmwareApplier {
-    return this.currentApplier;
+    return this.#currentApplier;
   }
 
   /**
@@ -121,38 +121,38 @@ export class UpdateManager {
    * `cacheDir`/`stateDir`). Switching away from a resumable strategy means an update it left
    * interrupted is not resumed: the next offer starts it over.
    * @throws NervesHubError `NH_UPDATE_BUSY` while an offer is being decided or an update runs;
-   *   `NH_UPDATE_BAD_OPTIONS` for a strategy that is not one.
+   *   `NH_INVALID_OPTIONS` for a strategy that is not one.
    */
   setStrategy(strategy: UpdateStrategy | BuiltInStrategyName): void {
-    const next = resolveStrategy(strategy, this.strategyDirs);
-    this.refuseWhileBusy('setStrategy');
-    this.currentStrategy = next;
+    const next = resolveStrategy(strategy, this.#strategyDirs);
+    this.#refuseWhileBusy('setStrategy');
+    this.#currentStrategy = next;
   }
 
   /**
    * Changes the applier for the next update.
    * @throws NervesHubError `NH_UPDATE_BUSY` while an offer is being decided or an update runs;
-   *   `NH_UPDATE_BAD_OPTIONS` for something without an `apply` function.
+   *   `NH_INVALID_OPTIONS` for something without an `apply` function.
    */
   setApplier(applier: FirmwareApplier): void {
     if (typeof (applier as Partial<FirmwareApplier> | null)?.apply !== 'function') {
-      throw new NervesHubError('NH_UPDATE_BAD_OPTIONS', 'setApplier needs a FirmwareApplier (an object with an apply function)');
+      throw invalidOptions('setApplier needs a FirmwareApplier (an object with an apply function)');
     }
-    this.refuseWhileBusy('setApplier');
-    this.currentApplier = applier;
+    this.#refuseWhileBusy('setApplier');
+    this.#currentApplier = applier;
   }
 
   /** `updating` while an accepted update downloads/applies, else `idle` (nerves_hub_link's `status/0`). */
   get status(): 'idle' | 'updating' {
-    return this.phase === 'updating' ? 'updating' : 'idle';
+    return this.#phase === 'updating' ? 'updating' : 'idle';
   }
 
   /**
    * Metadata of the firmware being downloaded/applied (from the moment the app said `apply`, or a
    * resume started, until the update ended), else `null`.
    */
-  get currentUpdate(): FirmwareMeta | null {
-    return this.updatingMeta === null ? null : { ...this.updatingMeta };
+  get currentUpdate(): WireFirmwareMeta | null {
+    return this.#updatingMeta === null ? null : { ...this.#updatingMeta };
   }
 
   /**
@@ -160,13 +160,13 @@ export class UpdateManager {
    * `idle` once it has ended). Listener errors are logged. Returns an unsubscribe function.
    */
   onStatusChange(listener: (status: 'idle' | 'updating') => void): () => void {
-    this.statusListeners.add(listener);
-    return () => this.statusListeners.delete(listener);
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
   }
 
   /** True while an offer is being decided or an update runs (a new offer would be dropped). */
   get busy(): boolean {
-    return this.phase !== 'idle';
+    return this.#phase !== 'idle';
   }
 
   /**
@@ -174,7 +174,7 @@ export class UpdateManager {
    * `currently_downloading_uuid` when it rejoins, so the server keeps its in-flight record.
    */
   get currentlyDownloadingUuid(): string | null {
-    return this.downloadingUuid;
+    return this.#downloadingUuid;
   }
 
   /**
@@ -183,17 +183,17 @@ export class UpdateManager {
    */
   handleUpdate(info: UpdateInfo): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
-    if (this.closed) return Promise.resolve({ status: 'dropped', uuid, reason: 'the update manager is closed' });
-    if (this.phase !== 'idle') {
-      safeLog(this.logger, 'info', 'update offer dropped: another update is in progress', {
+    if (this.#closed) return Promise.resolve({ status: 'dropped', uuid, reason: 'the update manager is closed' });
+    if (this.#phase !== 'idle') {
+      safeLog(this.#logger, 'info', 'update offer dropped: another update is in progress', {
         uuid,
-        running: this.downloadingUuid,
-        phase: this.phase,
+        running: this.#downloadingUuid,
+        phase: this.#phase,
       });
       return Promise.resolve({ status: 'dropped', uuid, reason: 'another update is in progress' });
     }
-    this.phase = 'deciding';
-    return this.track(this.offer(info));
+    this.#phase = 'deciding';
+    return this.#track(this.#offer(info));
   }
 
   /**
@@ -207,271 +207,271 @@ export class UpdateManager {
    * the server sends on join are known and the statuses reach the server.
    */
   async resumeFromJournal(): Promise<UpdateOutcome | null> {
-    const strategy = this.currentStrategy;
-    if (this.journal === null || this.closed || this.phase !== 'idle' || !strategy.resumable) return null;
-    const pending = (await this.readJournal())?.pending ?? null;
-    if (pending === null || pending.strategy !== strategy.name || this.phase !== 'idle' || this.currentStrategy !== strategy) return null;
+    const strategy = this.#currentStrategy;
+    if (this.#journal === null || this.#closed || this.#phase !== 'idle' || !strategy.resumable) return null;
+    const pending = (await this.#readJournal())?.pending ?? null;
+    if (pending === null || pending.strategy !== strategy.name || this.#phase !== 'idle' || this.#currentStrategy !== strategy) return null;
     let info: UpdateInfo;
     try {
       info = infoFromPending(pending);
     } catch {
-      await this.writeJournal((s) => void (s.pending = null));
+      await this.#writeJournal((s) => void (s.pending = null));
       return null;
     }
-    safeLog(this.logger, 'info', 'resuming interrupted update from the journal', { uuid: pending.uuid, attempts: pending.attempts });
-    this.enterPhase('updating', info);
-    return this.track(this.resume(info, strategy));
+    safeLog(this.#logger, 'info', 'resuming interrupted update from the journal', { uuid: pending.uuid, attempts: pending.attempts });
+    this.#enterPhase('updating', info);
+    return this.#track(this.#resume(info, strategy));
   }
 
   /** Aborts a running update (nothing is reported for it) and refuses new offers. */
   async close(): Promise<void> {
-    this.closed = true;
-    this.lifetime.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
-    this.abortController?.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
-    await this.running?.catch(() => undefined);
+    this.#closed = true;
+    this.#lifetime.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
+    this.#abortController?.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
+    await this.#running?.catch(() => undefined);
   }
 
-  private track(work: Promise<UpdateOutcome>): Promise<UpdateOutcome> {
+  #track(work: Promise<UpdateOutcome>): Promise<UpdateOutcome> {
     const guarded = work
       .catch((error: unknown): UpdateOutcome => {
         // Defensive: every path above handles its errors; this keeps the promise from ever rejecting.
-        safeLog(this.logger, 'error', 'update manager internal error', { error: String(error) });
+        safeLog(this.#logger, 'error', 'update manager internal error', { error: String(error) });
         return { status: 'failed', uuid: '', reason: `${FailureReasons.unexpected}${String(error)}` };
       })
       .finally(() => {
-        this.enterPhase('idle');
-        this.downloadingUuid = null;
-        this.abortController = null;
-        this.running = null;
+        this.#enterPhase('idle');
+        this.#downloadingUuid = null;
+        this.#abortController = null;
+        this.#running = null;
       });
-    this.running = guarded;
+    this.#running = guarded;
     return guarded;
   }
 
-  private async offer(info: UpdateInfo): Promise<UpdateOutcome> {
+  async #offer(info: UpdateInfo): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
-    safeLog(this.logger, 'info', 'firmware update offered', { uuid, version: info.firmwareMeta.version, url: redactUrl(info.firmwareUrl) });
-    const keys = this.readPublicKeys();
+    safeLog(this.#logger, 'info', 'firmware update offered', { uuid, version: info.firmwareMeta.version, url: redactUrl(info.firmwareUrl) });
+    const keys = this.#readPublicKeys();
     if (keys.length === 0) {
-      this.report({ status: 'failed', reason: FailureReasons.noKeys });
-      safeLog(this.logger, 'error', 'update refused: no fwup public keys configured or received', { uuid });
+      this.#report({ status: 'failed', reason: FailureReasons.noKeys });
+      safeLog(this.#logger, 'error', 'update refused: no fwup public keys configured or received', { uuid });
       return { status: 'refused', uuid, reason: FailureReasons.noKeys };
     }
-    const journal = await this.readJournal();
-    const refusal = journal === null ? null : localRefusal(journal, uuid, this.settings);
-    if (refusal !== null) return this.fail(uuid, refusal, 'unexpected', false);
+    const journal = await this.#readJournal();
+    const refusal = journal === null ? null : localRefusal(journal, uuid, this.#settings);
+    if (refusal !== null) return this.#fail(uuid, refusal, 'unexpected', false);
 
-    this.report({ status: 'received' });
-    const decision = await this.decide(info);
-    if (this.closed) return { status: 'dropped', uuid, reason: 'the update manager is closed' };
+    this.#report({ status: 'received' });
+    const decision = await this.#decide(info);
+    if (this.#closed) return { status: 'dropped', uuid, reason: 'the update manager is closed' };
     switch (decision.action) {
       case 'ignore': {
         const reason = decision.reason ?? '';
-        this.report({ status: 'ignored', reason });
+        this.#report({ status: 'ignored', reason });
         return { status: 'ignored', uuid, reason };
       }
       case 'reschedule': {
-        const status: UpdateStatus = { status: 'rescheduled', delayForMinutes: decision.delayMinutes };
+        const status: UpdateStatus = { status: 'rescheduled', delayMinutes: decision.delayMinutes };
         if (decision.reason !== undefined) status.reason = decision.reason;
-        this.report(status);
+        this.#report(status);
         return decision.reason === undefined ? { status: 'rescheduled', uuid } : { status: 'rescheduled', uuid, reason: decision.reason };
       }
       case 'apply':
-        return this.run(info, keys, this.currentStrategy);
+        return this.#run(info, keys, this.#currentStrategy);
     }
   }
 
-  private async resume(info: UpdateInfo, strategy: UpdateStrategy): Promise<UpdateOutcome> {
+  async #resume(info: UpdateInfo, strategy: UpdateStrategy): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
-    const keys = this.readPublicKeys();
+    const keys = this.#readPublicKeys();
     if (keys.length === 0) {
       // Keys often arrive with the first join (`fwup_public_keys`): keep the entry for a later call.
-      safeLog(this.logger, 'warn', 'cannot resume yet: no fwup public keys; call resumeFromJournal() again once they are known', { uuid });
+      safeLog(this.#logger, 'warn', 'cannot resume yet: no fwup public keys; call resumeFromJournal() again once they are known', { uuid });
       return { status: 'refused', uuid, reason: FailureReasons.noKeys };
     }
-    const journal = await this.readJournal();
-    const refusal = journal === null ? null : localRefusal(journal, uuid, this.settings);
-    if (refusal !== null) return this.fail(uuid, refusal, 'unexpected', false);
-    return this.run(info, keys, strategy);
+    const journal = await this.#readJournal();
+    const refusal = journal === null ? null : localRefusal(journal, uuid, this.#settings);
+    if (refusal !== null) return this.#fail(uuid, refusal, 'unexpected', false);
+    return this.#run(info, keys, strategy);
   }
 
-  private async decide(info: UpdateInfo): Promise<UpdateDecision> {
-    const result = await guardedCall(() => this.client.updateAvailable(info), {
+  async #decide(info: UpdateInfo): Promise<UpdateDecision> {
+    const result = await guardedCall(() => this.#client.updateAvailable(info), {
       name: 'updateAvailable',
-      timeoutMs: this.settings.decisionTimeoutMs,
-      logger: this.logger,
-      signal: this.lifetime.signal,
+      timeoutMs: this.#settings.decisionTimeoutMs,
+      logger: this.#logger,
+      signal: this.#lifetime.signal,
     });
     if (!result.ok) {
-      this.notifyError(result.error);
+      this.#notifyError(result.error);
       return { action: 'ignore', reason: `update client error (${result.error.code})` };
     }
     const decision = normalizeUpdateDecision(result.value);
     if (decision instanceof Error) {
       const error = new NervesHubError('NH_UPDATE_BAD_DECISION', `updateAvailable gave an answer that is not understood: ${decision.message}`);
-      safeLog(this.logger, 'error', error.message, { uuid: info.firmwareMeta.uuid, code: error.code });
-      this.notifyError(error);
+      safeLog(this.#logger, 'error', error.message, { uuid: info.firmwareMeta.uuid, code: error.code });
+      this.#notifyError(error);
       return { action: 'ignore', reason: `update client error (${error.code})` };
     }
     return decision;
   }
 
-  private async run(info: UpdateInfo, publicKeys: readonly string[], strategy: UpdateStrategy): Promise<UpdateOutcome> {
+  async #run(info: UpdateInfo, publicKeys: readonly string[], strategy: UpdateStrategy): Promise<UpdateOutcome> {
     const uuid = info.firmwareMeta.uuid;
-    this.enterPhase('updating', info);
-    this.downloadingUuid = uuid;
+    this.#enterPhase('updating', info);
+    this.#downloadingUuid = uuid;
     const controller = new AbortController();
-    this.abortController = controller;
-    if (this.closed) controller.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
-    await this.writeJournal((s) => {
+    this.#abortController = controller;
+    if (this.#closed) controller.abort(new NervesHubError('NH_UPDATE_CLOSED', 'the update manager was closed'));
+    await this.#writeJournal((s) => {
       const previous = s.pending?.uuid === uuid ? s.pending : null;
       s.pending = pendingFromInfo(info, strategy.name, previous);
     });
 
     const progress = new UpdateProgress({
       downloadStage: strategy.downloadsBeforeApply === true,
-      reporter: this.reporter,
-      intervalMs: this.settings.progressIntervalMs,
-      clock: this.clock,
-      logger: this.logger,
-      notify: (stage, percent) => void this.hooks.onProgress(stage, percent),
+      reporter: this.#reporter,
+      intervalMs: this.#settings.progressIntervalMs,
+      clock: this.#clock,
+      logger: this.#logger,
+      notify: (stage, percent) => void this.#hooks.onProgress(stage, percent),
     });
     try {
       // Whatever the downloader: an http URL never reaches a cache file or the applier.
-      checkDownloadUrl(info.firmwareUrl, { allowInsecureHttp: this.allowInsecureHttp });
-      const verifier = this.createVerifier(publicKeys); // throws on an undecodable key
+      checkDownloadUrl(info.firmwareUrl, { allowInsecureHttp: this.#allowInsecureHttp });
+      const verifier = this.#createVerifier(publicKeys); // throws on an undecodable key
       await strategy.run({
         info,
         publicKeys,
         signal: controller.signal,
-        downloader: this.downloader,
+        downloader: this.#downloader,
         verifier,
-        applier: this.currentApplier,
-        logger: this.logger,
+        applier: this.#currentApplier,
+        logger: this.#logger,
         onConnect: (attempt, offset) => {
-          safeLog(this.logger, 'info', 'firmware download connecting', { uuid, attempt, offset });
-          this.report({ status: 'started', downloaderNetworkInterface: this.readNetworkInterface() });
+          safeLog(this.#logger, 'info', 'firmware download connecting', { uuid, attempt, offset });
+          this.#report({ status: 'started', downloaderNetworkInterface: this.#readNetworkInterface() });
         },
         onDownloadProgress: (percent) => progress.download(percent),
         onApplyProgress: (percent) => progress.apply(percent),
-        onApplyMessage: (message: FwupMessage) => void this.hooks.onFwupMessage(message),
+        onApplyMessage: (message: FwupMessage) => void this.#hooks.onFwupMessage(message),
         onStage: (stage) =>
-          this.writeJournal((s) => {
+          this.#writeJournal((s) => {
             if (s.pending?.uuid === uuid) s.pending.stage = stage;
           }),
       });
     } catch (error) {
-      if (controller.signal.aborted && this.closed) {
-        safeLog(this.logger, 'info', 'update aborted by close()', { uuid });
+      if (controller.signal.aborted && this.#closed) {
+        safeLog(this.#logger, 'info', 'update aborted by close()', { uuid });
         return { status: 'aborted', uuid, reason: 'the update manager was closed' };
       }
       const failure = classifyUpdateFailure(error);
-      safeLog(this.logger, 'error', 'firmware update failed', { uuid, reason: failure.reason, code: failure.code });
-      this.notifyError(error instanceof Error ? error : new Error(String(error)));
-      return this.fail(uuid, failure.reason, failure.kind, true, error);
+      safeLog(this.#logger, 'error', 'firmware update failed', { uuid, reason: failure.reason, code: failure.code });
+      this.#notifyError(error instanceof Error ? error : new Error(String(error)));
+      return this.#fail(uuid, failure.reason, failure.kind, true, error);
     }
 
-    this.safeSendProgress(100);
-    this.report({ status: 'completed' });
-    safeLog(this.logger, 'info', 'firmware update completed', { uuid });
-    await this.writeJournal((s) => {
+    this.#safeSendProgress(100);
+    this.#report({ status: 'completed' });
+    safeLog(this.#logger, 'info', 'firmware update completed', { uuid });
+    await this.#writeJournal((s) => {
       s.pending = null;
       s.failures = s.failures.filter((f) => f.uuid !== uuid);
     });
-    this.downloadingUuid = null;
-    if (!(await this.hooks.reboot())) {
-      safeLog(this.logger, 'warn', 'update applied but the client has no reboot hook; the new firmware runs after the next reboot', { uuid });
+    this.#downloadingUuid = null;
+    if (!(await this.#hooks.reboot())) {
+      safeLog(this.#logger, 'warn', 'update applied but the client has no reboot hook; the new firmware runs after the next reboot', { uuid });
     }
     return { status: 'completed', uuid };
   }
 
   /** Sets the phase; tells the status listeners when `status` changed. */
-  private enterPhase(phase: 'idle' | 'deciding' | 'updating', info?: UpdateInfo): void {
+  #enterPhase(phase: 'idle' | 'deciding' | 'updating', info?: UpdateInfo): void {
     const before = this.status;
-    this.phase = phase;
-    this.updatingMeta = phase === 'updating' && info !== undefined ? { ...info.firmwareMeta } : phase === 'updating' ? this.updatingMeta : null;
+    this.#phase = phase;
+    this.#updatingMeta = phase === 'updating' && info !== undefined ? { ...info.firmwareMeta } : phase === 'updating' ? this.#updatingMeta : null;
     const after = this.status;
     if (after === before) return;
-    for (const listener of this.statusListeners) {
+    for (const listener of this.#statusListeners) {
       try {
         listener(after);
       } catch (error) {
-        safeLog(this.logger, 'error', 'an update status listener threw; ignored', { error: String(error) });
+        safeLog(this.#logger, 'error', 'an update status listener threw; ignored', { error: String(error) });
       }
     }
   }
 
-  private refuseWhileBusy(what: string): void {
-    if (this.phase === 'idle') return;
-    throw new NervesHubError('NH_UPDATE_BUSY', `${what}: an update is being ${this.phase === 'deciding' ? 'decided' : 'installed'}; call it again once it has ended`);
+  #refuseWhileBusy(what: string): void {
+    if (this.#phase === 'idle') return;
+    throw new NervesHubError('NH_UPDATE_BUSY', `${what}: an update is being ${this.#phase === 'deciding' ? 'decided' : 'installed'}; call it again once it has ended`);
   }
 
   /** Reports `failed`, records it in the journal, clears the pending entry. */
-  private async fail(uuid: string, reason: string, kind: UpdateFailureKind, count: boolean, error?: unknown): Promise<UpdateOutcome> {
-    this.report({ status: 'failed', reason });
-    await this.writeJournal((s) => {
+  async #fail(uuid: string, reason: string, kind: UpdateFailureKind, count: boolean, error?: unknown): Promise<UpdateOutcome> {
+    this.#report({ status: 'failed', reason });
+    await this.#writeJournal((s) => {
       s.pending = null;
       if (count) recordFailure(s, uuid, kind, reason);
     });
     return error === undefined ? { status: 'failed', uuid, reason } : { status: 'failed', uuid, reason, error: error instanceof Error ? error : new Error(String(error)) };
   }
 
-  private readPublicKeys(): readonly string[] {
+  #readPublicKeys(): readonly string[] {
     try {
-      const keys = this.publicKeys();
+      const keys = this.#publicKeys();
       return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string' && k.length > 0) : [];
     } catch (error) {
-      safeLog(this.logger, 'error', 'publicKeys() threw; treating as no keys', { error: String(error) });
+      safeLog(this.#logger, 'error', 'publicKeys() threw; treating as no keys', { error: String(error) });
       return [];
     }
   }
 
-  private readNetworkInterface(): string | null {
+  #readNetworkInterface(): string | null {
     try {
-      const iface = this.networkInterface();
+      const iface = this.#networkInterface();
       return typeof iface === 'string' && iface.length > 0 ? iface : null;
     } catch {
       return null;
     }
   }
 
-  private report(status: UpdateStatus): void {
+  #report(status: UpdateStatus): void {
     try {
-      this.reporter.sendStatus(status);
+      this.#reporter.sendStatus(status);
     } catch (error) {
-      safeLog(this.logger, 'warn', 'reporter.sendStatus threw', { status: status.status, error: String(error) });
+      safeLog(this.#logger, 'warn', 'reporter.sendStatus threw', { status: status.status, error: String(error) });
     }
   }
 
-  private safeSendProgress(value: number): void {
+  #safeSendProgress(value: number): void {
     try {
-      this.reporter.sendProgress('updating', value);
+      this.#reporter.sendProgress('updating', value);
     } catch (error) {
-      safeLog(this.logger, 'warn', 'reporter.sendProgress threw', { error: String(error) });
+      safeLog(this.#logger, 'warn', 'reporter.sendProgress threw', { error: String(error) });
     }
-    void this.hooks.onProgress('updating', value);
+    void this.#hooks.onProgress('updating', value);
   }
 
-  private notifyError(error: Error): void {
-    void this.hooks.onError(error);
+  #notifyError(error: Error): void {
+    void this.#hooks.onError(error);
   }
 
-  private async readJournal(): Promise<JournalState | null> {
-    if (this.journal === null) return null;
+  async #readJournal(): Promise<JournalState | null> {
+    if (this.#journal === null) return null;
     try {
-      return await this.journal.load();
+      return await this.#journal.load();
     } catch (error) {
-      safeLog(this.logger, 'warn', 'update journal unreadable', { error: String(error) });
+      safeLog(this.#logger, 'warn', 'update journal unreadable', { error: String(error) });
       return null;
     }
   }
 
-  private async writeJournal(change: (state: JournalState) => void): Promise<void> {
-    if (this.journal === null) return;
+  async #writeJournal(change: (state: JournalState) => void): Promise<void> {
+    if (this.#journal === null) return;
     try {
-      await this.journal.update(change);
+      await this.#journal.update(change);
     } catch (error) {
-      safeLog(this.logger, 'warn', 'update journal not written', { error: String(error) });
+      safeLog(this.#logger, 'warn', 'update journal not written', { error: String(error) });
     }
   }
 }

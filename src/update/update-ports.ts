@@ -3,31 +3,7 @@
  * depends on behaviour, not on concrete classes (the SDK's `Downloader` and `FirmwareVerifier`
  * satisfy them).
  */
-
-/**
- * Options of {@link FirmwareDownloadSource.stream} used by the strategies.
- *
- * @example
- * ```ts
- * for await (const chunk of source.stream(url, { offset: 1_048_576, expectedSize: 8_388_608 })) await file.write(chunk);
- * ```
- */
-export interface FirmwareDownloadOptions {
-  /** Aborts the download. */
-  signal?: AbortSignal;
-  /** First byte to request (resume). */
-  offset?: number;
-  /** Size the server announced; a different size fails the download. */
-  expectedSize?: number;
-  /** SHA-256 (hex) of the whole file, when the server sent it. */
-  checksum?: string;
-  /** SHA-256 (hex) of each 1 MiB part, checked before the part is passed on. */
-  partialsChecksums?: readonly string[];
-  /** Called before every HTTP request (first and each reconnect). */
-  onRequest?(event: { attempt: number; offset: number }): void;
-  /** Bytes received so far (absolute file position when resuming) and the total when known. */
-  onProgress?(event: { received: number; total?: number | undefined }): void;
-}
+import type { DownloadOptions } from '../download/download-options.js';
 
 /**
  * Something that streams a URL's bytes with resume and retries (the SDK's `Downloader`).
@@ -39,7 +15,7 @@ export interface FirmwareDownloadOptions {
  */
 export interface FirmwareDownloadSource {
   /** Streams the bytes of `url` from `options.offset`, resuming and retrying; throws a `NervesHubError` (`NH_DOWNLOAD_*`) when it gives up. */
-  stream(url: string | URL, options?: FirmwareDownloadOptions): AsyncIterable<Uint8Array>;
+  stream(url: string | URL, options?: DownloadOptions): AsyncIterable<Uint8Array>;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Logger } from '../internal/logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { UpdateInfo } from '../protocol/update-info.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import type { FwupMessage } from './update-client.js';
@@ -8,6 +8,8 @@ import type { UpdateStage } from './update-journal.js';
 /**
  * Names of the SDK's own strategies, accepted in `UpdateManagerOptions.strategy` as a
  * shorthand for `streamingStrategy()` and `cachedStrategy()`.
+ *
+ * @category Updates
  */
 export type BuiltInStrategyName = 'streaming' | 'cached';
 

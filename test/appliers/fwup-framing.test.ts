@@ -102,6 +102,6 @@ describe('fwup input framing', () => {
       }),
       { seed: 42, numRuns: 100 },
     );
-    expect(() => [...frameInput(new Uint8Array(1), 0)]).toThrow(RangeError);
+    expect(() => [...frameInput(new Uint8Array(1), 0)]).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
   });
 });

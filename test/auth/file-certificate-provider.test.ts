@@ -75,8 +75,8 @@ describe('FileCertificateProvider', () => {
   });
 
   it('validates options', () => {
-    expect(() => new FileCertificateProvider({ certFile: '', keyFile: 'k' })).toThrow(TypeError);
-    expect(() => new FileCertificateProvider({ certFile: 'c', keyFile: '' })).toThrow(TypeError);
-    expect(() => new FileCertificateProvider({ certFile: 'c', keyFile: 'k', serverCaFile: '' })).toThrow(TypeError);
+    expect(() => new FileCertificateProvider({ certFile: '', keyFile: 'k' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => new FileCertificateProvider({ certFile: 'c', keyFile: '' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => new FileCertificateProvider({ certFile: 'c', keyFile: 'k', serverCaFile: '' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
   });
 });

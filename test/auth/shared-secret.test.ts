@@ -82,15 +82,15 @@ describe('createSharedSecretHeaders', () => {
     expect(mac).toBe(createHmac('sha256', key).update(`SFMyNTY.${payload}`).digest('base64url'));
   });
 
-  it('rejects bad inputs with TypeError', () => {
+  it('rejects bad inputs with NH_INVALID_OPTIONS', () => {
     const ok = { key: 'nhp_a', secret: 'b', identifier: 'c' };
-    expect(() => createSharedSecretHeaders({ ...ok, key: '' })).toThrow(TypeError);
-    expect(() => createSharedSecretHeaders({ ...ok, secret: '' })).toThrow(TypeError);
-    expect(() => createSharedSecretHeaders({ ...ok, identifier: '' })).toThrow(TypeError);
-    expect(() => createSharedSecretHeaders({ ...ok, digest: 'nope' })).toThrow(TypeError);
-    expect(() => createSharedSecretHeaders({ ...ok, iterations: 0 })).toThrow(TypeError);
-    expect(() => createSharedSecretHeaders({ ...ok, keyLength: 1.5 })).toThrow(TypeError);
-    expect(() => createSharedSecretHeaders({ ...ok, signedAt: -1 })).toThrow(TypeError);
-    expect(() => createSharedSecretHeaders({ ...ok, signedAt: 1.5 })).toThrow(TypeError);
+    expect(() => createSharedSecretHeaders({ ...ok, key: '' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => createSharedSecretHeaders({ ...ok, secret: '' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => createSharedSecretHeaders({ ...ok, identifier: '' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => createSharedSecretHeaders({ ...ok, digest: 'nope' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => createSharedSecretHeaders({ ...ok, iterations: 0 })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => createSharedSecretHeaders({ ...ok, keyLength: 1.5 })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => createSharedSecretHeaders({ ...ok, signedAt: -1 })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => createSharedSecretHeaders({ ...ok, signedAt: 1.5 })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
   });
 });

@@ -5,11 +5,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Downloader, type DownloaderOptions } from '../../src/download/downloader.js';
 import { PART_SIZE_BYTES } from '../../src/download/sha256-parts.js';
 import { DEFAULT_USER_AGENT } from '../../src/download/user-agent.js';
-import type { LogLevel } from '../../src/internal/logger.js';
+import type { LogLevel } from '../../src/logging/logger.js';
 import { collect, quietBaseline, randomFirmware, rejection, settleHandles, startHost, type HostFixture } from './helpers.js';
 
 const SIZE = 3 * PART_SIZE_BYTES + 512 * 1024 + 17; // 4 parts, the last one short
-const FAST = { timeBetweenRetriesMs: 10, retryJitter: 0, idleTimeoutMs: 2000 };
+const FAST = { timeBetweenRetriesMs: 10, retryJitterRatio: 0, idleTimeoutMs: 2000 };
 
 let fx: HostFixture;
 let body: Buffer;
@@ -194,7 +194,7 @@ describe('Downloader over real HTTPS', () => {
 
   it('refuses partial checksums with a misaligned offset', async () => {
     const error = await rejection(() => collect(downloader().stream(url, { partialsChecksums: partials, offset: 10 })));
-    expect(error.code).toBe('NH_DOWNLOAD_BAD_REQUEST');
+    expect(error.code).toBe('NH_INVALID_OPTIONS');
     expect(fx.host.requests).toHaveLength(0);
   });
 
@@ -368,10 +368,13 @@ describe('Downloader over real HTTPS', () => {
     }
   });
 
-  it('refuses unusable URLs and options with NH_DOWNLOAD_BAD_REQUEST', async () => {
+  it('refuses unusable URLs with NH_DOWNLOAD_BAD_REQUEST and options with NH_INVALID_OPTIONS', async () => {
     expect((await rejection(() => collect(downloader().stream('ftp://example.invalid/fw')))).code).toBe('NH_DOWNLOAD_BAD_REQUEST');
     expect((await rejection(() => collect(downloader().stream('not a url')))).code).toBe('NH_DOWNLOAD_BAD_REQUEST');
     expect(() => new Downloader({ retry: { idleTimeoutMs: -1 } })).toThrow(/idleTimeoutMs/);
+    expect(() => new Downloader({ retry: { idleTimeoutMs: -1 } })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => new Downloader({ proxy: 'socks5://127.0.0.1:1080' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => new Downloader({ maxBytesWhenSizeUnknown: 0 })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
     expect(() => new Downloader({ retry: { worstCaseBitsPerSecond: 0 } })).toThrow(/worstCaseBitsPerSecond/);
   });
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseContentRange } from '../../src/download/content-range.js';
 import { judgeResponse } from '../../src/download/resume-rules.js';
 import { MAX_RETRY_AFTER_MS, parseRetryAfterMs } from '../../src/download/retry-after.js';
-import { DEFAULT_RETRY_OPTIONS, resolveRetryOptions, retryDelayMs, worstCaseRequestTimeoutMs } from '../../src/download/retry-options.js';
+import { RETRY_DEFAULTS, resolveRetryOptions, retryDelayMs, worstCaseRequestTimeoutMs } from '../../src/download/retry-options.js';
 import { PART_SIZE_BYTES, Sha256Parts, verifyFileChecksums } from '../../src/download/sha256-parts.js';
 import { randomFirmware } from './helpers.js';
 
@@ -15,28 +15,28 @@ const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('he
 
 describe('retry policy', () => {
   it('has nerves_hub_link’s defaults, frozen', () => {
-    expect(DEFAULT_RETRY_OPTIONS).toEqual({
+    expect(RETRY_DEFAULTS).toEqual({
       maxDisconnects: 10,
       idleTimeoutMs: 60_000,
       maxTimeoutMs: 86_400_000,
       timeBetweenRetriesMs: 15_000,
-      retryJitter: 0.5,
+      retryJitterRatio: 0.5,
       worstCaseBitsPerSecond: 30_000,
       maxRedirects: 5,
     });
-    expect(Object.isFrozen(DEFAULT_RETRY_OPTIONS)).toBe(true);
+    expect(Object.isFrozen(RETRY_DEFAULTS)).toBe(true);
     expect(resolveRetryOptions({ maxDisconnects: 3 }).maxDisconnects).toBe(3);
   });
 
   it('adds 0..50 % jitter', () => {
-    expect(retryDelayMs(DEFAULT_RETRY_OPTIONS, () => 0)).toBe(15_000);
-    expect(retryDelayMs(DEFAULT_RETRY_OPTIONS, () => 0.999999)).toBe(22_500);
+    expect(retryDelayMs(RETRY_DEFAULTS, () => 0)).toBe(15_000);
+    expect(retryDelayMs(RETRY_DEFAULTS, () => 0.999999)).toBe(22_500);
   });
 
   it('computes the per-request limit like nerves_hub_link (bits per second, 300 s floor)', () => {
-    expect(worstCaseRequestTimeoutMs(undefined, DEFAULT_RETRY_OPTIONS)).toBe(300_000);
-    expect(worstCaseRequestTimeoutMs(1000, DEFAULT_RETRY_OPTIONS)).toBe(300_000);
-    expect(worstCaseRequestTimeoutMs(100_000_000, DEFAULT_RETRY_OPTIONS)).toBe(Math.ceil(((100_000_000 * 8) / 30_000) * 1000));
+    expect(worstCaseRequestTimeoutMs(undefined, RETRY_DEFAULTS)).toBe(300_000);
+    expect(worstCaseRequestTimeoutMs(1000, RETRY_DEFAULTS)).toBe(300_000);
+    expect(worstCaseRequestTimeoutMs(100_000_000, RETRY_DEFAULTS)).toBe(Math.ceil(((100_000_000 * 8) / 30_000) * 1000));
   });
 
   it('parses Retry-After seconds and dates, capped to one hour', () => {

@@ -112,7 +112,7 @@ describe('createFirmware', () => {
 
   it('refuses resource names fwup refuses', async () => {
     for (const name of ['/meta.conf', '/data', '/data/x', '']) {
-      await expect(createFirmware({ ...FIXTURE_OPTIONS, resources: { [name]: new Uint8Array(1) } })).rejects.toThrow(TypeError);
+      await expect(createFirmware({ ...FIXTURE_OPTIONS, resources: { [name]: new Uint8Array(1) } })).rejects.toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
     }
   });
 

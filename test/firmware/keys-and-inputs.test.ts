@@ -22,10 +22,10 @@ describe('public keys (fwup rules)', () => {
     }
   });
 
-  it('rejects what is not a key with TypeError', () => {
+  it('rejects what is not a key with NH_INVALID_OPTIONS', () => {
     for (const bad of ['not-a-key', '', 'AAAA', KEY_A.trim().replace(/=+$/, '') + 'AAAA', new Uint8Array(31)]) {
-      expect(() => parsePublicKey(bad)).toThrow(TypeError);
-      expect(() => new FirmwareVerifier({ publicKeys: [bad] })).toThrow(TypeError);
+      expect(() => parsePublicKey(bad)).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+      expect(() => new FirmwareVerifier({ publicKeys: [bad] })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
     }
   });
 
@@ -93,6 +93,6 @@ describe('inputs', () => {
     async function* strings(): AsyncGenerator<string> {
       yield 'PK';
     }
-    await expect(verifier.verify(strings() as unknown as AsyncIterable<Uint8Array>)).rejects.toThrow(TypeError);
+    await expect(verifier.verify(strings() as unknown as AsyncIterable<Uint8Array>)).rejects.toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
   });
 });

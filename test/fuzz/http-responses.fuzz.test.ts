@@ -142,7 +142,7 @@ async function download(host: Host, script: Answer[], withChecksum = true): Prom
   host.requests = 0;
   const downloader = new Downloader({
     ca: host.caPem,
-    retry: { timeBetweenRetriesMs: 1, retryJitter: 0, idleTimeoutMs: 2_000, maxDisconnects: 6, maxTimeoutMs: 8_000, maxRedirects: 3 },
+    retry: { timeBetweenRetriesMs: 1, retryJitterRatio: 0, idleTimeoutMs: 2_000, maxDisconnects: 6, maxTimeoutMs: 8_000, maxRedirects: 3 },
   });
   const started = Date.now();
   const chunks: Buffer[] = [];

@@ -112,7 +112,7 @@ describe('fuzz: hostile Phoenix frames against a joined NervesHubSocket (seeded,
       throw new Error('app listener bug');
     });
     const connected = nextEvent(socket, 'connected');
-    const afterJoinPushes = nextEvent(socket, 'extensions:get');
+    const afterJoinPushes = nextEvent(socket, 'extensionsGet');
     socket.connect();
     await connected;
     await afterJoinPushes;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CertificateProvider } from '../../src/auth/certificate-provider.js';
-import type { LogLevel } from '../../src/internal/logger.js';
+import type { LogLevel } from '../../src/logging/logger.js';
 import { NervesHubLink } from '../../src/link/nerves-hub-link.js';
 import type { NervesHubLinkOptions } from '../../src/link/nerves-hub-link.js';
 import { FirmwareHost } from '../../src/testing/firmware-host.js';

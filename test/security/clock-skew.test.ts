@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runDoctorChecks } from '../../src/cli/doctor-checks.js';
-import type { LogLevel } from '../../src/internal/logger.js';
+import type { LogLevel } from '../../src/logging/logger.js';
 import { NervesHubSocket } from '../../src/socket/nerves-hub-socket.js';
 import { NervesHubTestServer } from '../../src/testing/index.js';
 import { localRefusal, recordFailure } from '../../src/update/update-memory.js';

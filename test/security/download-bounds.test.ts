@@ -7,7 +7,8 @@ import { TestCertificateAuthority } from '../../src/testing/test-ca.js';
 import { FileApplier } from '../../src/update/appliers/file-applier.js';
 import { cachePaths } from '../../src/update/cached-strategy.js';
 import { UpdateManager } from '../../src/update/update-manager.js';
-import type { FirmwareDownloadOptions, FirmwareDownloadSource } from '../../src/update/update-ports.js';
+import type { DownloadOptions } from '../../src/download/download-options.js';
+import type { FirmwareDownloadSource } from '../../src/update/update-ports.js';
 import type { UpdateInfo } from '../../src/protocol/update-info.js';
 import { collect, randomFirmware, rejection } from '../download/helpers.js';
 import { RecordingReporter, fixtureFirmware, fixtureKey, offerFor, tempDirs } from '../update/helpers/update-harness.js';
@@ -20,7 +21,7 @@ const PREVIOUS = Buffer.from('previous firmware image\n');
 const ANNOUNCED = 256 * 1024;
 /** What a lying server would stream: far more than announced (the test would time out if it were read). */
 const LIE_BYTES = 512 * 1024 * 1024;
-const RETRY = { timeBetweenRetriesMs: 20, retryJitter: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
+const RETRY = { timeBetweenRetriesMs: 20, retryJitterRatio: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
 
 let caPem: string;
 let fx: ListeningFirmwareHost;
@@ -59,7 +60,7 @@ function requestsFor(name: string): string[] {
 /** Wraps a download source and records the size of the cache file each time the strategy asks for the next chunk. */
 function watchingPartial(inner: FirmwareDownloadSource, partial: string, sizes: number[]): FirmwareDownloadSource {
   return {
-    async *stream(url: string | URL, options?: FirmwareDownloadOptions) {
+    async *stream(url: string | URL, options?: DownloadOptions) {
       for await (const chunk of inner.stream(url, options)) {
         yield chunk;
         if (existsSync(partial)) sizes.push(statSync(partial).size); // the previous chunk is written by now

@@ -9,7 +9,7 @@ import { TestCertificateAuthority } from '../../src/testing/test-ca.js';
 import { FileApplier } from '../../src/update/appliers/file-applier.js';
 import { UpdateManager } from '../../src/update/update-manager.js';
 import type { UpdateManagerOptions } from '../../src/update/update-manager-options.js';
-import { silentLogger } from '../../src/internal/logger.js';
+import { silentLogger } from '../../src/logging/logger.js';
 import { collect, rejection } from '../download/helpers.js';
 import { RecordingReporter, fixtureFirmware, fixtureKey, offerFor, tempDirs } from '../update/helpers/update-harness.js';
 
@@ -18,7 +18,7 @@ import { RecordingReporter, fixtureFirmware, fixtureKey, offerFor, tempDirs } fr
 const SIGNED = fixtureFirmware('signed.fw');
 const PREVIOUS = Buffer.from('previous firmware image\n');
 /** Retries that would be visible (several connections) if a failure were treated as transient. */
-const RETRY = { timeBetweenRetriesMs: 20, retryJitter: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
+const RETRY = { timeBetweenRetriesMs: 20, retryJitterRatio: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
 
 let ca: TestCertificateAuthority;
 let secure: ListeningFirmwareHost;

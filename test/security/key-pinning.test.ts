@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { NervesHubLink } from '../../src/link/nerves-hub-link.js';
 import type { NervesHubLinkOptions } from '../../src/link/nerves-hub-link.js';
-import type { Logger, LogLevel } from '../../src/internal/logger.js';
+import type { Logger, LogLevel } from '../../src/logging/logger.js';
 import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';
 import { createFirmware } from '../../src/testing/create-firmware.js';
 import { FileApplier } from '../../src/update/appliers/file-applier.js';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createCliLogger } from '../../src/cli/cli-logger.js';
 import { Downloader } from '../../src/download/downloader.js';
-import type { Logger, LogLevel } from '../../src/internal/logger.js';
+import type { Logger, LogLevel } from '../../src/logging/logger.js';
 import { NervesHubLink } from '../../src/link/nerves-hub-link.js';
 import type { InvalidMessageInfo } from '../../src/socket/socket-events.js';
 import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';

@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { createCliLogger } from '../../src/cli/cli-logger.js';
 import { NervesHubError } from '../../src/errors.js';
-import { LogRateLimiter, logTemplate } from '../../src/internal/log-rate-limiter.js';
-import { LOG_LIMITS, sanitizeForLog, sanitizeLogData } from '../../src/internal/log-sanitizer.js';
-import type { LogLevel } from '../../src/internal/logger.js';
-import { safeLog } from '../../src/internal/logger.js';
+import { LogRateLimiter, logTemplate } from '../../src/logging/log-rate-limiter.js';
+import { LOG_LIMITS, sanitizeForLog, sanitizeLogData } from '../../src/logging/log-sanitizer.js';
+import type { LogLevel } from '../../src/logging/logger.js';
+import { safeLog } from '../../src/logging/logger.js';
 
 /** Anything a terminal or a line-based log reader could act on. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point

@@ -6,7 +6,7 @@ import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-se
 import { consoleInput, consoleOutput, consoleWindowSize, uploadFile, waitForConsoleOutput, waitForDeviceFile } from '../../src/testing/server/service-requests.js';
 import { CONSOLE_TIMEOUT_BANNER, RemoteConsole, consoleStoppedLine } from '../../src/console/remote-console.js';
 import { CONSOLE_MAX_FILE_BYTES, FileReceiver } from '../../src/console/file-receiver.js';
-import { silentLogger } from '../../src/internal/logger.js';
+import { silentLogger } from '../../src/logging/logger.js';
 import type { RemoteConsoleOptions } from '../../src/console/remote-console.js';
 import { createPtySession } from '../../src/console/pty-session.js';
 import { isNervesHubError } from '../../src/errors.js';
@@ -142,7 +142,7 @@ describe('console file transfer', () => {
     send('over.bin', CONSOLE_MAX_FILE_BYTES + 1);
     expect(readdirSync(dir)).toEqual(['exact.bin']);
     expect(CONSOLE_MAX_FILE_BYTES).toBe(10_485_760);
-    expect(() => new RemoteConsole({ maxUploadBytes: CONSOLE_MAX_FILE_BYTES + 1 })).toThrow(TypeError);
+    expect(() => new RemoteConsole({ maxUploadBytes: CONSOLE_MAX_FILE_BYTES + 1 })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
   });
 
   it('an abandoned upload leaves nothing behind (a new upload starts, or it goes idle)', async () => {

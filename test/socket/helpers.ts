@@ -1,12 +1,12 @@
 import type { CertificateProvider, TlsClientMaterial } from '../../src/auth/certificate-provider.js';
 import type { NervesHubError } from '../../src/errors.js';
-import type { FirmwareMeta } from '../../src/protocol/firmware-metadata.js';
+import type { WireFirmwareMeta } from '../../src/protocol/wire-firmware-meta.js';
 import { NervesHubSocket } from '../../src/socket/nerves-hub-socket.js';
 import type { NervesHubSocketOptions } from '../../src/socket/options.js';
 import type { NervesHubSocketEvents } from '../../src/socket/socket-events.js';
 import type { NervesHubTestServer } from '../../src/testing/index.js';
 
-export const FIRMWARE: FirmwareMeta = {
+export const FIRMWARE: WireFirmwareMeta = {
   uuid: '6e1f9c1e-3c2a-5f3b-9d4e-1a2b3c4d5e6f',
   product: 'hello',
   version: '1.2.3',

@@ -35,7 +35,7 @@ beforeEach(async () => {
   const connected = nextEvent(socket, 'connected');
   // The server pushes fwup keys, archive keys, then extensions:get after the join: wait for the last
   // one, so a late after-join push is never mistaken for a test's own message.
-  const afterJoinPushes = nextEvent(socket, 'extensions:get');
+  const afterJoinPushes = nextEvent(socket, 'extensionsGet');
   socket.connect();
   await connected;
   await afterJoinPushes;
@@ -76,13 +76,13 @@ describe('device topic messages', () => {
     const invalid: InvalidMessageInfo[] = [];
     socket.on('invalidMessage', (i) => invalid.push(i));
     let fwupEvents = 0;
-    socket.on('fwup_public_keys', () => void (fwupEvents += 1));
+    socket.on('fwupPublicKeys', () => void (fwupEvents += 1));
     server.push(id, 'fwup_public_keys', { keys: [KEY_B] }); // valid, but the join's request was answered: dropped
     server.push(id, 'fwup_public_keys', { keys: [] });
     server.push(id, 'fwup_public_keys', { keys: [1, 2] });
     server.push(id, 'fwup_public_keys', { keys: 'x' });
     // the org had no archive keys, so the join's archive request is still open: this is its answer
-    const got = nextEvent(socket, 'archive_public_keys');
+    const got = nextEvent(socket, 'archivePublicKeys');
     server.push(id, 'archive_public_keys', { keys: [KEY_B, 42, 'not base64'] });
     expect((await got)[0]).toEqual([KEY_B]);
     expect(socket.fwupPublicKeys).toEqual([KEY_A]);
@@ -116,7 +116,7 @@ describe('device topic messages', () => {
     await identify;
     const frame = await server.waitForFrame((f) => f.identifier === id && f.event === 'rebooting');
     expect(frame.payload).toEqual({});
-    const ext = nextEvent(socket, 'extensions:get');
+    const ext = nextEvent(socket, 'extensionsGet');
     server.push(id, 'extensions:get', {});
     await ext;
   });
@@ -136,7 +136,7 @@ describe('device topic messages', () => {
     server.push(id, 'scripts/run', { text: 'IO.puts(1)', ref: 'r1' });
     const refused = await server.waitForFrame((f) => f.identifier === id && f.event === 'scripts/run');
     expect(refused.payload).toEqual({ ref: 'r1', result: 'error', reason: 'unsupported', output: '', return: '' });
-    socket.on('scripts/run', (req) => socket.replyScript(req.ref, { result: 'completed', output: `ran ${req.text}`, returnValue: ':ok' }));
+    socket.on('scriptsRun', (req) => socket.replyScript(req.ref, { result: 'completed', output: `ran ${req.text}`, returnValue: ':ok' }));
     server.push(id, 'scripts/run', { text: 'x', ref: 'r2', timeout: 500 });
     const done = await server.waitForFrame((f) => f.identifier === id && f.event === 'scripts/run' && (f.payload as { ref: string }).ref === 'r2');
     expect(done.payload).toEqual({ ref: 'r2', result: 'completed', output: 'ran x', return: ':ok' });
@@ -153,7 +153,7 @@ describe('device topic messages', () => {
     socket.sendStatus({ status: 'started', downloaderNetworkInterface: 'eth0' });
     socket.sendStatus({ status: 'completed' });
     socket.sendStatus({ status: 'ignored', reason: '' });
-    socket.sendStatus({ status: 'rescheduled', delayForMinutes: 2, reason: 'busy' });
+    socket.sendStatus({ status: 'rescheduled', delayMinutes: 2, reason: 'busy' });
     socket.sendStatus({ status: 'failed', reason: 'FWUP error : boom' });
     socket.sendRebooting();
     socket.sendFirmwareValidated();
@@ -256,7 +256,7 @@ describe('device topic messages', () => {
     );
     let reboots = 0;
     socket.on('reboot', () => reboots++);
-    socket.on('scripts/run', (r) => socket.replyScript(r.ref, { result: 'error', reason: 'no', output: '' }));
+    socket.on('scriptsRun', (r) => socket.replyScript(r.ref, { result: 'error', reason: 'no', output: '' }));
     const samples = fc.sample(frame, { seed: 20261127, numRuns: 400 });
     for (const f of samples) server.sendRaw(id, f);
     // frames are handled in order: once this identify arrives, every fuzzed frame was handled

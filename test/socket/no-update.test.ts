@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NervesHubLink } from '../../src/link/nerves-hub-link.js';
-import type { LogLevel } from '../../src/internal/logger.js';
+import type { LogLevel } from '../../src/logging/logger.js';
 import type { InvalidMessageInfo } from '../../src/socket/socket-events.js';
 import { NervesHubTestServer } from '../../src/testing/index.js';
 import { FileApplier } from '../../src/update/appliers/file-applier.js';

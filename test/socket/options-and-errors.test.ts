@@ -53,8 +53,8 @@ describe('options', () => {
     ['socks proxy', { proxy: 'socks5://p:1080' }],
     ['hook not a function', { reconnectBackoff: [1, 2] }],
     ['logger without log', { logger: {} }],
-  ])('invalid option (%s) → TypeError at construction', (_name, patch) => {
-    expect(() => new NervesHubSocket({ ...base, ...(patch as Partial<NervesHubSocketOptions>) })).toThrow(TypeError);
+  ])('invalid option (%s) → NH_INVALID_OPTIONS at construction', (_name, patch) => {
+    expect(() => new NervesHubSocket({ ...base, ...(patch as Partial<NervesHubSocketOptions>) })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
   });
 });
 

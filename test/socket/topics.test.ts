@@ -15,7 +15,7 @@ describe('joinTopic (console / extensions over the same connection)', () => {
   it('joins with params, gets the join reply, pushes, requests, rejoins after a reconnect, leaves', async () => {
     const socket = await certificateSocket(server, 'NH-TOPIC-1');
     socket.connect();
-    expect(() => socket.joinTopic('device')).toThrow(TypeError);
+    expect(() => socket.joinTopic('device')).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
     let version = '0.0.1';
     const ext = socket.joinTopic('extensions', () => ({ health: version }));
     const joins: unknown[] = [];

@@ -64,7 +64,7 @@ async function device(): Promise<{ id: string; target: string }> {
     reporter: socket,
     applier: new FileApplier({ path: target }),
     publicKeys: () => [fixtureKey('fwup-key')],
-    downloader: new Downloader({ ca: server.serverCaPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0 } }),
+    downloader: new Downloader({ ca: server.serverCaPem, retry: { timeBetweenRetriesMs: 5, retryJitterRatio: 0 } }),
     strategy: 'streaming',
     progressIntervalMs: 0, // every progress value is sent: nothing hides behind the throttle
   });

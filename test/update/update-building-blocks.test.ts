@@ -8,7 +8,7 @@ import { createDefaultUpdateClient } from '../../src/update/default-update-clien
 import { guardUpdateClient } from '../../src/update/guarded-client.js';
 import { NervesHubError } from '../../src/errors.js';
 import type { UpdateInfo } from '../../src/protocol/update-info.js';
-import type { Logger, LogLevel } from '../../src/internal/logger.js';
+import type { Logger, LogLevel } from '../../src/logging/logger.js';
 
 function recordingLogger(): Logger & { records: { level: LogLevel; message: string; data?: Record<string, unknown> }[] } {
   const records: { level: LogLevel; message: string; data?: Record<string, unknown> }[] = [];

@@ -75,7 +75,7 @@ async function device(
     reporter: socket,
     applier: new FileApplier({ path: target }),
     publicKeys: () => socket.fwupPublicKeys,
-    downloader: new Downloader({ ca: server.serverCaPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0, ...options.retry } }),
+    downloader: new Downloader({ ca: server.serverCaPem, retry: { timeBetweenRetriesMs: 5, retryJitterRatio: 0, ...options.retry } }),
     strategy: options.strategy ?? 'streaming',
     stateDir: join(dir, 'state'),
     networkInterface: () => 'eth0',

@@ -92,7 +92,7 @@ describe('cached strategy across a killed process', () => {
       reporter,
       applier: new FileApplier({ path: target }),
       publicKeys: () => [fixtureKey()],
-      downloader: new Downloader({ ca: hosting.fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0 } }),
+      downloader: new Downloader({ ca: hosting.fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitterRatio: 0 } }),
       strategy: 'cached',
       stateDir,
       cacheDir,

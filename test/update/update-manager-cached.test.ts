@@ -20,7 +20,7 @@ import {
   useFirmwareHost,
 } from './helpers/update-harness.js';
 
-const FAST_RETRY: Partial<RetryOptions> = { timeBetweenRetriesMs: 5, retryJitter: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
+const FAST_RETRY: Partial<RetryOptions> = { timeBetweenRetriesMs: 5, retryJitterRatio: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
 const PREVIOUS = Buffer.from('previous firmware image\n');
 const SIGNED = fixtureFirmware('signed.fw');
 
@@ -248,7 +248,7 @@ describe('UpdateManager, cached strategy', () => {
       applier: new FileApplier({ path: '/tmp/x' }),
       publicKeys: () => [fixtureKey()],
       strategy: 'cached',
-    })).toThrow(expect.objectContaining({ code: 'NH_UPDATE_BAD_OPTIONS' }));
+    })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
   });
 });
 

@@ -16,7 +16,7 @@ import {
   useFirmwareHost,
 } from './helpers/update-harness.js';
 
-const FAST_RETRY: Partial<RetryOptions> = { timeBetweenRetriesMs: 5, retryJitter: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
+const FAST_RETRY: Partial<RetryOptions> = { timeBetweenRetriesMs: 5, retryJitterRatio: 0, idleTimeoutMs: 2000, maxDisconnects: 10 };
 const PREVIOUS = Buffer.from('previous firmware image\n');
 const SIGNED = fixtureFirmware('signed.fw');
 

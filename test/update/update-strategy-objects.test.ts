@@ -34,7 +34,7 @@ function manager(e: { stateDir: string; target: string }, overrides: Partial<Upd
     reporter,
     applier: new FileApplier({ path: e.target }),
     publicKeys: () => [fixtureKey()],
-    downloader: new Downloader({ ca: hosting.fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitter: 0 } }),
+    downloader: new Downloader({ ca: hosting.fx.caPem, retry: { timeBetweenRetriesMs: 5, retryJitterRatio: 0 } }),
     stateDir: e.stateDir,
     progressIntervalMs: 0,
     ...overrides,
@@ -118,11 +118,11 @@ describe('strategies are objects', () => {
     expect(reporter.events).toContainEqual(expect.objectContaining({ kind: 'progress', stage: 'downloading', value: 40 }));
   });
 
-  it('refuses something that is not a strategy with NH_UPDATE_BAD_OPTIONS', () => {
+  it('refuses something that is not a strategy with NH_INVALID_OPTIONS', () => {
     const e = env();
-    expect(() => manager(e, { strategy: { name: 'x' } as unknown as UpdateStrategy })).toThrow(expect.objectContaining({ code: 'NH_UPDATE_BAD_OPTIONS' }));
-    expect(() => manager(e, { strategy: 'parts' as 'cached' })).toThrow(expect.objectContaining({ code: 'NH_UPDATE_BAD_OPTIONS' }));
-    expect(() => cachedStrategy({ cacheDir: '' })).toThrow(expect.objectContaining({ code: 'NH_UPDATE_BAD_OPTIONS' }));
+    expect(() => manager(e, { strategy: { name: 'x' } as unknown as UpdateStrategy })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => manager(e, { strategy: 'parts' as 'cached' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
+    expect(() => cachedStrategy({ cacheDir: '' })).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
   });
 });
 
@@ -154,7 +154,7 @@ describe('UpdateManager.setStrategy / setApplier', () => {
     const counting: UpdateStrategy = { name: 'counting', resumable: false, run: (ctx) => (ran.push('counting'), streamingStrategy().run(ctx)) };
     m.setStrategy(counting);
     m.setApplier(new FileApplier({ path: secondTarget }));
-    expect(() => m.setApplier({} as never)).toThrow(expect.objectContaining({ code: 'NH_UPDATE_BAD_OPTIONS' }));
+    expect(() => m.setApplier({} as never)).toThrow(expect.objectContaining({ code: 'NH_INVALID_OPTIONS' }));
     expect((await m.handleUpdate(offerFor(publish(SIGNED), SIGNED))).status).toBe('completed');
     expect(ran).toEqual(['gated', 'counting']);
     expect(readFileSync(secondTarget).equals(SIGNED)).toBe(true);

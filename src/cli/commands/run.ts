@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { isNervesHubError } from '../../errors.js';
-import type { Logger } from '../../internal/logger.js';
-import { safeLog } from '../../internal/logger.js';
-import { redactUrl } from '../../internal/redact.js';
+import { INVALID_OPTIONS, isNervesHubError } from '../../errors.js';
+import type { Logger } from '../../logging/logger.js';
+import { safeLog } from '../../logging/logger.js';
+import { redactUrl } from '../../logging/redact.js';
 import { NervesHubLink } from '../../link/nerves-hub-link.js';
 import { createDefaultUpdateClient } from '../../update/default-update-client.js';
 import type { AgentConfig } from '../agent-config.js';
@@ -169,7 +169,7 @@ export async function createAgent(config: AgentConfig, logger: Logger, onReboot:
     });
   } catch (error) {
     // Options the config schema lets through but the socket refuses (e.g. a non-http proxy URL).
-    if (error instanceof TypeError) throw new AgentConfigError(/: (\w+) /.exec(error.message)?.[1] ?? '(options)', error.message);
+    if (isNervesHubError(error) && error.code === INVALID_OPTIONS) throw new AgentConfigError(/: (\w+) /.exec(error.message)?.[1] ?? '(options)', error.message);
     throw error;
   }
 }

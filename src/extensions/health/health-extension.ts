@@ -1,4 +1,4 @@
-import { safeLog } from '../../internal/logger.js';
+import { safeLog } from '../../logging/logger.js';
 import type { DeviceExtension, ExtensionContext } from '../extension.js';
 import { EXTENSION_VERSION } from '../extension.js';
 import type { DeviceStatus, HealthCheckResult } from './device-status.js';

@@ -25,19 +25,23 @@ export class DeviceConnection {
   /** Device-topic join params of this connection, once joined. */
   deviceJoinParams: Record<string, unknown> | undefined;
 
+  readonly #hooks: DeviceConnectionHooks;
+
   constructor(
     readonly identifier: string,
     readonly connectionId: number,
     readonly authMethod: AuthMethod,
     readonly ws: WebSocket,
-    private readonly hooks: DeviceConnectionHooks,
-  ) {}
+    hooks: DeviceConnectionHooks,
+  ) {
+    this.#hooks = hooks;
+  }
 
   /** Sends one Phoenix message (dropped while stalled). Returns whether it was written. */
   send(message: PhoenixMessage): boolean {
     if (this.stalled || this.closed || this.ws.readyState !== this.ws.OPEN) return false;
     this.ws.send(encodePhoenixFrame(message));
-    this.hooks.onSent({ identifier: this.identifier, connectionId: this.connectionId, ...message, at: this.hooks.now() });
+    this.#hooks.onSent({ identifier: this.identifier, connectionId: this.connectionId, ...message, at: this.#hooks.now() });
     return true;
   }
 

@@ -1,7 +1,7 @@
 import type { RawData, WebSocket } from 'ws';
 import { NervesHubError } from '../../errors.js';
-import type { Logger } from '../../internal/logger.js';
-import { safeLog, silentLogger } from '../../internal/logger.js';
+import type { Logger } from '../../logging/logger.js';
+import { safeLog, silentLogger } from '../../logging/logger.js';
 import { FirmwareHost } from '../firmware-host.js';
 import type { IssuedCertificate } from '../test-ca.js';
 import { TestCertificateAuthority } from '../test-ca.js';

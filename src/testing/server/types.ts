@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Logger } from '../../internal/logger.js';
-import type { FirmwareMeta } from '../../protocol/firmware-metadata.js';
+import type { Logger } from '../../logging/logger.js';
+import type { WireFirmwareMeta } from '../../protocol/wire-firmware-meta.js';
 import type { FirmwareHost } from '../firmware-host.js';
 import type { TestCertificateAuthority } from '../test-ca.js';
 
@@ -211,7 +211,7 @@ export interface UpdateOffer {
   /** Absolute firmware URL (use {@link NervesHubTestServer.hostFirmware}). */
   firmwareUrl: string;
   /** Metadata of the target firmware; missing optional fields are sent as `null`. */
-  firmwareMeta: FirmwareMeta;
+  firmwareMeta: WireFirmwareMeta;
   /** File size in bytes (`null`/absent: not sent). */
   size?: number | null;
   /** Upper-case hex SHA-256 of the whole file. */
@@ -236,7 +236,7 @@ export interface UpdatePayload {
   update_available: true;
   /** The firmware URL. */
   firmware_url: string;
-  /** The firmware's metadata, every key of {@link FirmwareMeta} present. */
+  /** The firmware's metadata, every key of {@link WireFirmwareMeta} present. */
   firmware_meta: Record<string, string | null>;
   /** File size in bytes. */
   size: number | null;

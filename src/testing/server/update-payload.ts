@@ -1,4 +1,4 @@
-import { FIRMWARE_META_KEYS } from '../../protocol/firmware-metadata.js';
+import { WIRE_FIRMWARE_META_KEYS } from '../../protocol/wire-firmware-meta.js';
 import type { UpdateOffer, UpdatePayload } from './types.js';
 
 /**
@@ -8,7 +8,7 @@ import type { UpdateOffer, UpdatePayload } from './types.js';
 export function buildUpdatePayload(offer: UpdateOffer): UpdatePayload {
   const meta: Record<string, string | null> = {};
   const source = offer.firmwareMeta as unknown as Record<string, unknown>;
-  for (const key of FIRMWARE_META_KEYS) {
+  for (const key of WIRE_FIRMWARE_META_KEYS) {
     const value = source[key];
     meta[key] = typeof value === 'string' ? value : null;
   }

@@ -1,6 +1,10 @@
 import { NervesHubError } from '../../errors.js';
 
-/** Stable codes of the SDK's appliers. */
+/**
+ * Stable codes of the SDK's appliers.
+ *
+ * @category Errors and logging
+ */
 export const ApplyErrorCodes = Object.freeze({
   /** The apply was aborted (signal) or its source failed (e.g. verification); `cause` says which. */
   aborted: 'NH_APPLY_ABORTED',

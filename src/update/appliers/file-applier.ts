@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { NervesHubError, isNervesHubError } from '../../errors.js';
+import { NervesHubError, isNervesHubError, invalidOptions } from '../../errors.js';
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
 import { nextOrAbort, releaseSource } from '../../internal/abortable-source.js';
 import { ApplyErrorCodes, abortedApplyError } from './apply-errors.js';
@@ -13,6 +13,7 @@ import { ApplyErrorCodes, abortedApplyError } from './apply-errors.js';
  * ```ts
  * const applier = new FileApplier({ path: '/data/firmware/next.fw', mode: 0o600 });
  * ```
+ * @category Updates
  */
 export interface FileApplierOptions {
   /** Where the archive ends up. */
@@ -22,7 +23,7 @@ export interface FileApplierOptions {
 }
 
 /** Defaults of {@link FileApplierOptions}. */
-export const DEFAULT_FILE_APPLIER_OPTIONS = Object.freeze({
+export const FILE_APPLIER_DEFAULTS = Object.freeze({
   /** Default {@link FileApplierOptions.mode}: `rw-r--r--`. */
   mode: 0o644,
 });
@@ -177,16 +178,17 @@ function processExists(pid: number): boolean {
  * ```ts
  * const applier = new FileApplier({ path: '/data/firmware/next.fw' });
  * ```
+ * @category Updates
  */
 export class FileApplier implements FirmwareApplier {
   readonly #path: string;
   readonly #mode: number;
 
-  /** @throws NervesHubError `NH_BAD_OPTIONS` without `path`. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` without `path`. */
   constructor(options: FileApplierOptions) {
-    if (typeof options.path !== 'string' || options.path === '') throw new NervesHubError('NH_BAD_OPTIONS', 'FileApplier needs a path');
+    if (typeof options.path !== 'string' || options.path === '') throw invalidOptions('FileApplier needs a path');
     this.#path = options.path;
-    this.#mode = options.mode ?? DEFAULT_FILE_APPLIER_OPTIONS.mode;
+    this.#mode = options.mode ?? FILE_APPLIER_DEFAULTS.mode;
   }
 
   /**

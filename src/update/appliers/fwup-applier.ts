@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import type { Logger } from '../../internal/logger.js';
-import { silentLogger } from '../../internal/logger.js';
-import { NervesHubError } from '../../errors.js';
+import type { Logger } from '../../logging/logger.js';
+import { silentLogger } from '../../logging/logger.js';
+import { FailureReasons } from '../../protocol/status.js';
+import { NervesHubError, invalidOptions } from '../../errors.js';
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
 import { ApplyErrorCodes, abortedApplyError } from './apply-errors.js';
 import { FwupProcess } from './fwup-process.js';
@@ -34,7 +35,7 @@ export interface FwupApplierOptions {
 }
 
 /** Defaults of {@link FwupApplierOptions}. */
-export const DEFAULT_FWUP_APPLIER_OPTIONS = Object.freeze({
+export const FWUP_APPLIER_DEFAULTS = Object.freeze({
   /** Default {@link FwupApplierOptions.task}. */
   task: 'upgrade',
   /** Default {@link FwupApplierOptions.fwupPath} (looked up on the PATH). */
@@ -44,9 +45,6 @@ export const DEFAULT_FWUP_APPLIER_OPTIONS = Object.freeze({
   /** Default {@link FwupApplierOptions.maxPacketBytes}. */
   maxPacketBytes: 64 * 1024,
 });
-
-/** Message used when no public key is configured (same words as nerves_hub_link). */
-export const NO_KEYS_MESSAGE = 'Refusing unverified firmware : no public keys available';
 
 /**
  * Applies a firmware archive by streaming it into `fwup --apply --framing -i -` (framed stdin,
@@ -64,12 +62,12 @@ export const NO_KEYS_MESSAGE = 'Refusing unverified firmware : no public keys av
 export class FwupApplier implements FirmwareApplier {
   readonly #options: Required<Omit<FwupApplierOptions, 'logger'>> & { logger: Logger };
 
-  /** @throws NervesHubError `NH_BAD_OPTIONS` without `devicePath`. */
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` without `devicePath`. */
   constructor(options: FwupApplierOptions) {
     if (typeof options.devicePath !== 'string' || options.devicePath === '') {
-      throw new NervesHubError('NH_BAD_OPTIONS', 'FwupApplier needs a devicePath (fwup -d)');
+      throw invalidOptions('FwupApplier needs a devicePath (fwup -d)');
     }
-    const d = DEFAULT_FWUP_APPLIER_OPTIONS;
+    const d = FWUP_APPLIER_DEFAULTS;
     this.#options = {
       devicePath: options.devicePath,
       task: options.task ?? d.task,
@@ -103,7 +101,7 @@ export class FwupApplier implements FirmwareApplier {
   /** Streams `source` into fwup; resolves after fwup said OK and exited 0. */
   async apply(source: AsyncIterable<Uint8Array>, context: ApplyContext): Promise<void> {
     const o = this.#options;
-    if (context.publicKeys.length === 0) throw new NervesHubError(ApplyErrorCodes.noKeys, NO_KEYS_MESSAGE);
+    if (context.publicKeys.length === 0) throw new NervesHubError(ApplyErrorCodes.noKeys, FailureReasons.noKeys);
     if (context.signal.aborted) throw abortedApplyError(context.signal.reason, 'signal');
 
     const child = spawn(o.fwupPath, this.argsFor(context.publicKeys), {

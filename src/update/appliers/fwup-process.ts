@@ -1,6 +1,6 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import type { Logger } from '../../internal/logger.js';
-import { safeLog } from '../../internal/logger.js';
+import type { Logger } from '../../logging/logger.js';
+import { safeLog } from '../../logging/logger.js';
 import { NervesHubError } from '../../errors.js';
 import type { ApplyContext } from '../firmware-applier.js';
 import { FRAMED_INPUT_END, FwupFramingDecoder, frameInput, fwupMessageOf } from '../fwup-framing.js';

@@ -9,7 +9,7 @@ import type { ProgressStage, UpdateReporter, UpdateStatus } from '../../../src/p
 import { statusUpdatePayload } from '../../../src/protocol/status.js';
 import type { UpdateInfo } from '../../../src/protocol/update-info.js';
 import type { FirmwareApplier } from '../../../src/update/firmware-applier.js';
-import type { Logger, LogLevel } from '../../../src/internal/logger.js';
+import type { Logger, LogLevel } from '../../../src/logging/logger.js';
 
 /** Directory of the fwup fixtures. */
 export const FWUP_FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'fwup');

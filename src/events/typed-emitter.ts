@@ -1,5 +1,6 @@
 /** Map of event name → listener argument tuple. */
 export type EventMap = { [event: string]: unknown[] };
+import { invalidOptions } from '../errors.js';
 
 /** A listener of event `E` of map `M`. */
 export type Listener<M extends EventMap, E extends keyof M> = (...args: M[E]) => void;
@@ -62,7 +63,7 @@ export class TypedEmitter<M extends EventMap> {
   }
 
   #add<E extends keyof M>(event: E, listener: Listener<M, E>, once: boolean): this {
-    if (typeof listener !== 'function') throw new TypeError('listener must be a function');
+    if (typeof listener !== 'function') throw invalidOptions('listener must be a function');
     let list = this.#listeners.get(event);
     if (!list) this.#listeners.set(event, (list = []));
     list.push({ fn: listener as Listener<M, keyof M>, once });

@@ -60,6 +60,7 @@ function isLow(code: number): boolean {
  * sanitizeForLog('1.0\n2026-01-01 [info] forged'); // '1.0\\n2026-01-01 [info] forged'
  * sanitizeForLog('x'.repeat(5000), 100);            // 'xxx…x…[truncated, 5000 chars]' (100 chars)
  * ```
+ * @category Errors and logging
  */
 export function sanitizeForLog(value: unknown, maxLength: number = LOG_LIMITS.fieldChars): string {
   const text = typeof value === 'string' ? value : safeString(value);

@@ -6,6 +6,7 @@
  * ```ts
  * redactUrl('https://s3.example.com/fw.fw?X-Amz-Signature=abc'); // 'https://s3.example.com/fw.fw?…'
  * ```
+ * @category Errors and logging
  */
 export function redactUrl(url: string | URL): string {
   try {

@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
- * const firmware: FirmwareMeta = { uuid: runningUuid, product: 'my_product', version: '1.2.0', platform: 'rpi4', architecture: 'arm' };
+ * const firmware: WireFirmwareMeta = { uuid: runningUuid, product: 'my_product', version: '1.2.0', platform: 'rpi4', architecture: 'arm' };
  * ```
+ * @category Connection
  */
-export interface FirmwareMeta {
+export interface WireFirmwareMeta {
   /** The firmware UUID (fwup's `meta-uuid`). */
   uuid: string;
   /** Product name (`meta-product`). */
@@ -29,7 +30,7 @@ export interface FirmwareMeta {
 }
 
 /** The `firmware_meta` keys in wire order. */
-export const FIRMWARE_META_KEYS = [
+export const WIRE_FIRMWARE_META_KEYS = [
   'uuid',
   'product',
   'version',

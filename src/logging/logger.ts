@@ -1,7 +1,11 @@
 import { LogRateLimiter } from './log-rate-limiter.js';
 import { LOG_LIMITS, sanitizeForLog, sanitizeLogData } from './log-sanitizer.js';
 
-/** Severity of a log record. */
+/**
+ * Severity of a log record.
+ *
+ * @category Errors and logging
+ */
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /**
@@ -14,13 +18,18 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
  * ```ts
  * const logger: Logger = { log: (level, message, data) => console.error(level, message, data ?? '') };
  * ```
+ * @category Errors and logging
  */
 export interface Logger {
   /** Write one record. Must not throw; the SDK ignores anything it throws. */
   log(level: LogLevel, message: string, data?: Record<string, unknown>): void;
 }
 
-/** A logger that drops everything (the default). */
+/**
+ * A logger that drops everything (the default).
+ *
+ * @category Errors and logging
+ */
 export const silentLogger: Logger = { log() {} };
 
 const LEVELS: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };

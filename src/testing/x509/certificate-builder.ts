@@ -1,0 +1,130 @@
+/**
+ * Builds X.509 v3 certificates (ECDSA P-256 / SHA-256) with node:crypto and a few DER encoders:
+ * what the test CA needs, so `nerves-hub-link/testing` pulls no certificate library into an
+ * install. Not a general-purpose certificate toolkit.
+ * @internal
+ */
+import { createHash, sign, type KeyObject } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+import { bitString, boolean, explicit, implicit, integer, octetString, oid, readTlv, sequence, set, time, tlv, utf8String, type Der } from './der.js';
+
+const OID = {
+  ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  commonName: '2.5.4.3',
+  organization: '2.5.4.10',
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  authorityKeyIdentifier: '2.5.29.35',
+  extKeyUsage: '2.5.29.37',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+} as const;
+
+/** Key usage bits (RFC 5280 §4.2.1.3). */
+export const KeyUsage = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5, cRLSign: 6 } as const;
+
+/** One extension of a certificate. */
+export type Extension =
+  | { type: 'basicConstraints'; ca: boolean; pathLength?: number; critical?: boolean }
+  | { type: 'keyUsage'; bits: number[] }
+  | { type: 'extKeyUsage'; purposes: Array<'serverAuth' | 'clientAuth'> }
+  | { type: 'subjectAltName'; dnsNames: string[]; ipAddresses: string[] };
+
+/** What to certify and who signs it. */
+export interface CertificateSpec {
+  /** Serial number, big-endian (positive). */
+  serial: Uint8Array;
+  /** Subject name, DER (see {@link encodeName}). */
+  subject: Der;
+  /** Issuer name, DER: the subject of the signing certificate. */
+  issuer: Der;
+  notBefore: Date;
+  notAfter: Date;
+  /** SubjectPublicKeyInfo, DER. */
+  spki: Uint8Array;
+  /** SubjectPublicKeyInfo of the signer, DER (for the authority key identifier); omit for a self-signed certificate. */
+  issuerSpki?: Uint8Array;
+  /** The signer's private key (P-256). */
+  signingKey: KeyObject;
+  extensions: Extension[];
+}
+
+/** Encodes a name of `CN` (and optional `O`) attributes, in that order. */
+export function encodeName(name: { commonName: string; organization?: string }): Der {
+  const rdn = (type: string, value: string): Der => set(sequence(oid(type), utf8String(value)));
+  return sequence(rdn(OID.commonName, name.commonName), ...(name.organization ? [rdn(OID.organization, name.organization)] : []));
+}
+
+/** Key identifier of an SPKI: SHA-1 of its subjectPublicKey bits (RFC 5280 §4.2.1.2, method 1). */
+export function keyIdentifier(spki: Uint8Array): Buffer {
+  const outer = readTlv(spki);
+  const algorithm = readTlv(outer.content);
+  const key = readTlv(outer.content, algorithm.end);
+  return createHash('sha1').update(key.content.subarray(1)).digest();
+}
+
+function ipBytes(ip: string): Buffer {
+  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
+  if (!isIPv6(ip)) throw new Error(`not an IP address: ${ip}`);
+  const [head = '', tail] = ip.split('::');
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':'));
+  const h = groups(head);
+  const t = tail === undefined ? [] : groups(tail);
+  const all = [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return Buffer.from(all.map((g) => g.padStart(4, '0')).join(''), 'hex');
+}
+
+function keyUsageBits(bits: number[]): Der {
+  const max = Math.max(...bits);
+  const bytes = Buffer.alloc(Math.floor(max / 8) + 1);
+  for (const bit of bits) bytes[bit >> 3]! |= 0x80 >> (bit & 7);
+  return bitString(bytes, 7 - (max & 7));
+}
+
+function extension(id: string, critical: boolean, value: Der): Der {
+  return sequence(oid(id), ...(critical ? [boolean(true)] : []), octetString(value));
+}
+
+function encodeExtension(ext: Extension): Der {
+  switch (ext.type) {
+    case 'basicConstraints': {
+      const fields = ext.ca ? [boolean(true), ...(ext.pathLength === undefined ? [] : [integer(ext.pathLength)])] : [];
+      return extension(OID.basicConstraints, ext.critical ?? ext.ca, sequence(...fields));
+    }
+    case 'keyUsage':
+      return extension(OID.keyUsage, true, keyUsageBits(ext.bits));
+    case 'extKeyUsage':
+      return extension(OID.extKeyUsage, false, sequence(...ext.purposes.map((p) => oid(OID[p]))));
+    case 'subjectAltName':
+      return extension(
+        OID.subjectAltName,
+        false,
+        sequence(...ext.dnsNames.map((d) => implicit(2, Buffer.from(d, 'ascii'))), ...ext.ipAddresses.map((ip) => implicit(7, ipBytes(ip)))),
+      );
+  }
+}
+
+/** Builds and signs a certificate; returns its DER. */
+export function buildCertificate(spec: CertificateSpec): Buffer {
+  const algorithm = sequence(oid(OID.ecdsaWithSha256));
+  const extensions = [
+    ...spec.extensions.map(encodeExtension),
+    extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(spec.spki))),
+    ...(spec.issuerSpki ? [extension(OID.authorityKeyIdentifier, false, sequence(implicit(0, keyIdentifier(spec.issuerSpki))))] : []),
+  ];
+  const tbs = sequence(
+    explicit(0, integer(2)),
+    integer(spec.serial),
+    algorithm,
+    spec.issuer,
+    sequence(time(spec.notBefore), time(spec.notAfter)),
+    spec.subject,
+    Buffer.from(spec.spki),
+    explicit(3, sequence(...extensions)),
+  );
+  // node:crypto signs ECDSA in DER form, which is what X.509 carries.
+  const signature = sign('sha256', tbs, spec.signingKey);
+  return tlv(0x30, tbs, algorithm, bitString(signature));
+}
