@@ -108,6 +108,7 @@ export class ArchiveManager {
   readonly #active = new Set<string>();
   readonly #stop = new AbortController();
 
+  /** @throws NervesHubError `NH_INVALID_OPTIONS` without a `dir`. */
   constructor(options: ArchiveManagerOptions) {
     if (typeof options?.dir !== 'string' || options.dir === '') throw invalidOptions('ArchiveManager: dir is required');
     this.#o = options;

@@ -20,7 +20,16 @@ import { createReplSession } from './repl-session.js';
  */
 export interface RemoteConsoleOptions {
   /** A shell in a PTY (needs the optional `node-pty`) instead of the default Node REPL. */
-  shell?: { command: string; args?: string[]; cwd?: string; env?: Record<string, string> };
+  shell?: {
+    /** The program to run in the PTY, e.g. `/bin/sh`. */
+    command: string;
+    /** Its arguments. */
+    args?: string[];
+    /** Its working directory (default: the process's). */
+    cwd?: string;
+    /** Its environment (default: the process's). */
+    env?: Record<string, string>;
+  };
   /** Or any session factory (wins over `shell`). */
   session?: ConsoleSessionFactory;
   /** Inactivity timeout in seconds (default 300, as nerves_hub_link's `remote_iex_timeout`). */

@@ -27,7 +27,12 @@ export interface LinkExtensionsOptions {
   /** The `health` extension's options, or `false` to turn it off. */
   health?: HealthOptions | false;
   /** The `geo` extension's resolver, or `false` to turn it off (default: on, answering `NO_RESOLVER`). */
-  geo?: { resolver?: GeoResolver } | false;
+  geo?:
+    | {
+        /** Answers `geo:location:request`; without one the device answers `NO_RESOLVER`. */
+        resolver?: GeoResolver;
+      }
+    | false;
   /** More extensions of the app. */
   extra?: readonly DeviceExtension[];
 }

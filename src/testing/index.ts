@@ -61,3 +61,4 @@ export {
   pushArchive,
   CONSOLE_FILE_CHUNK_BYTES,
 } from './server/service-requests.js';
+export type { UploadedDeviceFile } from './server/service-requests.js';

@@ -50,6 +50,7 @@ export class GeoExtension implements DeviceExtension {
   readonly events = ['location:request'] as const;
   readonly #resolver: GeoResolver | undefined;
 
+  /** Answers location requests with `options.resolver`; without one, with the error payload `NO_RESOLVER`. */
   constructor(options: { resolver?: GeoResolver } = {}) {
     this.#resolver = options.resolver;
   }

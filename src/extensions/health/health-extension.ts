@@ -76,6 +76,7 @@ export class HealthExtension implements DeviceExtension {
   readonly #sets: readonly MetricSet[];
   #ctx: ExtensionContext | undefined;
 
+  /** Health reports from the OS metric sets plus the app's own metrics and checks (`options`). */
   constructor(options: HealthOptions = {}) {
     this.#o = options;
     this.#sets = [...(options.metricSets ?? defaultMetricSets(options)), ...(options.extraMetricSets ?? [])];

@@ -76,8 +76,16 @@ export function uploadFile(server: NervesHubTestServer, identifier: string, file
   if (options.stop !== false) server.pushTopic(identifier, 'console', 'file-data/stop', { filename, uploaded_by: uploadedBy });
 }
 
+/** A file the device sent with `sendFile()`, as the server received it. */
+export interface UploadedDeviceFile {
+  /** The file's bytes, reassembled from the chunks. */
+  bytes: Buffer;
+  /** The frames that carried it. */
+  frames: DeviceFrame[];
+}
+
 /** Reassembles the file the device sent with `file-data/start` … `file-data/stop`, once the stop arrived. */
-export async function waitForDeviceFile(server: NervesHubTestServer, identifier: string, filename: string, options: WaitOptions = {}): Promise<{ bytes: Buffer; frames: DeviceFrame[] }> {
+export async function waitForDeviceFile(server: NervesHubTestServer, identifier: string, filename: string, options: WaitOptions = {}): Promise<UploadedDeviceFile> {
   const isFile = (f: DeviceFrame): boolean => f.identifier === identifier && f.topic === 'console' && (f.payload as { filename?: unknown }).filename === filename;
   const stop = await server.waitForFrame((f) => isFile(f) && f.event === 'file-data/stop', options);
   const start = server.frames.findLastIndex((f) => isFile(f) && f.event === 'file-data/start' && f.at <= stop.at);
