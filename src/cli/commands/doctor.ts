@@ -38,14 +38,14 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (error) {
-    return usageFailure('doctor', (error as Error).message, USAGE);
+    return usageFailure('doctor', (error as Error).message, USAGE, io.stderr);
   }
   const { values } = parsed;
   if (values.help) {
     io.stdout.write(USAGE);
     return 0;
   }
-  if (values.config === undefined) return usageFailure('doctor', '--config is required', USAGE);
+  if (values.config === undefined) return usageFailure('doctor', '--config is required', USAGE, io.stderr);
   const json = values.json === true;
   if (!json) io.stdout.write(`nerves-hub-link doctor: ${values.config}\n`);
   const steps = await runDoctorChecks(values.config, { onStep: (step) => void (json ? undefined : io.stdout.write(formatStep(step))) });

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { isNervesHubError } from '../../errors.js';
 import type { Logger } from '../../internal/logger.js';
 import { safeLog } from '../../internal/logger.js';
+import { sanitizeForLog } from '../../internal/log-sanitizer.js';
 import { redactUrl } from '../../internal/redact.js';
 import { NervesHubLink } from '../../link/nerves-hub-link.js';
 import { createDefaultUpdateClient } from '../../update/default-update-client.js';
@@ -55,7 +56,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       },
     });
   } catch (error) {
-    return usageFailure('run', (error as Error).message, USAGE);
+    return usageFailure('run', (error as Error).message, USAGE, io.stderr);
   }
   const { values } = parsed;
   if (values.help) {
@@ -66,9 +67,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   try {
     logger = createCliLogger({ format: parseLogFormat(values['log-format']), level: parseLogLevel(values['log-level']), stream: io.stderr });
   } catch (error) {
-    return usageFailure('run', (error as Error).message, USAGE);
+    return usageFailure('run', (error as Error).message, USAGE, io.stderr);
   }
-  if (values.config === undefined) return usageFailure('run', '--config is required', USAGE);
+  if (values.config === undefined) return usageFailure('run', '--config is required', USAGE, io.stderr);
 
   let finish!: (ending: Ending) => void;
   const ended = new Promise<Ending>((resolve) => (finish = resolve));
@@ -92,6 +93,10 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       safeLog(logger, 'warn', 'INSECURE: allowInsecureHttpDownloadsForTesting is set: firmware may be downloaded over plain http. Lab setups only; remove it from device.json on real devices.');
     }
   } catch (error) {
+    if (error instanceof AgentConfigError && error.problems.length > 1) {
+      io.stderr.write(`nerves-hub-link run: ${error.problems.length} problems in ${values.config}:\n${error.problems.map((p) => `  ${sanitizeForLog(`config key "${p.key}": ${p.message}`)}\n`).join('')}`);
+      return 2;
+    }
     if (error instanceof AgentConfigError || (isNervesHubError(error) && error.code === 'NH_CONFIG_UNSUPPORTED')) {
       io.stderr.write(`nerves-hub-link run: ${error.message}\n`);
       return 2;
