@@ -149,8 +149,8 @@ export class FirmwareVerifier {
    *
    * @example
    * ```ts
-   * for await (const bytes of verifier.passThrough(download, { onMetadata: (m) => log(m.version) })) {
-   *   await fwupStdin.write(bytes);
+   * for await (const bytes of verifier.passThrough(downloader.stream(url), { onMetadata: (m) => log(m.version) })) {
+   *   await out.write(bytes);
    * }
    * ```
    */

@@ -71,7 +71,7 @@ export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
  * ```ts
  * const link = new NervesHubLink({
  *   socket: { url: 'wss://devices.nerves-hub.org', auth: { type: 'certificate', provider }, firmware, fwupPublicKeys },
- *   client: createDefaultUpdateClient({ currentFirmwareUuid: firmware.uuid, reboot: () => exec('reboot') }),
+ *   client: createDefaultUpdateClient({ currentFirmwareUuid: firmware.uuid, reboot: () => rebootTheDevice() }),
  *   applier: new FwupApplier({ devicePath: '/dev/mmcblk0', task: 'upgrade' }),
  *   update: { strategy: 'cached', stateDir: '/data/nerves-hub-link' },
  * });

@@ -46,7 +46,7 @@ import type { PhoenixTransport } from './transport.js';
  *   firmware: { uuid: '…', product: 'hello', version: '1.0.0', platform: 'rpi4', architecture: 'arm' },
  *   fwupVersion: '1.16.0',
  * });
- * socket.on('update', (info) => updateManager.handle(info));
+ * socket.on('update', (info) => void updateManager.handleUpdate(info));
  * socket.on('error', (err) => log(err.code, err.message));
  * socket.connect();
  * // …

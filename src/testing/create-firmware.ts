@@ -96,7 +96,7 @@ async function describe(source: FirmwareResourceSource): Promise<{ size: number;
  * @example
  * ```ts
  * await writeFirmware({ resources: [['rootfs.img', { path: 'rootfs.img' }]], meta: { product: 'x' },
- *   privateKey, compression: 0 }, 'big.fw');
+ *   privateKey: readFileSync('fwup-key.priv', 'utf8'), compression: 0 }, 'big.fw');
  * ```
  */
 export async function writeFirmware(

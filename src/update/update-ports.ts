@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * for await (const chunk of source.stream(url, { offset: 1_048_576, expectedSize: 8_388_608 })) await file.write(chunk);
+ * for await (const chunk of downloader.stream(url, { offset: 1_048_576, expectedSize: 8_388_608 })) await out.write(chunk);
  * ```
  */
 export interface FirmwareDownloadOptions {
@@ -47,7 +47,7 @@ export interface FirmwareDownloadSource {
  *
  * @example
  * ```ts
- * const manager = new UpdateManager({ ...options, createVerifier: (publicKeys) => new FirmwareVerifier({ publicKeys }) });
+ * const manager = new UpdateManager({ client, reporter, applier, publicKeys: () => [pub], createVerifier: (publicKeys) => new FirmwareVerifier({ publicKeys }) });
  * ```
  */
 export interface FirmwareStreamVerifier {

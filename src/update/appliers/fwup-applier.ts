@@ -61,7 +61,7 @@ const STDERR_KEEP_BYTES = 4096;
  * @example
  * ```ts
  * const applier = new FwupApplier({ devicePath: '/dev/mmcblk0', task: 'upgrade' });
- * await applier.apply(downloadStream, { signal, publicKeys, onProgress: (p) => report(p), onMessage: () => {} });
+ * await applier.apply(source, { signal, publicKeys: [pub], onProgress: (p) => log(`applying ${p}%`), onMessage: () => {} });
  * ```
  */
 export class FwupApplier implements FirmwareApplier {

@@ -1,0 +1,107 @@
+// Placeholders the TSDoc and README examples take as given (see scripts/check-doc-examples.mjs):
+// the values an example starts from, and a few Node functions examples use without importing.
+// Each example is its own module, so an example that declares one of these names shadows it.
+import type { ChildProcess } from 'node:child_process';
+import type { FileHandle } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import type { expect as vitestExpect } from 'vitest';
+import type { CertificateProvider } from '../src/auth/certificate-provider.js';
+import type { Downloader } from '../src/download/downloader.js';
+import type { FirmwareVerifier } from '../src/firmware/firmware-verifier.js';
+import type { VerificationResult } from '../src/firmware/firmware-metadata.js';
+import type { Logger } from '../src/internal/logger.js';
+import type { FirmwareMeta } from '../src/protocol/firmware-metadata.js';
+import type { UpdateInfo } from '../src/protocol/update-info.js';
+import type { NervesHubSocket } from '../src/socket/nerves-hub-socket.js';
+import type { TopicChannel } from '../src/socket/topic-channel.js';
+import type { NervesHubTestServer } from '../src/testing/server/nerves-hub-test-server.js';
+import type { UpdateOffer } from '../src/testing/server/types.js';
+import type { TestCertificateAuthority } from '../src/testing/test-ca.js';
+import type { FirmwareApplier, ApplyContext } from '../src/update/firmware-applier.js';
+import type { FwupFramingDecoder } from '../src/update/fwup-framing.js';
+import type { UpdateClient } from '../src/update/update-client.js';
+import type { UpdateJournal } from '../src/update/update-journal.js';
+import type { UpdateManager } from '../src/update/update-manager.js';
+import type { UpdateReporter } from '../src/update/update-ports.js';
+
+declare global {
+  // --- Node functions some examples call without importing them ---
+  const readFileSync: typeof import('node:fs').readFileSync;
+  const readFile: typeof import('node:fs/promises').readFile;
+  const unlink: typeof import('node:fs/promises').unlink;
+  const execFileSync: typeof import('node:child_process').execFileSync;
+  /** vitest's `expect`, in the testing examples. */
+  const expect: typeof vitestExpect;
+
+  // --- connections and parts an example works with ---
+  const url: string;
+  const socket: NervesHubSocket;
+  const server: NervesHubTestServer;
+  const ca: TestCertificateAuthority;
+  const channel: TopicChannel;
+  const downloader: Downloader;
+  const verifier: FirmwareVerifier;
+  const manager: UpdateManager;
+  const updateManager: UpdateManager;
+  const journal: UpdateJournal;
+  const client: UpdateClient;
+  const applier: FirmwareApplier;
+  const provider: CertificateProvider;
+  const reporter: UpdateReporter;
+  const decoder: FwupFramingDecoder;
+  const logger: Logger;
+  const child: ChildProcess;
+  const stdin: Writable;
+  const sink: Writable;
+  /** An open file to write to. */
+  const out: FileHandle;
+  const signal: AbortSignal;
+  const ctx: ApplyContext;
+
+  // --- data an example starts from ---
+  const info: UpdateInfo;
+  const offer: UpdateOffer;
+  const firmware: FirmwareMeta;
+  const payload: unknown;
+  const chunk: Uint8Array;
+  const bytes: Uint8Array;
+  const metaConfBytes: Uint8Array;
+  const source: AsyncIterable<Uint8Array>;
+  const result: VerificationResult;
+  const error: unknown;
+  const err: unknown;
+  const headers: Record<string, string>;
+  const id: string;
+  const uuid: string;
+  const runningUuid: string;
+  const pub: string;
+  const publicKey: string;
+  const fwupPublicKeys: string[];
+  const privateKey: string;
+  const keys: string[];
+  const seed: Uint8Array;
+  const serial: string;
+  const key: string;
+  const secret: string;
+  const identifier: string;
+  const certFile: string;
+  const keyFile: string;
+  const keyPem: string;
+  /** A server certificate and its key (PEM). */
+  const cert: string;
+  const deviceCertPem: string;
+  const signerCertPem: string;
+  const total: number;
+  const contentLength: number;
+  const position: number;
+
+  // --- things the app does, named by what they do ---
+  function rebootTheDevice(): void;
+  function retryLater(): void;
+  function alertOperator(message: string): void;
+  function showOfflineIcon(): void;
+  function inMaintenanceWindow(): boolean;
+  function readRunningUuid(): string;
+  function waitForNewOffer(): Promise<void>;
+  function log(...values: unknown[]): void;
+}
