@@ -1,8 +1,9 @@
 // Placeholders the TSDoc and README examples take as given (see scripts/check-doc-examples.mjs):
 // the values an example starts from, and a few Node functions examples use without importing.
 // Each example is its own module, so an example that declares one of these names shadows it.
-import type { ChildProcess } from 'node:child_process';
-import type { FileHandle } from 'node:fs/promises';
+import type { ChildProcess, execFileSync as nodeExecFileSync } from 'node:child_process';
+import type { readFileSync as nodeReadFileSync } from 'node:fs';
+import type { FileHandle, readFile as nodeReadFile, unlink as nodeUnlink } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { expect as vitestExpect } from 'vitest';
 import type { CertificateProvider } from '../src/auth/certificate-provider.js';
@@ -26,10 +27,10 @@ import type { UpdateReporter } from '../src/update/update-ports.js';
 
 declare global {
   // --- Node functions some examples call without importing them ---
-  const readFileSync: typeof import('node:fs').readFileSync;
-  const readFile: typeof import('node:fs/promises').readFile;
-  const unlink: typeof import('node:fs/promises').unlink;
-  const execFileSync: typeof import('node:child_process').execFileSync;
+  const readFileSync: typeof nodeReadFileSync;
+  const readFile: typeof nodeReadFile;
+  const unlink: typeof nodeUnlink;
+  const execFileSync: typeof nodeExecFileSync;
   /** vitest's `expect`, in the testing examples. */
   const expect: typeof vitestExpect;
 
