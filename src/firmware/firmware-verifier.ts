@@ -25,7 +25,7 @@ export type VerificationResult =
   | {
       /** The archive was rejected. */
       valid: false;
-      /** Why (stable code, see docs/errors.md). */
+      /** Why (a stable code; every code is listed in the package's `docs/errors.md`). */
       code: FirmwareVerificationCode;
       /** fwup-style explanation. */
       message: string;

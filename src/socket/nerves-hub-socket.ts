@@ -448,7 +448,7 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
         break;
       case 'scripts/run': {
         const [request] = outcome.args;
-        // scripts are refused unless the app registered a handler (ARCHITECTURE §7)
+        // Refused unless the app registered a handler: Node has no safe way to evaluate server-sent code.
         queueMicrotask(() => {
           if (this.listenerCount('scripts/run') > 0) this.emitNow('scripts/run', request);
           else this.replyScript(request.ref, { result: 'error', reason: 'unsupported', output: 'Error running script: this device does not run scripts' });
