@@ -4,10 +4,12 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
+    pkcs11: 'src/pkcs11/index.ts',
+    atecc508a: 'src/atecc508a/index.ts',
     cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', testing: 'src/testing/index.ts', pkcs11: 'src/pkcs11/index.ts', atecc508a: 'src/atecc508a/index.ts' } },
   target: 'node20',
   platform: 'node',
   sourcemap: false,

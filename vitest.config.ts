@@ -15,5 +15,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Files and tests run in a random order, so a test that leans on another's server, device or
+    // state fails in CI. Vitest prints the seed ("Running tests with seed …"); reproduce an order
+    // with `npm test -- --sequence.seed=N` or `VITEST_SEED=N npm test`.
+    sequence: { shuffle: true, ...(process.env.VITEST_SEED ? { seed: Number(process.env.VITEST_SEED) } : {}) },
   },
 });

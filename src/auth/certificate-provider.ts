@@ -25,9 +25,9 @@ export interface TlsClientMaterial {
 
 /**
  * Supplies the client certificate and key for mutual TLS. Called at every connection attempt, so
- * a provider may rotate certificates or re-read hardware. The SDK ships one for files
- * ({@link FileCertificateProvider}); keys in hardware (a PKCS#11 token, a NervesKey) plug in
- * through `privateKeyEngine` / `privateKeyIdentifier`, and apps and HSM vendors can write their own.
+ * a provider may rotate certificates or re-read hardware. Implementations exist for files
+ * ({@link FileCertificateProvider}), PKCS#11 tokens (`nerves-hub-link/pkcs11`) and NervesKey
+ * (`nerves-hub-link/atecc508a`); apps and HSM vendors can write their own.
  *
  * @example
  * ```ts

@@ -11,7 +11,27 @@ import { checkConfigFiles } from './config-files.js';
 export type AgentAuthConfig =
   | { type: 'certificate'; certFile: string; keyFile: string; signerCertFile?: string }
   | { type: 'shared-secret'; key: string; secret: string; identifier: string }
-  | { type: 'pkcs11'; uri: string; pinEnv?: string; pinFile?: string; certFile: string; modulePath: string };
+  | { type: 'pkcs11'; uri: string; pinEnv?: string; pinFile?: string; certFile: string; modulePath: string }
+  | AgentNervesKeyAuthConfig;
+
+/**
+ * A NervesKey (ATECC508A/608A) on I²C: certificates read from the chip, TLS signed through the
+ * chip's PKCS#11 module (`modulePath`, key `uri`, default `pkcs11:token=<i2cBus>` as
+ * nerves_key_pkcs11 names it).
+ */
+export interface AgentNervesKeyAuthConfig {
+  type: 'nerveskey';
+  /** Linux I²C bus number (`/dev/i2c-<n>`), default 1. */
+  i2cBus: number;
+  /** 7-bit I²C address, default 0x60 (96). */
+  i2cAddress?: number;
+  /** `primary` (slots 10/11/12, default) or `aux` (9/14/15). */
+  certificateSet?: 'primary' | 'aux';
+  /** The chip's PKCS#11 module (nerves_key_pkcs11 or cryptoauthlib). */
+  modulePath: string;
+  /** PKCS#11 URI of the slot-0 key in that module. */
+  uri: string;
+}
 
 /** Where the agent applies firmware. */
 export type AgentApplyConfig =
@@ -68,6 +88,7 @@ const AUTH_KEYS = {
   certificate: ['type', 'certFile', 'keyFile', 'signerCertFile'],
   'shared-secret': ['type', 'key', 'secret', 'identifier'],
   pkcs11: ['type', 'uri', 'pinEnv', 'pinFile', 'certFile', 'modulePath'],
+  nerveskey: ['type', 'i2cBus', 'i2cAddress', 'certificateSet', 'modulePath', 'uri'],
 } as const;
 const FIRMWARE_KEYS = ['uuid', 'product', 'version', 'platform', 'architecture', 'author', 'description', 'vcs_identifier', 'misc'] as const;
 /** Socket paths a configured URL may name (the default follows from the auth type). */
@@ -123,7 +144,7 @@ function parseUrl(c: Obj): string {
 
 function parseAuth(c: Obj, problems: ConfigProblems, p: (f: string) => string): AgentAuthConfig {
   const a = obj(c.auth, 'auth');
-  const type = oneOf(str(a, 'type', 'auth', true), ['certificate', 'shared-secret', 'pkcs11'] as const, 'auth.type');
+  const type = oneOf(str(a, 'type', 'auth', true), ['certificate', 'shared-secret', 'pkcs11', 'nerveskey'] as const, 'auth.type');
   checkUnknownKeys(problems, a, AUTH_KEYS[type], 'auth');
   if (type === 'certificate') {
     const signer = problems.attempt(() => str(a, 'signerCertFile', 'auth', false));
@@ -143,6 +164,7 @@ function parseAuth(c: Obj, problems: ConfigProblems, p: (f: string) => string): 
     if (key === undefined || secret === undefined) skipCheck();
     return { type, key: key!, secret: secret!, identifier };
   }
+  if (type === 'nerveskey') return parseNervesKeyAuth(a);
   const pinEnv = str(a, 'pinEnv', 'auth', false);
   const pinFile = str(a, 'pinFile', 'auth', false);
   const auth = {
@@ -154,7 +176,31 @@ function parseAuth(c: Obj, problems: ConfigProblems, p: (f: string) => string): 
     ...(pinFile ? { pinFile: p(pinFile) } : {}),
   };
   if (/pin-value=/i.test(auth.uri)) problem('auth.uri', 'must not contain pin-value; use pinEnv or pinFile');
+  if (pinEnv && pinFile) problem('auth.pinFile', 'give pinEnv or pinFile, not both');
+  if (!/^pkcs11:/i.test(auth.uri)) problem('auth.uri', 'must be a PKCS#11 URI, e.g. pkcs11:token=dev;object=device-key;type=private');
   return auth;
+}
+
+function parseNervesKeyAuth(a: Obj): AgentNervesKeyAuthConfig {
+  const int = (k: string, min: number, max: number, fallback: number | undefined): number | undefined => {
+    const v = a[k];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) problem(`auth.${k}`, `must be an integer ${min}..${max}`);
+    return v as number;
+  };
+  const i2cBus = int('i2cBus', 0, 1023, 1) as number;
+  const i2cAddress = int('i2cAddress', 0x08, 0x77, undefined);
+  const set = str(a, 'certificateSet', 'auth', false);
+  const uri = str(a, 'uri', 'auth', false) ?? `pkcs11:token=${i2cBus}`;
+  if (/pin-value=/i.test(uri)) problem('auth.uri', 'must not contain pin-value');
+  return {
+    type: 'nerveskey',
+    i2cBus,
+    modulePath: str(a, 'modulePath', 'auth', true),
+    uri,
+    ...(i2cAddress !== undefined ? { i2cAddress } : {}),
+    ...(set !== undefined ? { certificateSet: oneOf(set, ['primary', 'aux'] as const, 'auth.certificateSet') } : {}),
+  };
 }
 
 function parseFirmware(c: Obj, problems: ConfigProblems): FirmwareMeta {

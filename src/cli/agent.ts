@@ -4,7 +4,6 @@ import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import { FileCertificateProvider } from '../auth/file-certificate-provider.js';
 import { Downloader } from '../download/downloader.js';
-import { NervesHubError } from '../errors.js';
 import type { Logger } from '../internal/logger.js';
 import type { NervesHubLinkOptions } from '../link/nerves-hub-link.js';
 import type { SocketAuth } from '../socket/options.js';
@@ -13,10 +12,7 @@ import { FwupApplier } from '../update/appliers/fwup-applier.js';
 import type { FirmwareApplier } from '../update/firmware-applier.js';
 import type { AgentConfig } from './agent-config.js';
 import { AgentConfigError } from './agent-config.js';
-
-/** Message (and code) for configs this version cannot run. */
-export const PKCS11_UNSUPPORTED_MESSAGE =
-  'auth.type "pkcs11" is not supported in this version (NH_CONFIG_UNSUPPORTED): use certificate files or a CertificateProvider in your own app';
+import { agentOpenSslConfigFile } from './openssl-reexec.js';
 
 /** Socket settings of {@link NervesHubLinkOptions}, as the agent builds them. */
 export type AgentSocketOptions = NervesHubLinkOptions['socket'];
@@ -33,8 +29,11 @@ export async function readServerCa(config: AgentConfig): Promise<string | undefi
   }
 }
 
-/** The socket auth of a config. @throws NervesHubError `NH_CONFIG_UNSUPPORTED` for pkcs11 */
-export function agentAuth(config: AgentConfig): SocketAuth {
+/**
+ * The socket auth of a config. The PKCS#11 and NervesKey providers are loaded only for their `auth.type`.
+ * @throws NervesHubError `NH_PKCS11_URI_INVALID` for a bad `auth.uri`
+ */
+export async function agentAuth(config: AgentConfig): Promise<SocketAuth> {
   const auth = config.auth;
   switch (auth.type) {
     case 'certificate':
@@ -49,8 +48,33 @@ export function agentAuth(config: AgentConfig): SocketAuth {
       };
     case 'shared-secret':
       return { type: 'shared-secret', key: auth.key, secret: auth.secret, identifier: auth.identifier };
-    case 'pkcs11':
-      throw new NervesHubError('NH_CONFIG_UNSUPPORTED', PKCS11_UNSUPPORTED_MESSAGE);
+    case 'nerveskey': {
+      const { NervesKeyCertificateProvider } = await import('../atecc508a/nerveskey-certificate-provider.js');
+      return {
+        type: 'certificate',
+        provider: new NervesKeyCertificateProvider({
+          i2cBus: auth.i2cBus,
+          ...(auth.i2cAddress !== undefined ? { address: auth.i2cAddress } : {}),
+          ...(auth.certificateSet ? { certificateSet: auth.certificateSet } : {}),
+          signing: { uri: auth.uri, modulePath: auth.modulePath },
+        }),
+      };
+    }
+    case 'pkcs11': {
+      const { Pkcs11CertificateProvider } = await import('../pkcs11/pkcs11-certificate-provider.js');
+      return {
+        type: 'certificate',
+        provider: new Pkcs11CertificateProvider({
+          uri: auth.uri,
+          modulePath: auth.modulePath,
+          certFile: auth.certFile,
+          ...(auth.pinEnv ? { pinEnv: auth.pinEnv } : {}),
+          ...(auth.pinFile ? { pinFile: auth.pinFile } : {}),
+          ...(config.serverCaFile ? { serverCaFile: config.serverCaFile } : {}),
+          openSslConfigFile: agentOpenSslConfigFile(config),
+        }),
+      };
+    }
   }
 }
 
@@ -83,7 +107,7 @@ export async function agentSocketOptions(config: AgentConfig): Promise<AgentSock
     config.fwupVersion ?? (config.apply.type === 'fwup' ? fwupVersionReader(config.apply.fwupPath ?? 'fwup') : undefined);
   return {
     url: config.url,
-    auth: agentAuth(config),
+    auth: await agentAuth(config),
     firmware: config.firmware,
     fwupPublicKeys: config.fwupPublicKeys,
     ...(fwupVersion !== undefined ? { fwupVersion } : {}),
@@ -132,6 +156,8 @@ export interface DeviceIdentity {
 export async function deviceIdentity(config: AgentConfig): Promise<DeviceIdentity> {
   const auth = config.auth;
   if (auth.type === 'shared-secret') return { identifier: auth.identifier, auth: auth.type };
+  // The chip is read at the first connection attempt, where a failure is retried, not at startup.
+  if (auth.type === 'nerveskey') return { identifier: `NervesKey on /dev/i2c-${auth.i2cBus}`, auth: auth.type };
   const cert = await readDeviceCertificate(auth.certFile);
   return {
     identifier: commonName(cert) ?? '(certificate without CN)',

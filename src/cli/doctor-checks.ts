@@ -8,7 +8,7 @@
  * in-flight update. So `auth` and `join`, which connect as the device, run only when asked
  * (`join: true`, `--join`); the TLS step already proves the device certificate is accepted.
  */
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { Agent } from 'node:http';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -33,12 +33,13 @@ import type { ProbeTarget } from './doctor-probes.js';
 import { probeTcp, probeTls, probeUpgrade, withTimeout } from './doctor-probes.js';
 import type { JoinFacts } from './doctor-join.js';
 import { joinOnce } from './doctor-join.js';
+import { PKCS11_DOCTOR_STEPS, PKCS11_FIXES, pkcs11PinFix, pkcs11Step } from './doctor-pkcs11.js';
 import { UpdateJournal } from '../update/update-journal.js';
 
-/** The steps, in order. */
+/** The steps, in order. PKCS#11 configs add {@link PKCS11_DOCTOR_STEPS} after `config`. */
 export const DOCTOR_STEPS = ['config', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join', 'keys'] as const;
 /** One step's name. */
-export type DoctorStepName = (typeof DOCTOR_STEPS)[number];
+export type DoctorStepName = (typeof DOCTOR_STEPS)[number] | (typeof PKCS11_DOCTOR_STEPS)[number];
 
 /** What a step found. */
 export interface DoctorStepResult {
@@ -94,6 +95,11 @@ const NEEDS: Readonly<Record<DoctorStepName, readonly DoctorStepName[]>> = Objec
   auth: ['tls'],
   join: ['auth'],
   keys: ['config'],
+  module: ['config'],
+  token: ['module'],
+  pin: ['token'],
+  object: ['pin'],
+  engine: ['object'],
 });
 
 /** CLI-specific fixes by error code (the socket's messages speak of options, doctor of device.json keys). */
@@ -115,6 +121,7 @@ const FIXES: Readonly<Record<string, string>> = Object.freeze({
   NH_CONFIG_INVALID: 'fix the named key in the config file',
   NH_CONFIG_UNSUPPORTED: 'use auth.type "certificate" (files) or "shared-secret"',
   NH_FW_NO_KEYS: 'put the fwup public key that signs your firmware (the contents of fwup-key.pub) into "fwupPublicKeys", or add a firmware signing key to the NervesHub organisation',
+  ...PKCS11_FIXES,
 });
 
 /** What the config step hands to the later steps. */
@@ -170,10 +177,13 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
   const joining = options.join === true;
   /** What the join learnt about the fwup keys NervesHub sends (join step, when it ran). */
   let joined: JoinFacts | undefined;
+  let pkcs11Config: AgentConfig | undefined;
 
   const step = async (name: DoctorStepName, check: () => Promise<string>, optIn = false): Promise<void> => {
+    // with a PKCS#11 key every network step needs the engine step (it builds the TLS material)
+    const needs = pkcs11Config && !(PKCS11_DOCTOR_STEPS as readonly string[]).includes(name) && name !== 'config' && name !== 'keys' ? [...NEEDS[name], 'engine' as const] : NEEDS[name];
     // A need that was only "not run" (no --join) does not make this step fail to run; the opt-in does.
-    const failedNeed = NEEDS[name].find((n) => {
+    const failedNeed = needs.find((n) => {
       const need = results.find((r) => r.name === n);
       return need?.status !== 'pass' && need?.detail !== DOCTOR_NOT_JOINED;
     });
@@ -189,6 +199,7 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
         result = { name, status: 'pass', detail, durationMs: performance.now() - started };
       } catch (error) {
         result = { name, status: 'fail', ...failure(error), durationMs: performance.now() - started };
+        if (result.code === 'NH_PKCS11_PIN_INCORRECT' && pkcs11Config) result.fix = pkcs11PinFix(pkcs11Config);
       }
     }
     results.push(result);
@@ -196,7 +207,13 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
   };
 
   await step('config', async () => {
-    prepared = await prepare(configFile, timeoutMs);
+    const loaded = await loadAgentConfig(configFile);
+    if (loaded.auth.type === 'pkcs11') {
+      pkcs11Config = loaded;
+      const auth = loaded.auth;
+      return `device certificate ${auth.certFile}, key ${auth.uri} in ${auth.modulePath}, firmware ${loaded.firmware.product ?? '?'} ${loaded.firmware.version ?? '?'}, ${redactUrl(loaded.url)}`;
+    }
+    prepared = await prepare(loaded, timeoutMs);
     const { config, certificate } = prepared;
     const who =
       certificate !== undefined
@@ -204,6 +221,16 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
         : `device ${config.auth.type === 'shared-secret' ? config.auth.identifier : '?'} (shared secret)`;
     return `${who}, firmware ${config.firmware.product ?? '?'} ${config.firmware.version ?? '?'}, ${redactUrl(config.url)}`;
   });
+
+  if (pkcs11Config?.auth.type === 'pkcs11') {
+    const auth = pkcs11Config.auth;
+    for (const name of PKCS11_DOCTOR_STEPS.slice(0, -1)) await step(name, () => pkcs11Step(name, auth));
+    await step('engine', async () => {
+      prepared = await prepare(pkcs11Config!, timeoutMs);
+      const cert = prepared.certificate;
+      return `OpenSSL pkcs11 engine registered; the key loads through it and matches ${cert ? `the certificate of ${commonName(cert) ?? '(no CN)'}` : 'the certificate'}`;
+    });
+  }
 
   await step('clock', async () => {
     const nowMs = now();
@@ -311,15 +338,19 @@ function checkKeys(config: AgentConfig, joining: boolean, joined: JoinFacts | un
 }
 
 /** Loads the config and builds exactly what the agent would connect with. */
-async function prepare(configFile: string, timeoutMs: number): Promise<Prepared> {
-  const config = await loadAgentConfig(configFile);
+async function prepare(config: AgentConfig, timeoutMs: number): Promise<Prepared> {
   const socketOptions = await agentSocketOptions(config);
   const resolved = resolveSocketOptions(socketOptions);
   let material: TlsClientMaterial | undefined;
   let certificate: X509Certificate | undefined;
   if (resolved.auth.type === 'certificate') {
     material = await resolved.auth.provider.getTlsMaterial();
-    certificate = config.auth.type === 'certificate' ? await readDeviceCertificate(config.auth.certFile) : undefined;
+    certificate =
+      config.auth.type === 'nerveskey'
+        ? new X509Certificate(material.certificateChain[0] as string) // rebuilt from the chip
+        : config.auth.type !== 'shared-secret'
+          ? await readDeviceCertificate(config.auth.certFile)
+          : undefined;
   }
   const built = buildTlsOptions(resolved, material);
   try {

@@ -6,6 +6,7 @@
  */
 import { SDK_VERSION } from '../download/user-agent.js';
 import { COMMANDS, type CommandModule } from './commands/registry.js';
+import { allowOpenSslReexec } from './openssl-reexec.js';
 
 const USAGE = `Usage: nerves-hub-link <command> [options]
 
@@ -37,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
+// run/doctor may restart this script with --openssl-config for a PKCS#11 key
+allowOpenSslReexec(process.argv[1]);
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -42,3 +42,9 @@ export type { SharedSecretCredential, Nh1Rejection, Nh1Verdict, Nh1VerifyOptions
 // --- firmware host ---
 export { FirmwareHost } from './firmware-host.js';
 export type { FirmwareFaults, FirmwareRequestRecord, ListeningFirmwareHost } from './firmware-host.js';
+
+// --- NervesKey / ATECC508A ---
+export { SimulatedAtecc508a } from './simulated-atecc508a.js';
+export type { SimulatedAtecc508aOptions, SimulatedAteccFault, SimulatedAteccCommand } from './simulated-atecc508a.js';
+export { createNervesKeyImage, nervesKeySimulatorOptions } from './nerveskey-image.js';
+export type { NervesKeyImage, NervesKeyImageOptions, NervesKeyContents } from './nerveskey-image.js';

@@ -22,7 +22,7 @@ function standIn(extra: { env?: Record<string, string>; killGraceMs?: number } =
   });
 }
 
-async function waitForFile(path: string, ms = 5000): Promise<string> {
+async function waitForFile(path: string, ms = 20_000): Promise<string> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (existsSync(path) && statSync(path).size > 0) return readFileSync(path, 'utf8');

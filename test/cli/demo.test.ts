@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/cli/commands/demo.js';
+import { NervesHubTestServer } from '../../src/testing/index.js';
 import { captureIo } from './cli-helpers.js';
 
 describe('nerves-hub-link demo', () => {
@@ -35,14 +36,36 @@ describe('nerves-hub-link demo', () => {
     expect(io.out()).toMatch(/\r {2}download \[█+\] 100%/);
   });
 
-  it('fails with a clear message and exit 1 when it cannot finish in time, leaving nothing behind', async () => {
+  it('fails with a clear message and exit 1 when it cannot finish in time, and closes the server it was still starting', async () => {
     const io = captureIo();
-    const before = process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
-    const code = await run(['--fast', '--timeout-ms', '50', '--size-mib', '1'], io);
-    expect(code).toBe(1);
-    expect(io.err()).toMatch(/nerves-hub-link demo failed: the demo did not finish within 50 ms/);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length).toBeLessThanOrEqual(before);
+    const listening = (): number => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+    const before = listening();
+    const realStart = NervesHubTestServer.start.bind(NervesHubTestServer);
+    const started: NervesHubTestServer[] = [];
+    const closed = vi.spyOn(NervesHubTestServer.prototype, 'close');
+    // start() resolves only after the demo has given up (and a little later, time enough for the
+    // old run() to finish its cleanup and return): the race that leaked the server, whose cleanup
+    // was registered after start() resolved. The timeout is long enough for start() to be called
+    // even on a loaded machine.
+    vi.spyOn(NervesHubTestServer, 'start').mockImplementation(async (options) => {
+      const server = await realStart(options);
+      started.push(server);
+      await vi.waitFor(() => expect(io.err()).not.toBe(''), { timeout: 30_000, interval: 10 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return server;
+    });
+    try {
+      const code = await run(['--fast', '--timeout-ms', '3000', '--size-mib', '1'], io);
+      expect(code).toBe(1);
+      expect(io.err()).toMatch(/nerves-hub-link demo failed: the demo did not finish within 3000 ms/);
+      // run() returns only once what it started is closed: no sleep needed to see it
+      expect(started).toHaveLength(1);
+      expect(closed.mock.contexts).toContain(started[0]);
+      expect(listening()).toBeLessThanOrEqual(before);
+    } finally {
+      vi.restoreAllMocks();
+      for (const server of started) await server.close();
+    }
   });
 
   it('rejects bad options with exit 2', async () => {

@@ -139,7 +139,7 @@ describe('nerves-hub-link run', () => {
     expect(server.frames.some((f) => f.identifier === d.id && f.event === 'rebooting')).toBe(true);
   });
 
-  it('refuses a bad config with exit 2 naming the key, and pkcs11 as unsupported', async () => {
+  it('refuses a bad config with exit 2 naming the key, and pkcs11 in a process without the OpenSSL engine', async () => {
     const bad = await device({ reboot: { type: 'exit', code: 300 } });
     let io = captureIo();
     expect(await run(['--config', bad.configPath], io)).toBe(2);
@@ -148,7 +148,9 @@ describe('nerves-hub-link run', () => {
     const pkcs11 = await device({ auth: { type: 'pkcs11', uri: 'pkcs11:token=dev;object=key', certFile: 'cert.pem', modulePath: '/usr/lib/softhsm/libsofthsm2.so' } });
     io = captureIo();
     expect(await run(['--config', pkcs11.configPath], io)).toBe(2);
-    expect(io.err()).toContain('not supported in this version (NH_CONFIG_UNSUPPORTED): use certificate files or a CertificateProvider in your own app');
+    // in-process (no CLI script to restart): says how to start Node, before any connection
+    expect(io.err()).toMatch(/OpenSSL pkcs11 engine .*(--openssl-config=\S+openssl-pkcs11\.cnf|is not installed)/);
+    expect(server.frames.some((f) => f.identifier === pkcs11.id)).toBe(false);
 
     const socks = await device({ proxy: 'socks5://127.0.0.1:1080' });
     io = captureIo();

@@ -234,7 +234,7 @@ describe('Downloader over real HTTPS', () => {
   it('resumes after a stall once idleTimeoutMs passes', async () => {
     fx.host.setFaults(NAME, { stallAfterBytes: 500_000, times: 1 });
     const started = Date.now();
-    const got = await collect(downloader({ retry: { idleTimeoutMs: 200 } }).stream(url));
+    const got = await collect(downloader({ retry: { idleTimeoutMs: 750 } }).stream(url));
     expect(got.equals(body)).toBe(true);
     expect(ranges()).toEqual([undefined, 'bytes=500000-']);
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);

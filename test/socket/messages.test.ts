@@ -33,9 +33,12 @@ beforeEach(async () => {
     firmwareValidationPollMs: 30,
   });
   const connected = nextEvent(socket, 'connected');
+  // The server pushes fwup keys, archive keys, then extensions:get after the join: wait for the last
+  // one, so a late after-join push is never mistaken for a test's own message.
+  const afterJoinPushes = nextEvent(socket, 'extensions:get');
   socket.connect();
   await connected;
-  await sleep(20); // let the after-join pushes (keys, extensions:get) arrive
+  await afterJoinPushes;
 });
 afterEach(async () => {
   await socket.close();
@@ -198,7 +201,7 @@ describe('device topic messages', () => {
     server.sendRaw(id, '[null,null,"device","phx_close",{}]');
     server.sendRaw(id, new Uint8Array([2, 6, 6, 1, 2, 3]));
     server.sendRaw(id, '["x",null,"device","reboot",[]]');
-    await sleep(50);
+    await expect.poll(() => invalid.length, { timeout: 10_000 }).toBe(7);
     expect(invalid.map((i) => i.reason)).toEqual([
       'unknown event',
       'frame is not JSON',
@@ -256,13 +259,13 @@ describe('device topic messages', () => {
     socket.on('scripts/run', (r) => socket.replyScript(r.ref, { result: 'error', reason: 'no', output: '' }));
     const samples = fc.sample(frame, { seed: 20261127, numRuns: 400 });
     for (const f of samples) server.sendRaw(id, f);
-    await sleep(300);
+    // frames are handled in order: once this identify arrives, every fuzzed frame was handled
+    const identify = nextEvent(socket, 'identify', 20_000);
+    server.push(id, 'identify', {});
+    await identify;
     expect(socket.joined).toBe(true);
     // the fuzz keys never validate, so the configured key stays
     expect(socket.fwupPublicKeys).toEqual([KEY_A]);
-    const identify = nextEvent(socket, 'identify');
-    server.push(id, 'identify', {});
-    await identify;
     expect(server.joinCount(id)).toBe(1);
     expect(reboots).toBeGreaterThanOrEqual(0);
   });

@@ -93,7 +93,8 @@ describe('reconnect', () => {
     const [d] = await nextEvent(socket, 'disconnected');
     expect(d.reason).toBe('NH_SOCKET_HEARTBEAT_TIMEOUT');
     await nextEvent(socket, 'connected');
-    expect(server.joinCount('NH-RC-HB')).toBe(2);
+    // at least one rejoin; on a loaded machine a 100 ms heartbeat can also time out on the new connection
+    expect(server.joinCount('NH-RC-HB')).toBeGreaterThanOrEqual(2);
     await socket.close();
   });
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NervesHubTestServer, TestCertificateAuthority } from '../../src/testing/index.js';
 import type { IssuedCertificate } from '../../src/testing/index.js';
 import { connect, expectRefused, httpsGet, signNh1 } from './helpers.js';
@@ -13,7 +13,8 @@ describe('NervesHubTestServer authentication', () => {
   let unregistered: IssuedCertificate;
   let otherCa: TestCertificateAuthority;
 
-  beforeAll(async () => {
+  // A fresh server per test: registering a signer CA or injecting refusals must not leak into other tests.
+  beforeEach(async () => {
     server = await NervesHubTestServer.start({ unregisteredDeviceRefusal: 'upgrade' });
     otherCa = await TestCertificateAuthority.create({ commonName: 'someone else' });
     good = await server.issueDeviceCertificate('NH-GOOD');
@@ -24,7 +25,7 @@ describe('NervesHubTestServer authentication', () => {
     server.addProductKey('nhp_prod', 'prod-secret');
     server.addDeviceKey('nhd_dev', 'dev-secret', 'NH-SS-DEV');
   });
-  afterAll(() => server.close());
+  afterEach(() => server.close());
 
   it('accepts a registered device certificate and takes the identifier from the CN', async () => {
     const client = await connect(server, { cert: good.certPem, key: good.keyPem });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isNervesHubError } from '../../src/errors.js';
 import { NervesHubTestServer } from '../../src/testing/index.js';
 import type { IssuedCertificate } from '../../src/testing/index.js';
@@ -17,10 +17,11 @@ const JOIN_PARAMS = {
 };
 
 describe('NervesHubTestServer channels', () => {
+  // Each test owns its server and devices: no test depends on a connection an earlier one opened.
   let server: NervesHubTestServer;
   let cert: IssuedCertificate;
   let certB: IssuedCertificate;
-  const open: RawClient[] = [];
+  let open: RawClient[] = [];
 
   const device = async (c = cert): Promise<RawClient> => {
     const client = await connect(server, { cert: c.certPem, key: c.keyPem });
@@ -32,13 +33,21 @@ describe('NervesHubTestServer channels', () => {
     return client.next((f) => f[1] === ref && f[3] === 'phx_reply');
   };
 
-  beforeAll(async () => {
+  /** NH-A, connected and joined with JOIN_PARAMS. */
+  const joinedDevice = async (): Promise<RawClient> => {
+    const client = await device();
+    await join(client);
+    return client;
+  };
+
+  beforeEach(async () => {
     server = await NervesHubTestServer.start({ fwupPublicKeys: ['pubkeyA='], extensions: ['health', 'geo'] });
     cert = await server.issueDeviceCertificate('NH-A');
     certB = await server.issueDeviceCertificate('NH-B');
   });
-  afterAll(async () => {
+  afterEach(async () => {
     for (const c of open) c.ws.terminate();
+    open = [];
     await server.close();
   });
 
@@ -52,7 +61,7 @@ describe('NervesHubTestServer channels', () => {
   });
 
   it('pushes the org fwup keys and extensions:get after the join, in that order and after the reply', async () => {
-    const client = open[0]!;
+    const client = await joinedDevice();
     const keys = await client.next((f) => f[3] === 'fwup_public_keys');
     expect(keys).toEqual(['1', null, 'device', 'fwup_public_keys', { keys: ['pubkeyA='] }]);
     const ext = await client.next((f) => f[3] === 'extensions:get');
@@ -64,13 +73,13 @@ describe('NervesHubTestServer channels', () => {
   });
 
   it('answers heartbeats on the phoenix topic', async () => {
-    const client = open[0]!;
+    const client = await joinedDevice();
     client.send([null, '7', 'phoenix', 'heartbeat', {}]);
     expect(await client.next((f) => f[1] === '7')).toEqual([null, '7', 'phoenix', 'phx_reply', { status: 'ok', response: {} }]);
   });
 
   it('answers the extensions join with the configured names, console with {}, unknown topics with an error', async () => {
-    const client = open[0]!;
+    const client = await joinedDevice();
     client.send(['2', '2', 'extensions', 'phx_join', { health: '0.0.1', geo: '0.0.1' }]);
     expect(await client.next((f) => f[1] === '2')).toEqual(['2', '2', 'extensions', 'phx_reply', { status: 'ok', response: ['health', 'geo'] }]);
     client.send(['3', '3', 'console', 'phx_join', { console_version: '2.0.0' }]);
@@ -82,7 +91,7 @@ describe('NervesHubTestServer channels', () => {
   });
 
   it('round-trips a push: server push reaches the device, device events are recorded without a reply', async () => {
-    const client = open[0]!;
+    const client = await joinedDevice();
     server.push('NH-A', 'identify', {});
     expect(await client.next((f) => f[3] === 'identify')).toEqual(['1', null, 'device', 'identify', {}]);
     const before = client.received.length;
@@ -97,7 +106,7 @@ describe('NervesHubTestServer channels', () => {
   });
 
   it('pushUpdate sends the exact update_payload shape', async () => {
-    const client = open[0]!;
+    const client = await joinedDevice();
     const payload = server.pushUpdate('NH-A', {
       firmwareUrl: 'https://example.invalid/fw',
       firmwareMeta: { uuid: 'u-1', product: 'demo', version: '1.2.3', platform: 'rpi4', architecture: 'arm' },
@@ -128,7 +137,7 @@ describe('NervesHubTestServer channels', () => {
   });
 
   it('a newer connection of the same device closes the older one', async () => {
-    const older = open[0]!;
+    const older = await joinedDevice();
     const newer = await device();
     const closed = await older.closed;
     expect(closed.code).toBe(1000);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NervesHubTestServer } from '../../src/testing/index.js';
 import type { RawClient } from './helpers.js';
 import { connect, signNh1 } from './helpers.js';
@@ -6,14 +6,16 @@ import { connect, signNh1 } from './helpers.js';
 const FLEET_SIZE = 60;
 
 describe('NervesHubTestServer fleet mode', () => {
+  // Each test owns its server: the re-offer test sets its own deployment instead of inheriting one.
   let server: NervesHubTestServer;
-  const clients: RawClient[] = [];
-  beforeAll(async () => {
+  let clients: RawClient[] = [];
+  beforeEach(async () => {
     server = await NervesHubTestServer.start();
     server.addProductKey('nhp_fleet', 'fleet-secret');
   });
-  afterAll(async () => {
+  afterEach(async () => {
     for (const c of clients) c.ws.terminate();
+    clients = [];
     await server.close();
   });
 
@@ -56,6 +58,7 @@ describe('NervesHubTestServer fleet mode', () => {
       await client.next((f) => f[3] === 'phx_reply');
       return client;
     };
+    server.setDeployment({ firmwareUrl: server.hostFirmware('target.fw', new Uint8Array([1])), firmwareMeta: { uuid: 'target' } });
     const stillOld = await rejoin('fleet-1', { nerves_fw_uuid: 'old' });
     expect((await stillOld.next((f) => f[3] === 'update'))[4]).toMatchObject({ firmware_meta: { uuid: 'target' } });
     const done = await rejoin('fleet-2', { nerves_fw_uuid: 'target' });

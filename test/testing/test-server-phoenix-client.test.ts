@@ -1,16 +1,16 @@
 import { Socket } from 'phoenix';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NervesHubTestServer } from '../../src/testing/index.js';
 
 /** The official phoenix JS client against the test server (what the SDK socket builds on). */
 describe('NervesHubTestServer with the phoenix npm client', () => {
   let server: NervesHubTestServer;
   let socket: Socket | undefined;
-  beforeAll(async () => {
+  beforeEach(async () => {
     server = await NervesHubTestServer.start({ fwupPublicKeys: ['k1'] });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     socket?.disconnect();
     await server.close();
   });

@@ -1,7 +1,7 @@
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSharedSecretHeaders } from '../../src/auth/shared-secret.js';
 import type { SharedSecretCredential } from '../../src/testing/index.js';
 import { NervesHubTestServer, TestCertificateAuthority, verifyNh1Headers } from '../../src/testing/index.js';
@@ -11,11 +11,14 @@ import { connect } from './helpers.js';
 describe('Phoenix routing details', () => {
   let server: NervesHubTestServer;
   let cert: IssuedCertificate;
-  beforeAll(async () => {
-    server = await NervesHubTestServer.start({ idleTimeoutMs: 300 });
+  // A server per test; only the idle-timeout test runs with a short idle timeout (a loaded machine
+  // can leave another test's connection silent for 300 ms).
+  const startServer = async (options: { idleTimeoutMs?: number } = {}): Promise<void> => {
+    server = await NervesHubTestServer.start(options);
     cert = await server.issueDeviceCertificate('NH-P');
-  });
-  afterAll(() => server.close());
+  };
+  beforeEach(() => startServer());
+  afterEach(() => server.close());
 
   it('stamps the 101 answer with a Date header', async () => {
     const headers = await new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
@@ -68,6 +71,8 @@ describe('Phoenix routing details', () => {
   });
 
   it('closes a connection that stays silent past idleTimeoutMs', async () => {
+    await server.close();
+    await startServer({ idleTimeoutMs: 300 });
     const client = await connect(server, { cert: cert.certPem, key: cert.keyPem });
     const started = Date.now();
     const closed = await client.closed;

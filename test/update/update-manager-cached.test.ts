@@ -89,10 +89,12 @@ function manager(e: Env, overrides: Partial<UpdateManagerOptions> & { retry?: Pa
   return { m, reporter, logger, applier };
 }
 
-/** Fails the first download after `bytes` bytes (stall + tiny idle timeout, one attempt). */
+/** Fails the first download after `bytes` bytes (stall + idle timeout, one attempt). */
 async function interruptedFirstAttempt(e: Env, name: string, info: UpdateInfo, bytes: number): Promise<void> {
   hosting.fx.host.setFaults(name, { stallAfterBytes: bytes, times: 1 });
-  const { m, reporter } = manager(e, { retry: { idleTimeoutMs: 100, maxDisconnects: 1 } });
+  // generous idle timeout: a shorter one can fire during the TLS handshake on a loaded machine,
+  // before the host served (and recorded) the interrupted first attempt.
+  const { m, reporter } = manager(e, { retry: { idleTimeoutMs: 750, maxDisconnects: 1 } });
   const outcome = await m.handleUpdate(info);
   expect(outcome.status).toBe('failed');
   expect(reporter.statuses()).toEqual(['received', 'started', 'failed']);

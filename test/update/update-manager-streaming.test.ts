@@ -211,7 +211,9 @@ describe('UpdateManager, streaming strategy, against a real HTTPS host', () => {
   });
 
   it('a stalled server trips the idle timeout; after maxDisconnects the update fails, nothing applied', async () => {
-    const { manager, reporter, target } = setup({ retry: { idleTimeoutMs: 80, maxDisconnects: 3 } });
+    // 750 ms, not less: on a loaded machine a TLS handshake alone can stay silent for 100 ms, and an
+    // idle timeout before the request reaches the host would not count as one of its requests.
+    const { manager, reporter, target } = setup({ retry: { idleTimeoutMs: 750, maxDisconnects: 3 } });
     const { name, url } = publish(SIGNED);
     hosting.fx.host.setFaults(name, { stallAfterBytes: 1000 });
     const outcome = await manager.handleUpdate(offerFor(url, SIGNED));

@@ -97,10 +97,12 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`the demo did not finish within ${timeoutMs} ms`)), timeoutMs);
   });
+  let running: Promise<string> | undefined;
   try {
     out.line('nerves-hub-link demo: a complete firmware update on this machine (nothing leaves it)');
     out.line();
-    const summary = await Promise.race([scenario(io, out, settings, cleanups, ended.signal), timeout]);
+    running = scenario(io, out, settings, cleanups, ended.signal);
+    const summary = await Promise.race([running, timeout]);
     out.line();
     out.line(`Summary: ${summary} (${formatDuration(Date.now() - startedAt)} in all).`);
     out.line(`  ${out.durations.map(([name, ms]) => `${name} ${formatDuration(ms)}`).join(' · ')}`);
@@ -112,6 +114,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   } finally {
     clearTimeout(timer);
     ended.abort();
+    // On a timeout the scenario may still be starting something (the server, the link): wait for
+    // it to reach its next checkpoint, where it registers that for cleanup, so nothing outlives run().
+    await running?.catch(() => undefined);
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
 }
@@ -134,17 +139,29 @@ function until<T>(check: () => T | undefined, failed: () => string | undefined, 
   });
 }
 
+/** Throws once the demo has ended (timed out), so the scenario stops at its next step. */
+function checkpoint(signal: AbortSignal): void {
+  if (signal.aborted) throw new Error('the demo ended');
+}
+
 async function scenario(io: CliIo, out: Reporter, settings: DemoSettings, cleanups: Array<() => Promise<unknown>>, signal: AbortSignal): Promise<string> {
+  // Registers the cleanup first, then stops if the demo already ended: a resource that finished
+  // starting after the timeout is still closed by run().
+  const own = (cleanup: () => Promise<unknown>): void => {
+    cleanups.push(cleanup);
+    checkpoint(signal);
+  };
   const dir = await mkdtemp(join(tmpdir(), 'nerves-hub-link-demo-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  own(() => rm(dir, { recursive: true, force: true }));
 
   let t = Date.now();
   const server = await NervesHubTestServer.start();
-  cleanups.push(() => server.close());
+  own(() => server.close());
   out.step('server', `NervesHub test server on ${server.url} (mutual TLS, its own test CA)`, Date.now() - t);
 
   t = Date.now();
   const firmware: DemoFirmware = await createDemoFirmware(DEMO_DEFAULTS.targetVersion, settings.sizeBytes);
+  checkpoint(signal);
   out.step('firmware', `${firmware.meta.product} ${firmware.meta.version}, ${formatMiB(firmware.bytes.length)}, signed with a fresh Ed25519 key the device trusts`, Date.now() - t);
 
   // The device: certificate files, as on a real device, and the NervesHubLink composition.
@@ -153,6 +170,7 @@ async function scenario(io: CliIo, out: Reporter, settings: DemoSettings, cleanu
   await writeFile(join(dir, 'device-cert.pem'), issued.certPem);
   await writeFile(join(dir, 'device-key.pem'), issued.keyPem, { mode: 0o600 });
   await writeFile(join(dir, 'server-ca.pem'), server.serverCaPem);
+  checkpoint(signal);
   const target = join(dir, 'firmware.img');
   const runningFirmware = { uuid: randomUUID(), product: 'demo', version: DEMO_DEFAULTS.runningVersion, platform: 'host', architecture: process.arch };
 
@@ -194,7 +212,7 @@ async function scenario(io: CliIo, out: Reporter, settings: DemoSettings, cleanu
     },
   });
   link.onUpdateOutcome((o) => outcomes.push(o));
-  cleanups.push(() => link.stop());
+  own(() => link.stop());
   const failed = (): string | undefined => {
     const bad = outcomes.find((o) => o.status !== 'completed');
     if (bad) return `the update ended ${bad.status}${bad.reason ? `: ${bad.reason}` : ''}`;
@@ -204,9 +222,12 @@ async function scenario(io: CliIo, out: Reporter, settings: DemoSettings, cleanu
   t = Date.now();
   const joined = new Promise<void>((resolve, reject) => {
     const onError = (error: { code: string; message: string }): void => reject(new Error(`cannot connect: ${error.code}: ${error.message}`));
+    const onEnded = (): void => reject(new Error('the demo ended'));
     link.socket.once('error', onError);
+    signal.addEventListener('abort', onEnded, { once: true });
     link.socket.once('connected', () => {
       link.socket.off('error', onError);
+      signal.removeEventListener('abort', onEnded);
       resolve();
     });
   });

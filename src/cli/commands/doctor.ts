@@ -3,6 +3,8 @@ import type { CliIo } from '../cli-io.js';
 import { formatDuration, processIo } from '../cli-io.js';
 import type { DoctorStepResult } from '../doctor-checks.js';
 import { runDoctorChecks } from '../doctor-checks.js';
+import { loadAgentConfig } from '../agent-config.js';
+import { reexecForPkcs11 } from '../openssl-reexec.js';
 import { usageFailure } from './keys-option.js';
 
 const USAGE = `Usage: nerves-hub-link doctor --config device.json [--join] [--json]
@@ -53,6 +55,17 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   }
   if (values.config === undefined) return usageFailure('doctor', '--config is required', USAGE, io.stderr);
   const json = values.json === true;
+  // A PKCS#11 key needs Node started with the engine's OpenSSL config: restart with it if needed
+  // (a config that does not load is reported by the config step below).
+  const config = await loadAgentConfig(values.config).catch(() => undefined);
+  if (config) {
+    try {
+      const restarted = await reexecForPkcs11(config);
+      if (restarted !== undefined) return restarted;
+    } catch {
+      // the engine step reports it, with the fix
+    }
+  }
   const join = values.join === true;
   if (!json) {
     io.stdout.write(`nerves-hub-link doctor: ${values.config}\n`);

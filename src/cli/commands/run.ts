@@ -9,10 +9,11 @@ import { NervesHubLink } from '../../link/nerves-hub-link.js';
 import { createDefaultUpdateClient } from '../../update/default-update-client.js';
 import type { AgentConfig } from '../agent-config.js';
 import { AgentConfigError, loadAgentConfig } from '../agent-config.js';
-import { agentApplier, agentDownloader, agentSocketOptions, deviceIdentity, readServerCa } from '../agent.js';
+import { agentApplier, agentAuth, agentDownloader, agentSocketOptions, deviceIdentity, readServerCa } from '../agent.js';
 import type { CliIo } from '../cli-io.js';
 import { processIo } from '../cli-io.js';
 import { createCliLogger, parseLogFormat, parseLogLevel } from '../cli-logger.js';
+import { reexecForPkcs11 } from '../openssl-reexec.js';
 import { usageFailure } from './keys-option.js';
 
 const USAGE = `Usage: nerves-hub-link run --config device.json [--log-format text|json] [--log-level LEVEL]
@@ -77,6 +78,13 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   let link: NervesHubLink;
   try {
     config = await loadAgentConfig(values.config);
+    const restarted = await reexecForPkcs11(config);
+    if (restarted !== undefined) return restarted;
+    // A PKCS#11 misconfiguration (module, token, PIN, object, engine) stops here, before any handshake.
+    if (config.auth.type === 'pkcs11') {
+      const auth = await agentAuth(config);
+      if (auth.type === 'certificate' && 'check' in auth.provider) await (auth.provider as { check(): Promise<unknown> }).check();
+    }
     link = await createAgent(config, logger, () => finish({ kind: 'reboot' }));
     const identity = await deviceIdentity(config);
     safeLog(logger, 'info', `nerves-hub-link agent starting: device ${identity.identifier}, firmware ${config.firmware.product ?? '?'} ${config.firmware.version ?? '?'}`, {
@@ -97,7 +105,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       io.stderr.write(`nerves-hub-link run: ${error.problems.length} problems in ${values.config}:\n${error.problems.map((p) => `  ${sanitizeForLog(`config key "${p.key}": ${p.message}`)}\n`).join('')}`);
       return 2;
     }
-    if (error instanceof AgentConfigError || (isNervesHubError(error) && error.code === 'NH_CONFIG_UNSUPPORTED')) {
+    if (error instanceof AgentConfigError || (isNervesHubError(error) && (error.code === 'NH_CONFIG_UNSUPPORTED' || error.code.startsWith('NH_PKCS11_')))) {
       io.stderr.write(`nerves-hub-link run: ${error.message}\n`);
       return 2;
     }
