@@ -6,6 +6,9 @@ import type { readFileSync as nodeReadFileSync } from 'node:fs';
 import type { FileHandle, readFile as nodeReadFile, unlink as nodeUnlink } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { expect as vitestExpect } from 'vitest';
+import type { Atecc508a } from '../src/atecc508a/atecc508a.js';
+import type { I2cTransport } from '../src/atecc508a/i2c-transport.js';
+import type { I2cBusHandle, I2cBusModule } from '../src/atecc508a/linux-i2c.js';
 import type { CertificateProvider } from '../src/auth/certificate-provider.js';
 import type { Downloader } from '../src/download/downloader.js';
 import type { FirmwareVerifier } from '../src/firmware/firmware-verifier.js';
@@ -15,6 +18,7 @@ import type { FirmwareMeta } from '../src/protocol/firmware-metadata.js';
 import type { UpdateInfo } from '../src/protocol/update-info.js';
 import type { NervesHubSocket } from '../src/socket/nerves-hub-socket.js';
 import type { TopicChannel } from '../src/socket/topic-channel.js';
+import type { NervesKeyContents } from '../src/testing/nerveskey-image.js';
 import type { NervesHubTestServer } from '../src/testing/server/nerves-hub-test-server.js';
 import type { UpdateOffer } from '../src/testing/server/types.js';
 import type { TestCertificateAuthority } from '../src/testing/test-ca.js';
@@ -105,4 +109,24 @@ declare global {
   function readRunningUuid(): string;
   function waitForNewOffer(): Promise<void>;
   function log(...values: unknown[]): void;
+
+  // --- hardware: an I²C bus, a NervesKey's slots and what is read from them ---
+  const transport: I2cTransport;
+  const chip: Atecc508a;
+  const i2cBus: I2cBusModule;
+  const bus: I2cBusHandle;
+  const handle: I2cBusHandle;
+  const slot10: Uint8Array;
+  const slot11: Uint8Array;
+  const slot12: Uint8Array;
+  const serialNumber: Uint8Array;
+  const deviceSerialNumber: Uint8Array;
+  const manufacturerSerialNumber: string;
+  const devicePublicKey: Uint8Array;
+  const signerPublicKey: Uint8Array;
+  const deviceCompressed: Uint8Array;
+  const signerCompressed: Uint8Array;
+  const contents: NervesKeyContents;
+  const devicePublicKeyPem: string;
+  const hsmPublicKeyPem: string;
 }
