@@ -13,7 +13,7 @@ function readmeLinkTargets() {
     const text = readFileSync(file, 'utf8');
     for (const [, link] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
       if (/^[a-z][a-z0-9+.-]*:|^#/i.test(link)) continue; // absolute URL or anchor
-      const target = posix.normalize(posix.join(posix.dirname(file), link.split('#')[0]));
+      const target = posix.normalize(posix.join(posix.dirname(file), link.split('#')[0])).replace(/\/$/, '');
       if (targets.has(target)) continue;
       targets.add(target);
       if (target.endsWith('.md') && existsSync(target)) visit(target);
