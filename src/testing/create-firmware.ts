@@ -3,8 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createBlake2b256 } from '../firmware/blake2b.js';
-import type { FirmwareMetadata } from '../firmware/firmware-metadata.js';
-import { readFirmwareMetadata } from '../firmware/read-firmware-metadata.js';
+import { computeFirmwareUuid } from '../firmware/firmware-uuid.js';
 import { formatMetaConf, type FirmwareMetaOptions, type FirmwareTask } from '../firmware/meta-conf-writer.js';
 import { ZipStreamWriter } from '../firmware/zip-stream-writer.js';
 
@@ -103,6 +102,14 @@ export async function writeFirmware(
   options: CreateFirmwareOptions,
   sink: string | ((chunk: Uint8Array) => void | Promise<void>),
 ): Promise<void> {
+  await writeArchive(options, sink);
+}
+
+/** Writes the archive; returns its meta.conf bytes (they define the firmware UUID). */
+async function writeArchive(
+  options: CreateFirmwareOptions,
+  sink: string | ((chunk: Uint8Array) => void | Promise<void>),
+): Promise<Uint8Array> {
   const level = options.compression ?? CREATE_FIRMWARE_DEFAULTS.compression;
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new TypeError('compression must be 0…9');
   const dataDescriptor = options.dataDescriptors ?? CREATE_FIRMWARE_DEFAULTS.dataDescriptors;
@@ -156,18 +163,17 @@ export async function writeFirmware(
   }
   await zip.finish();
   await close();
+  return metaConf;
 }
 
 /**
  * A firmware archive built by {@link createFirmware}: its bytes (a `Uint8Array`, so it can be
- * hosted, written or verified as is) plus its fwup `meta-uuid` and metadata, which a test needs
- * for `firmwareMeta.uuid` when it offers the firmware.
+ * hosted, written or verified as is) plus its fwup `meta-uuid`, which a test needs for
+ * `firmwareMeta.uuid` when it offers the firmware.
  */
 export interface CreatedFirmware extends Uint8Array {
   /** fwup's `meta-uuid` of the archive (what `fwup -m` prints and NervesHub sends as `firmware_meta.uuid`). */
   readonly uuid: string;
-  /** The archive's metadata, as {@link readFirmwareMetadata} reads it. */
-  readonly metadata: FirmwareMetadata;
 }
 
 /**
@@ -175,7 +181,7 @@ export interface CreatedFirmware extends Uint8Array {
  * and demos: `meta.conf.ed25519` (stored, 64 bytes), `meta.conf` in fwup's printer format, then
  * one `data/<name>` entry per resource. fwup 1.16 verifies and applies the result.
  *
- * @returns the archive bytes, carrying its `uuid` and `metadata`
+ * @returns the archive bytes, carrying its `uuid`
  * @example
  * ```ts
  * const keys = createFwupKeyPair();
@@ -185,21 +191,18 @@ export interface CreatedFirmware extends Uint8Array {
  *   privateKey: keys.privateKey,
  *   tasks: [{ name: 'complete', onResource: { 'rootfs.img': [['raw_write', 0]] } }],
  * });
- * console.log(fw.uuid, fw.metadata.version, fw.byteLength);
+ * console.log(fw.uuid, fw.byteLength);
  * ```
  */
 export async function createFirmware(options: CreateFirmwareOptions): Promise<CreatedFirmware> {
   const chunks: Uint8Array[] = [];
-  await writeFirmware(options, (chunk) => {
+  const metaConf = await writeArchive(options, (chunk) => {
     chunks.push(new Uint8Array(chunk));
   });
   const bytes = new Uint8Array(Buffer.concat(chunks));
-  const metadata = await readFirmwareMetadata(bytes);
+  // Computed from meta.conf like fwup, so it exists even for the malformed archives tests build.
   // Not enumerable: the value still compares and serialises as plain bytes.
-  return Object.defineProperties(bytes, {
-    uuid: { value: metadata.uuid, enumerable: false },
-    metadata: { value: metadata, enumerable: false },
-  }) as CreatedFirmware;
+  return Object.defineProperty(bytes, 'uuid', { value: await computeFirmwareUuid(metaConf), enumerable: false }) as CreatedFirmware;
 }
 
 /** An fwup signing key pair in fwup's own file formats. */

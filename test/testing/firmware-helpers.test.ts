@@ -23,14 +23,24 @@ describe('createFwupKeyPair', () => {
 });
 
 describe('createFirmware', () => {
-  it("carries the archive's uuid and metadata, and is still plain bytes for callers", async () => {
+  it("carries the archive's uuid, and is still plain bytes for callers", async () => {
     const firmware = await createFirmware({ resources: { 'a.img': new TextEncoder().encode('a') }, meta: { product: 'p', version: '2.0.0' } });
     const read = await readFirmwareMetadata(firmware);
     expect(firmware.uuid).toBe(read.uuid);
     expect(firmware.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    expect(firmware.metadata).toMatchObject({ product: 'p', version: '2.0.0', uuid: firmware.uuid });
+    expect(read).toMatchObject({ product: 'p', version: '2.0.0' });
     expect(firmware).toBeInstanceOf(Uint8Array);
     expect(Object.keys(firmware).every((k) => /^\d+$/.test(k))).toBe(true);
     expect(firmware).toEqual(new Uint8Array(firmware));
+  });
+
+  it('still builds (with its uuid) an archive whose meta.conf is wrong on purpose', async () => {
+    const firmware = await createFirmware({
+      resources: { 'a.img': new Uint8Array(4) },
+      meta: { product: 'p' },
+      tasks: [{ name: 'complete', onResource: { 'ghost.img': [['raw_write', 0]] } }],
+    });
+    expect(firmware.uuid).toMatch(/^[0-9a-f-]{36}$/);
+    await expect(readFirmwareMetadata(firmware)).rejects.toThrow(/ghost\.img/);
   });
 });
