@@ -9,7 +9,7 @@ import { LOG_LIMITS, sanitizeForLog } from './logging/log-sanitizer.js';
  * @example
  * ```ts
  * try {
- *   await downloader.download(url);
+ *   for await (const chunk of downloader.stream(url)) await out.write(chunk);
  * } catch (err) {
  *   if (isNervesHubError(err) && err.code === 'NH_DOWNLOAD_HTTP_STATUS') retryLater();
  * }

@@ -1,19 +1,10 @@
 /**
- * Plumbing shared by the examples' self-tests (not part of any example's lesson): fwup key
- * generation, timeouts, the status list the test server saw, and "am I the entry script?".
+ * Plumbing shared by the examples' self-tests (not part of any example's lesson): timeouts, the
+ * status list the test server saw, and "am I the entry script?".
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'nerves-hub-link';
 import type { NervesHubTestServer } from 'nerves-hub-link/testing';
-
-/** An fwup key pair: the public key as fwup prints it (base64), the private key as its 32-byte seed. */
-export function generateFwupKeyPair(): { publicKey: string; privateKeySeed: Uint8Array } {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const pub = publicKey.export({ format: 'jwk' }).x ?? '';
-  const seed = privateKey.export({ format: 'jwk' }).d ?? '';
-  return { publicKey: Buffer.from(pub, 'base64url').toString('base64'), privateKeySeed: new Uint8Array(Buffer.from(seed, 'base64url')) };
-}
 
 /** Rejects when `promise` has not settled after `ms`. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

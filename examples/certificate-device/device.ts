@@ -17,8 +17,8 @@ import {
   readFirmwareMetadata,
 } from 'nerves-hub-link';
 import type { FirmwareApplier, WireFirmwareMeta, Logger, UpdateOutcome } from 'nerves-hub-link';
-import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
-import { consoleLogger, generateFwupKeyPair, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
+import { NervesHubTestServer, createFirmware, createFwupKeyPair } from 'nerves-hub-link/testing';
+import { consoleLogger, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
 
 /** Everything the device needs; on a real device it comes from the environment (see {@link configFromEnv}). */
 export interface DeviceConfig {
@@ -112,7 +112,7 @@ export interface SelfTestReport {
  */
 export async function selfTest(): Promise<SelfTestReport> {
   const dir = await mkdtemp(join(tmpdir(), 'nhl-example-cert-'));
-  const fwupKey = generateFwupKeyPair();
+  const fwupKey = createFwupKeyPair();
   const server = await NervesHubTestServer.start({ fwupPublicKeys: [fwupKey.publicKey] });
   let link: NervesHubLink | undefined;
   try {
@@ -146,7 +146,7 @@ export async function selfTest(): Promise<SelfTestReport> {
     const firmware = await createFirmware({
       resources: { 'rootfs.img': new TextEncoder().encode('version 1.1.0 root filesystem') },
       meta: { product: 'example', version: '1.1.0', platform: 'host', architecture: 'x86_64' },
-      privateKey: fwupKey.privateKeySeed,
+      privateKey: fwupKey.privateKey,
     });
     const meta = await readFirmwareMetadata(firmware);
     server.pushUpdate(identifier, {

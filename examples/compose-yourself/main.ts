@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileApplier, FileCertificateProvider, FwupApplier, readFirmwareMetadata } from 'nerves-hub-link';
 import type { UpdateOutcome } from 'nerves-hub-link';
-import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
-import { consoleLogger, generateFwupKeyPair, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
+import { NervesHubTestServer, createFirmware, createFwupKeyPair } from 'nerves-hub-link/testing';
+import { consoleLogger, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
 import { createDeviceStack } from './device-stack.js';
 import { Supervisor } from './supervisor.js';
 
@@ -35,7 +35,7 @@ export interface SelfTestReport {
  */
 export async function selfTest(): Promise<SelfTestReport> {
   const dir = await mkdtemp(join(tmpdir(), 'nhl-example-compose-'));
-  const fwupKey = generateFwupKeyPair();
+  const fwupKey = createFwupKeyPair();
   const server = await NervesHubTestServer.start();
   let supervisor: Supervisor | undefined;
   try {
@@ -76,7 +76,7 @@ export async function selfTest(): Promise<SelfTestReport> {
     const firmware = await createFirmware({
       resources: { 'rootfs.img': new Uint8Array(512 * 1024).map((_, i) => i % 251) },
       meta: { product: 'gateway', version: '1.1.0' },
-      privateKey: fwupKey.privateKeySeed,
+      privateKey: fwupKey.privateKey,
       compression: 0,
     });
     const { uuid } = await readFirmwareMetadata(firmware);

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { FileApplier, FileCertificateProvider, NervesHubLink, readFirmwareMetadata } from 'nerves-hub-link';
 import type { UpdateInfo, UpdateOutcome } from 'nerves-hub-link';
-import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
-import { consoleLogger, generateFwupKeyPair, isEntryPoint, runMain, selfTestLogger, selfTestRequested, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
+import { NervesHubTestServer, createFirmware, createFwupKeyPair } from 'nerves-hub-link/testing';
+import { consoleLogger, isEntryPoint, runMain, selfTestLogger, selfTestRequested, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
 import { createMaintenanceWindowClient } from './client.js';
 
 /** What {@link selfTest} observed, one entry per offer. */
@@ -33,7 +33,7 @@ export interface SelfTestReport {
  */
 export async function selfTest(): Promise<SelfTestReport> {
   const dir = await mkdtemp(join(tmpdir(), 'nhl-example-client-'));
-  const fwupKey = generateFwupKeyPair();
+  const fwupKey = createFwupKeyPair();
   const server = await NervesHubTestServer.start({ fwupPublicKeys: [fwupKey.publicKey] });
   let link: NervesHubLink | undefined;
   try {
@@ -88,7 +88,7 @@ export async function selfTest(): Promise<SelfTestReport> {
     const firmware = await createFirmware({
       resources: { 'kiosk.img': new Uint8Array(256 * 1024).fill(7) },
       meta: { product: 'kiosk', version: '1.1.0' },
-      privateKey: fwupKey.privateKeySeed,
+      privateKey: fwupKey.privateKey,
     });
     const { uuid } = await readFirmwareMetadata(firmware);
     const offer = { firmwareUrl: server.hostFirmware('kiosk-1.1.0.fw', firmware), firmwareMeta: { uuid, product: 'kiosk', version: '1.1.0' } };

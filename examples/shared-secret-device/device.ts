@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileApplier, NervesHubLink, createDefaultUpdateClient, readFirmwareMetadata } from 'nerves-hub-link';
 import type { WireFirmwareMeta, Logger, NervesHubSocketOptions, UpdateOutcome } from 'nerves-hub-link';
-import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
-import { consoleLogger, generateFwupKeyPair, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
+import { NervesHubTestServer, createFirmware, createFwupKeyPair } from 'nerves-hub-link/testing';
+import { consoleLogger, isEntryPoint, runMain, selfTestLogger, selfTestRequested, statusesSeen, waitForStatus, withTimeout } from '../_support/self-test-kit.js';
 
 /** Everything the device needs. */
 export interface SharedSecretDeviceConfig {
@@ -77,7 +77,7 @@ export interface SelfTestReport {
  */
 export async function selfTest(): Promise<SelfTestReport> {
   const dir = await mkdtemp(join(tmpdir(), 'nhl-example-nh1-'));
-  const fwupKey = generateFwupKeyPair();
+  const fwupKey = createFwupKeyPair();
   const server = await NervesHubTestServer.start({ fwupPublicKeys: [fwupKey.publicKey] });
   const key = `nhp_${randomBytes(8).toString('hex')}`;
   const secret = randomBytes(24).toString('base64url');
@@ -108,7 +108,7 @@ export async function selfTest(): Promise<SelfTestReport> {
     const firmware = await createFirmware({
       resources: { 'app.img': new TextEncoder().encode('app 2.0.0') },
       meta: { product: 'example', version: '2.0.0' },
-      privateKey: fwupKey.privateKeySeed,
+      privateKey: fwupKey.privateKey,
     });
     const { uuid } = await readFirmwareMetadata(firmware);
     server.pushUpdate(identifier, { firmwareUrl: server.hostFirmware('app-2.0.0.fw', firmware), firmwareMeta: { uuid, product: 'example', version: '2.0.0' } });

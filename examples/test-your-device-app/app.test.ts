@@ -3,36 +3,32 @@
  * certificate, real signed firmware. Run: `npx tsx --test examples/test-your-device-app/app.test.ts`
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { readFirmwareMetadata } from 'nerves-hub-link';
-import { NervesHubTestServer, createFirmware } from 'nerves-hub-link/testing';
+import { NervesHubTestServer, createFirmware, createFwupKeyPair } from 'nerves-hub-link/testing';
+import type { CreatedFirmware } from 'nerves-hub-link/testing';
 import { SHOW_RESCHEDULE_MINUTES, startKiosk } from './app.js';
 import type { Kiosk } from './app.js';
 
-// An fwup signing key for this test run (fwup's formats: base64 public key, 32-byte seed).
-const keyPair = generateKeyPairSync('ed25519');
-const FWUP_PUBLIC_KEY = Buffer.from(keyPair.publicKey.export({ format: 'jwk' }).x ?? '', 'base64url').toString('base64');
-const FWUP_PRIVATE_SEED = new Uint8Array(Buffer.from(keyPair.privateKey.export({ format: 'jwk' }).d ?? '', 'base64url'));
+// An fwup signing key pair for this test run, in fwup's formats (fwup-key.pub / fwup-key.priv).
+const fwupKeys = createFwupKeyPair();
 
 let server: NervesHubTestServer;
 let dir: string;
-let firmware: Uint8Array;
-let firmwareUuid: string;
+let firmware: CreatedFirmware;
 
 before(async () => {
   // The org's fwup key is sent to devices when they join, as NervesHub does.
-  server = await NervesHubTestServer.start({ fwupPublicKeys: [FWUP_PUBLIC_KEY] });
+  server = await NervesHubTestServer.start({ fwupPublicKeys: [fwupKeys.publicKey] });
   dir = await mkdtemp(join(tmpdir(), 'kiosk-test-'));
   firmware = await createFirmware({
     resources: { 'kiosk.img': new TextEncoder().encode('kiosk 2.0 image') },
     meta: { product: 'kiosk', version: '2.0.0' },
-    privateKey: FWUP_PRIVATE_SEED,
+    privateKey: fwupKeys.privateKey,
   });
-  firmwareUuid = (await readFirmwareMetadata(firmware)).uuid;
 });
 
 after(async () => {
@@ -72,7 +68,7 @@ test('an idle kiosk installs the update and asks for a reboot', async () => {
   const { app, id, target } = await kiosk(() => false);
   try {
     const outcome = app.nextUpdateOutcome();
-    server.pushUpdate(id, { firmwareUrl: server.hostFirmware(`${id}.fw`, firmware), firmwareMeta: { uuid: firmwareUuid, product: 'kiosk', version: '2.0.0' } });
+    server.pushUpdate(id, { firmwareUrl: server.hostFirmware(`${id}.fw`, firmware), firmwareMeta: { uuid: firmware.uuid, product: 'kiosk', version: '2.0.0' } });
     assert.equal((await outcome).status, 'completed');
     const statuses = await statusesUntil(id, 'completed');
     assert.deepEqual(statuses.map((s) => s.status), ['received', 'started', 'completed']);
@@ -87,7 +83,7 @@ test('a kiosk playing a show reschedules and keeps its firmware', async () => {
   const { app, id, target } = await kiosk(() => true);
   try {
     const outcome = app.nextUpdateOutcome();
-    server.pushUpdate(id, { firmwareUrl: server.hostFirmware(`${id}.fw`, firmware), firmwareMeta: { uuid: firmwareUuid, product: 'kiosk', version: '2.0.0' } });
+    server.pushUpdate(id, { firmwareUrl: server.hostFirmware(`${id}.fw`, firmware), firmwareMeta: { uuid: firmware.uuid, product: 'kiosk', version: '2.0.0' } });
     assert.equal((await outcome).status, 'rescheduled');
     const statuses = await statusesUntil(id, 'rescheduled');
     assert.deepEqual(statuses, [{ status: 'received' }, { status: 'rescheduled', delay_for: SHOW_RESCHEDULE_MINUTES, reason: 'a show is playing' }]);
@@ -105,7 +101,7 @@ test('a corrupted download is reported failed and nothing is written', async () 
     const url = server.hostFirmware(name, firmware);
     server.firmware.setFaults(name, { corruptByteAt: firmware.length - 40 });
     const outcome = app.nextUpdateOutcome();
-    server.pushUpdate(id, { firmwareUrl: url, firmwareMeta: { uuid: firmwareUuid, product: 'kiosk', version: '2.0.0' } });
+    server.pushUpdate(id, { firmwareUrl: url, firmwareMeta: { uuid: firmware.uuid, product: 'kiosk', version: '2.0.0' } });
     assert.equal((await outcome).status, 'failed');
     const statuses = await statusesUntil(id, 'failed');
     assert.equal(statuses.at(-1)?.status, 'failed');

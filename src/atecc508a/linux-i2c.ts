@@ -9,7 +9,7 @@ import { invalidOptions } from '../errors.js';
  *
  * @example
  * ```ts
- * const i2cBus = (await import('i2c-bus')) as unknown as I2cBusModule;
+ * const i2cBus = (await import('i2c-bus' as string)) as I2cBusModule; // the optional i2c-bus package
  * ```
  */
 export interface I2cBusModule {
@@ -67,7 +67,7 @@ export interface I2cBytesRead {
  *
  * @example
  * ```ts
- * const options: LinuxI2cOptions = { i2cBusModule: myPrebuiltI2cBus };
+ * const options: LinuxI2cOptions = { i2cBusModule: i2cBus };
  * ```
  */
 export interface LinuxI2cOptions {

@@ -12,7 +12,7 @@ import { invalidOptions } from '../errors.js';
  * @example
  * ```ts
  * const options: NervesKeyDeviceTemplateOptions = {
- *   template: 'nerveskey-device', deviceSerialNumber, publicKey, manufacturerSerialNumber: 'NK-0001', signerPublicKey,
+ *   template: 'nerveskey-device', deviceSerialNumber, publicKey: devicePublicKey, manufacturerSerialNumber: 'NK-0001', signerPublicKey,
  * };
  * ```
  */
@@ -149,7 +149,7 @@ export function assembleCertificate(tbs: Uint8Array, signature: Uint8Array): Uin
  * ```ts
  * const signerDer = decompressCertificate(slot12, { template: 'nerveskey-signer', publicKey: slot11.subarray(0, 64) });
  * const deviceDer = decompressCertificate(slot10, {
- *   template: 'nerveskey-device', deviceSerialNumber, publicKey, manufacturerSerialNumber, signerPublicKey: slot11.subarray(0, 64),
+ *   template: 'nerveskey-device', deviceSerialNumber, publicKey: devicePublicKey, manufacturerSerialNumber, signerPublicKey: slot11.subarray(0, 64),
  * });
  * ```
  */

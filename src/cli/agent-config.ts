@@ -4,6 +4,10 @@ import { NervesHubError } from '../errors.js';
 import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
 import type { AgentServicesConfig } from './agent-services-config.js';
 import { parseAgentServices } from './agent-services-config.js';
+import type { ConfigProblem } from './config-problems.js';
+import { checkUnknownKeys, closestKey, ConfigProblemSignal, ConfigProblems, problem, skipCheck } from './config-problems.js';
+import { findJsonSyntaxError } from './json-syntax.js';
+import { checkConfigFiles } from './config-files.js';
 
 /** How the agent authenticates to NervesHub. */
 export type AgentAuthConfig =
@@ -56,25 +60,46 @@ export interface AgentConfig {
   heartbeatIntervalMs?: number;
   /** LAB SETUPS ONLY: accept plain-http firmware URLs (see `DownloaderOptions.allowInsecureHttpDownloadsForTesting`). */
   allowInsecureHttpDownloadsForTesting?: boolean;
-  /** Extensions, identify command, remote console. */
+  /** Device services: extensions (health, geo), identify command, remote console. */
   services: AgentServicesConfig;
 }
 
-/** A config problem, naming the offending key (`NH_CONFIG_INVALID`). */
+/**
+ * Config problems (`NH_CONFIG_INVALID`): every problem found, each naming its key. `key` is the
+ * first one's, for callers that show one.
+ */
 export class AgentConfigError extends NervesHubError {
-  /** JSON path of the offending key, e.g. `auth.certFile`. */
+  /** JSON path of the (first) offending key, e.g. `auth.certFile`. */
   readonly key: string;
-  constructor(key: string, message: string) {
-    super('NH_CONFIG_INVALID', `config key "${key}": ${message}`);
+  /** Every problem found, in config order. */
+  readonly problems: readonly ConfigProblem[];
+  constructor(key: string, message: string);
+  constructor(problems: readonly ConfigProblem[]);
+  constructor(keyOrProblems: string | readonly ConfigProblem[], message = '') {
+    const problems = typeof keyOrProblems === 'string' ? [{ key: keyOrProblems, message }] : keyOrProblems;
+    const lines = problems.map((p) => `config key "${p.key}": ${p.message}`);
+    super('NH_CONFIG_INVALID', lines.length === 1 ? lines[0]! : `${lines.length} problems in the config: ${lines.join('; ')}`);
     this.name = 'AgentConfigError';
-    this.key = key;
+    this.key = problems[0]?.key ?? '(root)';
+    this.problems = Object.freeze([...problems]);
   }
 }
 
 type Obj = Record<string, unknown>;
 
+const ROOT_KEYS = ['url', 'auth', 'serverCaFile', 'serverName', 'firmware', 'fwupVersion', 'fwupPublicKeys', 'apply', 'stateDir', 'strategy', 'reboot', 'proxy', 'heartbeatIntervalMs', 'allowInsecureHttpDownloadsForTesting', 'extensions', 'identify', 'console'] as const;
+const AUTH_KEYS = {
+  certificate: ['type', 'certFile', 'keyFile', 'signerCertFile'],
+  'shared-secret': ['type', 'key', 'secret', 'identifier'],
+  pkcs11: ['type', 'uri', 'pinEnv', 'pinFile', 'certFile', 'modulePath'],
+  nerveskey: ['type', 'i2cBus', 'i2cAddress', 'certificateSet', 'modulePath', 'uri'],
+} as const;
+const FIRMWARE_KEYS = ['uuid', 'product', 'version', 'platform', 'architecture', 'author', 'description', 'vcs_identifier', 'misc'] as const;
+/** Socket paths a configured URL may name (the default follows from the auth type). */
+const SOCKET_PATHS = ['/socket', '/socket/websocket', '/device-socket', '/device-socket/websocket'];
+
 function obj(v: unknown, key: string): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AgentConfigError(key, 'must be an object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) problem(key, v === undefined ? 'is required' : 'must be an object');
   return v as Obj;
 }
 function str(o: Obj, k: string, path: string, required: true): string;
@@ -83,168 +108,95 @@ function str(o: Obj, k: string, path: string, required: boolean): string | undef
   const v = o[k];
   const key = path ? `${path}.${k}` : k;
   if (v === undefined || v === null) {
-    if (required) throw new AgentConfigError(key, 'is required');
+    if (required) problem(key, 'is required');
     return undefined;
   }
-  if (typeof v !== 'string' || v.length === 0) throw new AgentConfigError(key, 'must be a non-empty string');
-  return v;
+  if (typeof v !== 'string' || v.length === 0) problem(key, 'must be a non-empty string');
+  return v as string;
 }
 function strList(o: Obj, k: string, path: string): string[] | undefined {
   const v = o[k];
   const key = path ? `${path}.${k}` : k;
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new AgentConfigError(key, 'must be a list of strings');
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) problem(key, 'must be a list of strings');
   return v as string[];
 }
 function oneOf<T extends string>(v: string, allowed: readonly T[], key: string): T {
-  if (!(allowed as readonly string[]).includes(v)) throw new AgentConfigError(key, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+  if (!(allowed as readonly string[]).includes(v)) {
+    const guess = closestKey(v, allowed);
+    problem(key, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}${guess !== undefined ? ` (did you mean "${guess}"?)` : ''}`);
+  }
   return v as T;
 }
-function checkUnknown(o: Obj, allowed: string[], path: string): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw new AgentConfigError(path ? `${path}.${k}` : k, `is not a known key (known: ${allowed.join(', ')})`);
+
+function parseUrl(c: Obj): string {
+  const url = str(c, 'url', '', true);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return problem('url', `"${url}" is not a URL (expected e.g. wss://device.example.com)`);
   }
+  if (!['wss:', 'ws:'].includes(parsed.protocol)) problem('url', 'must start with wss:// (or ws:// for development)');
+  if (parsed.username || parsed.password) problem('url', 'must not carry a user name or password');
+  const path = parsed.pathname.replace(/\/+$/, '');
+  if (path !== '' && !SOCKET_PATHS.includes(path)) {
+    problem('url', `has the path "${parsed.pathname}": give only the server (e.g. wss://${parsed.host}); the socket path follows from auth.type (or name /socket/websocket or /device-socket/websocket)`);
+  }
+  return url;
 }
 
-/**
- * Validates a parsed `device.json`. Relative paths are resolved against `baseDir`.
- * @throws AgentConfigError naming the key at fault.
- */
-export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
-  const c = obj(raw, '(root)');
-  checkUnknown(
-    c,
-    ['url', 'auth', 'serverCaFile', 'serverName', 'firmware', 'fwupVersion', 'fwupPublicKeys', 'apply', 'stateDir', 'strategy', 'reboot', 'proxy', 'heartbeatIntervalMs', 'allowInsecureHttpDownloadsForTesting', 'extensions', 'identify', 'console'],
-    '',
-  );
-  const p = (f: string): string => resolve(baseDir, f);
-  const url = str(c, 'url', '', true);
-  let parsedUrl: URL;
-  try {
-    parsedUrl = new URL(url);
-  } catch {
-    throw new AgentConfigError('url', `"${url}" is not a URL (expected e.g. wss://device.example.com)`);
-  }
-  if (!['wss:', 'ws:'].includes(parsedUrl.protocol)) throw new AgentConfigError('url', 'must start with wss:// (or ws:// for development)');
-
+function parseAuth(c: Obj, problems: ConfigProblems, p: (f: string) => string): AgentAuthConfig {
   const a = obj(c.auth, 'auth');
   const type = oneOf(str(a, 'type', 'auth', true), ['certificate', 'shared-secret', 'pkcs11', 'nerveskey'] as const, 'auth.type');
-  let auth: AgentAuthConfig;
+  checkUnknownKeys(problems, a, AUTH_KEYS[type], 'auth');
   if (type === 'certificate') {
-    checkUnknown(a, ['type', 'certFile', 'keyFile', 'signerCertFile'], 'auth');
-    const signer = str(a, 'signerCertFile', 'auth', false);
-    auth = { type, certFile: p(str(a, 'certFile', 'auth', true)), keyFile: p(str(a, 'keyFile', 'auth', true)), ...(signer ? { signerCertFile: p(signer) } : {}) };
-  } else if (type === 'shared-secret') {
-    checkUnknown(a, ['type', 'key', 'secret', 'identifier'], 'auth');
-    const key = str(a, 'key', 'auth', true);
-    if (!/^nh[pd]_/.test(key)) throw new AgentConfigError('auth.key', 'must be a NervesHub product key (nhp_…) or device key (nhd_…)');
-    auth = { type, key, secret: str(a, 'secret', 'auth', true), identifier: str(a, 'identifier', 'auth', true) };
-  } else if (type === 'nerveskey') {
-    auth = parseNervesKeyAuth(a);
-  } else {
-    checkUnknown(a, ['type', 'uri', 'pinEnv', 'pinFile', 'certFile', 'modulePath'], 'auth');
-    const pinEnv = str(a, 'pinEnv', 'auth', false);
-    const pinFile = str(a, 'pinFile', 'auth', false);
-    auth = {
-      type,
-      uri: str(a, 'uri', 'auth', true),
-      certFile: p(str(a, 'certFile', 'auth', true)),
-      modulePath: str(a, 'modulePath', 'auth', true),
-      ...(pinEnv ? { pinEnv } : {}),
-      ...(pinFile ? { pinFile: p(pinFile) } : {}),
-    };
-    if (/pin-value=/i.test(auth.uri)) throw new AgentConfigError('auth.uri', 'must not contain pin-value; use pinEnv or pinFile');
-    if (pinEnv && pinFile) throw new AgentConfigError('auth.pinFile', 'give pinEnv or pinFile, not both');
-    if (!/^pkcs11:/i.test(auth.uri)) throw new AgentConfigError('auth.uri', 'must be a PKCS#11 URI, e.g. pkcs11:token=dev;object=device-key;type=private');
+    const signer = problems.attempt(() => str(a, 'signerCertFile', 'auth', false));
+    const certFile = problems.attempt(() => str(a, 'certFile', 'auth', true));
+    const keyFile = str(a, 'keyFile', 'auth', true);
+    if (certFile === undefined) skipCheck();
+    return { type, certFile: p(certFile!), keyFile: p(keyFile), ...(signer ? { signerCertFile: p(signer) } : {}) };
   }
-
-  const f = obj(c.firmware, 'firmware');
-  checkUnknown(f, ['uuid', 'product', 'version', 'platform', 'architecture', 'author', 'description', 'vcs_identifier', 'misc'], 'firmware');
-  const firmware: WireFirmwareMeta = { uuid: str(f, 'uuid', 'firmware', true) };
-  for (const k of ['product', 'version', 'platform', 'architecture'] as const) firmware[k] = str(f, k, 'firmware', true);
-  // A Nerves device's KV often holds "" for these: sent as given (nerves_fw_misc: "").
-  for (const k of ['author', 'description', 'vcs_identifier', 'misc'] as const) {
-    const v = f[k];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'string') throw new AgentConfigError(`firmware.${k}`, 'must be a string (it may be empty)');
-    firmware[k] = v;
+  if (type === 'shared-secret') {
+    const key = problems.attempt(() => {
+      const k = str(a, 'key', 'auth', true);
+      if (!/^nh[pd]_/.test(k)) problem('auth.key', 'must be a NervesHub product key (nhp_…) or device key (nhd_…)');
+      return k;
+    });
+    const secret = problems.attempt(() => str(a, 'secret', 'auth', true));
+    const identifier = str(a, 'identifier', 'auth', true);
+    if (key === undefined || secret === undefined) skipCheck();
+    return { type, key: key!, secret: secret!, identifier };
   }
-
-  const fwupPublicKeys = strList(c, 'fwupPublicKeys', '') ?? [];
-  fwupPublicKeys.forEach((k, i) => {
-    const bytes = Buffer.from(k, 'base64');
-    if (bytes.length !== 32) throw new AgentConfigError(`fwupPublicKeys[${i}]`, 'must be a base64 Ed25519 public key (44 characters, as in fwup-key.pub)');
-  });
-
-  const ap = obj(c.apply, 'apply');
-  const applyType = oneOf(str(ap, 'type', 'apply', true), ['file', 'fwup'] as const, 'apply.type');
-  let apply: AgentApplyConfig;
-  if (applyType === 'file') {
-    checkUnknown(ap, ['type', 'path'], 'apply');
-    apply = { type: 'file', path: p(str(ap, 'path', 'apply', true)) };
-  } else {
-    checkUnknown(ap, ['type', 'devicePath', 'task', 'fwupPath', 'extraArgs'], 'apply');
-    const fwupPath = str(ap, 'fwupPath', 'apply', false);
-    const extraArgs = strList(ap, 'extraArgs', 'apply');
-    apply = { type: 'fwup', devicePath: str(ap, 'devicePath', 'apply', true), task: str(ap, 'task', 'apply', false) ?? 'upgrade', ...(fwupPath ? { fwupPath } : {}), ...(extraArgs ? { extraArgs } : {}) };
-  }
-
-  const r = c.reboot === undefined ? { type: 'exit', code: 0 } : obj(c.reboot, 'reboot');
-  const rebootType = oneOf(str(r, 'type', 'reboot', true), ['exit', 'command'] as const, 'reboot.type');
-  let reboot: AgentRebootConfig;
-  if (rebootType === 'exit') {
-    checkUnknown(r, ['type', 'code'], 'reboot');
-    const code = r.code ?? 0;
-    if (typeof code !== 'number' || !Number.isInteger(code) || code < 0 || code > 255) throw new AgentConfigError('reboot.code', 'must be an integer 0..255');
-    reboot = { type: 'exit', code };
-  } else {
-    checkUnknown(r, ['type', 'argv'], 'reboot');
-    const argv = strList(r, 'argv', 'reboot');
-    if (!argv || argv.length === 0) throw new AgentConfigError('reboot.argv', 'must be a non-empty list, e.g. ["/sbin/reboot"]');
-    reboot = { type: 'command', argv };
-  }
-
-  const strategy = oneOf(str(c, 'strategy', '', false) ?? 'streaming', ['streaming', 'cached'] as const, 'strategy');
-  const hb = c.heartbeatIntervalMs;
-  if (hb !== undefined && (typeof hb !== 'number' || !Number.isInteger(hb) || hb < 0)) throw new AgentConfigError('heartbeatIntervalMs', 'must be a non-negative integer (milliseconds)');
-  const serverCaFile = str(c, 'serverCaFile', '', false);
-  const serverName = str(c, 'serverName', '', false);
-  const fwupVersion = str(c, 'fwupVersion', '', false);
-  const proxy = str(c, 'proxy', '', false);
-  const insecureHttp = c.allowInsecureHttpDownloadsForTesting;
-  if (insecureHttp !== undefined && typeof insecureHttp !== 'boolean') throw new AgentConfigError('allowInsecureHttpDownloadsForTesting', 'must be true or false');
-  return {
-    url,
-    auth,
-    firmware,
-    fwupPublicKeys,
-    apply,
-    stateDir: p(str(c, 'stateDir', '', true)),
-    strategy,
-    reboot,
-    services: parseAgentServices(c, p, AgentConfigError),
-    ...(serverCaFile ? { serverCaFile: p(serverCaFile) } : {}),
-    ...(serverName ? { serverName } : {}),
-    ...(fwupVersion ? { fwupVersion } : {}),
-    ...(proxy ? { proxy } : {}),
-    ...(hb !== undefined ? { heartbeatIntervalMs: hb as number } : {}),
-    ...(insecureHttp === true ? { allowInsecureHttpDownloadsForTesting: true } : {}),
+  if (type === 'nerveskey') return parseNervesKeyAuth(a);
+  const pinEnv = str(a, 'pinEnv', 'auth', false);
+  const pinFile = str(a, 'pinFile', 'auth', false);
+  const auth = {
+    type,
+    uri: str(a, 'uri', 'auth', true),
+    certFile: p(str(a, 'certFile', 'auth', true)),
+    modulePath: str(a, 'modulePath', 'auth', true),
+    ...(pinEnv ? { pinEnv } : {}),
+    ...(pinFile ? { pinFile: p(pinFile) } : {}),
   };
+  if (/pin-value=/i.test(auth.uri)) problem('auth.uri', 'must not contain pin-value; use pinEnv or pinFile');
+  if (pinEnv && pinFile) problem('auth.pinFile', 'give pinEnv or pinFile, not both');
+  if (!/^pkcs11:/i.test(auth.uri)) problem('auth.uri', 'must be a PKCS#11 URI, e.g. pkcs11:token=dev;object=device-key;type=private');
+  return auth;
 }
 
 function parseNervesKeyAuth(a: Obj): AgentNervesKeyAuthConfig {
-  checkUnknown(a, ['type', 'i2cBus', 'i2cAddress', 'certificateSet', 'modulePath', 'uri'], 'auth');
   const int = (k: string, min: number, max: number, fallback: number | undefined): number | undefined => {
     const v = a[k];
     if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new AgentConfigError(`auth.${k}`, `must be an integer ${min}..${max}`);
-    return v;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) problem(`auth.${k}`, `must be an integer ${min}..${max}`);
+    return v as number;
   };
   const i2cBus = int('i2cBus', 0, 1023, 1) as number;
   const i2cAddress = int('i2cAddress', 0x08, 0x77, undefined);
   const set = str(a, 'certificateSet', 'auth', false);
   const uri = str(a, 'uri', 'auth', false) ?? `pkcs11:token=${i2cBus}`;
-  if (/pin-value=/i.test(uri)) throw new AgentConfigError('auth.uri', 'must not contain pin-value');
+  if (/pin-value=/i.test(uri)) problem('auth.uri', 'must not contain pin-value');
   return {
     type: 'nerveskey',
     i2cBus,
@@ -255,6 +207,126 @@ function parseNervesKeyAuth(a: Obj): AgentNervesKeyAuthConfig {
   };
 }
 
+function parseFirmware(c: Obj, problems: ConfigProblems): WireFirmwareMeta {
+  const f = obj(c.firmware, 'firmware');
+  checkUnknownKeys(problems, f, FIRMWARE_KEYS, 'firmware');
+  const firmware: WireFirmwareMeta = { uuid: problems.attempt(() => str(f, 'uuid', 'firmware', true)) ?? '' };
+  for (const k of ['product', 'version', 'platform', 'architecture'] as const) {
+    const v = problems.attempt(() => str(f, k, 'firmware', true));
+    if (v !== undefined) firmware[k] = v;
+  }
+  // A Nerves device's KV often holds "" for these: sent as given (nerves_fw_misc: "").
+  for (const k of ['author', 'description', 'vcs_identifier', 'misc'] as const) {
+    const v = f[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string') problems.add(`firmware.${k}`, 'must be a string (it may be empty)');
+    else firmware[k] = v;
+  }
+  return firmware;
+}
+
+function parseKeys(c: Obj, problems: ConfigProblems): string[] {
+  const keys = strList(c, 'fwupPublicKeys', '') ?? [];
+  keys.forEach((k, i) => {
+    if (Buffer.from(k, 'base64').length !== 32) problems.add(`fwupPublicKeys[${i}]`, 'must be a base64 Ed25519 public key (44 characters, as in fwup-key.pub)');
+  });
+  return keys;
+}
+
+function parseApply(c: Obj, problems: ConfigProblems, p: (f: string) => string): AgentApplyConfig {
+  const ap = obj(c.apply, 'apply');
+  const applyType = oneOf(str(ap, 'type', 'apply', true), ['file', 'fwup'] as const, 'apply.type');
+  if (applyType === 'file') {
+    checkUnknownKeys(problems, ap, ['type', 'path'], 'apply');
+    return { type: 'file', path: p(str(ap, 'path', 'apply', true)) };
+  }
+  checkUnknownKeys(problems, ap, ['type', 'devicePath', 'task', 'fwupPath', 'extraArgs'], 'apply');
+  const fwupPath = problems.attempt(() => str(ap, 'fwupPath', 'apply', false));
+  const extraArgs = problems.attempt(() => strList(ap, 'extraArgs', 'apply'));
+  const task = problems.attempt(() => str(ap, 'task', 'apply', false));
+  return { type: 'fwup', devicePath: str(ap, 'devicePath', 'apply', true), task: task ?? 'upgrade', ...(fwupPath ? { fwupPath } : {}), ...(extraArgs ? { extraArgs } : {}) };
+}
+
+function parseReboot(c: Obj, problems: ConfigProblems): AgentRebootConfig {
+  const r = c.reboot === undefined ? { type: 'exit', code: 0 } : obj(c.reboot, 'reboot');
+  const rebootType = oneOf(str(r, 'type', 'reboot', true), ['exit', 'command'] as const, 'reboot.type');
+  if (rebootType === 'exit') {
+    checkUnknownKeys(problems, r, ['type', 'code'], 'reboot');
+    const code = r.code ?? 0;
+    if (typeof code !== 'number' || !Number.isInteger(code) || code < 0 || code > 255) problem('reboot.code', 'must be an integer 0..255');
+    return { type: 'exit', code: code as number };
+  }
+  checkUnknownKeys(problems, r, ['type', 'argv'], 'reboot');
+  const argv = strList(r, 'argv', 'reboot');
+  if (!argv || argv.length === 0) problem('reboot.argv', 'must be a non-empty list, e.g. ["/sbin/reboot"]');
+  return { type: 'command', argv: argv! };
+}
+
+/**
+ * Validates a parsed `device.json`. Relative paths are resolved against `baseDir`.
+ * @throws AgentConfigError listing every problem found, each naming its key.
+ */
+export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
+  const problems = new ConfigProblems();
+  const c = problems.attempt(() => obj(raw, '(root)'));
+  if (c === undefined) throw new AgentConfigError(problems.list);
+  checkUnknownKeys(problems, c, ROOT_KEYS, '');
+  const p = (f: string): string => resolve(baseDir, f);
+  const url = problems.attempt(() => parseUrl(c));
+  const auth = problems.attempt(() => parseAuth(c, problems, p));
+  const firmware = problems.attempt(() => parseFirmware(c, problems));
+  const fwupPublicKeys = problems.attempt(() => parseKeys(c, problems));
+  const apply = problems.attempt(() => parseApply(c, problems, p));
+  const reboot = problems.attempt(() => parseReboot(c, problems));
+  const strategy = problems.attempt(() => oneOf(str(c, 'strategy', '', false) ?? 'streaming', ['streaming', 'cached'] as const, 'strategy'));
+  const stateDir = problems.attempt(() => p(str(c, 'stateDir', '', true)));
+  const hb = c.heartbeatIntervalMs;
+  if (hb !== undefined && (typeof hb !== 'number' || !Number.isInteger(hb) || hb < 0)) problems.add('heartbeatIntervalMs', 'must be a non-negative integer (milliseconds)');
+  const serverCaFile = problems.attempt(() => str(c, 'serverCaFile', '', false));
+  const serverName = problems.attempt(() => str(c, 'serverName', '', false));
+  const fwupVersion = problems.attempt(() => str(c, 'fwupVersion', '', false));
+  const proxy = problems.attempt(() => str(c, 'proxy', '', false));
+  const insecureHttp = c.allowInsecureHttpDownloadsForTesting;
+  if (insecureHttp !== undefined && typeof insecureHttp !== 'boolean') problems.add('allowInsecureHttpDownloadsForTesting', 'must be true or false');
+  const services = problems.attempt(() => parseAgentServices(c, p, ServicesProblem));
+  if (problems.list.length > 0) throw new AgentConfigError(sortByConfigOrder(problems.list, raw));
+  return {
+    services: services!,
+    url: url!,
+    auth: auth!,
+    firmware: firmware!,
+    fwupPublicKeys: fwupPublicKeys!,
+    apply: apply!,
+    stateDir: stateDir!,
+    strategy: strategy!,
+    reboot: reboot!,
+    ...(serverCaFile ? { serverCaFile: p(serverCaFile) } : {}),
+    ...(serverName ? { serverName } : {}),
+    ...(fwupVersion ? { fwupVersion } : {}),
+    ...(proxy ? { proxy } : {}),
+    ...(hb !== undefined ? { heartbeatIntervalMs: hb as number } : {}),
+    ...(insecureHttp === true ? { allowInsecureHttpDownloadsForTesting: true } : {}),
+  };
+}
+
+/** A problem found by the services parser, recorded like the others. */
+class ServicesProblem extends ConfigProblemSignal {
+  constructor(key: string, message: string) {
+    super({ key, message });
+  }
+}
+
+/** Orders problems as their top-level keys appear in the file (then by the order found). */
+function sortByConfigOrder(list: readonly ConfigProblem[], raw: unknown): ConfigProblem[] {
+  const order = Object.keys(raw as Obj);
+  const rank = (p: ConfigProblem): number => {
+    const top = /^[^.[]+/.exec(p.key)?.[0] ?? '';
+    const at = order.indexOf(top);
+    return at === -1 ? order.length : at;
+  };
+  return list.map((p, i) => ({ p, i })).sort((x, y) => rank(x.p) - rank(y.p) || x.i - y.i).map(({ p }) => p);
+}
+
 /** Reads and validates a `device.json`. @throws AgentConfigError */
 export async function loadAgentConfig(file: string): Promise<AgentConfig> {
   let text: string;
@@ -263,11 +335,17 @@ export async function loadAgentConfig(file: string): Promise<AgentConfig> {
   } catch (err) {
     throw new AgentConfigError('(file)', `cannot read ${file}: ${(err as Error).message}`);
   }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a byte order mark some editors write
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch (err) {
-    throw new AgentConfigError('(file)', `${file} is not valid JSON: ${(err as Error).message}`);
+  } catch {
+    // Never quote the parser's message: it may echo the file, and the file may hold a secret.
+    const at = findJsonSyntaxError(text);
+    throw new AgentConfigError('(file)', `${file} is not valid JSON: ${at ? `line ${at.line}, column ${at.column}: expected ${at.expected}` : 'syntax error'}`);
   }
-  return parseAgentConfig(raw, dirname(resolve(file)));
+  const config = parseAgentConfig(raw, dirname(resolve(file)));
+  const fileProblems = await checkConfigFiles(config);
+  if (fileProblems.length > 0) throw new AgentConfigError(fileProblems);
+  return config;
 }

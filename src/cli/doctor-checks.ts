@@ -1,6 +1,12 @@
 /**
  * The checks of `nerves-hub-link doctor`, step by step: config, clock, DNS, TCP, TLS, auth
- * (the WebSocket upgrade), join. A step that fails makes the steps depending on it `skip`.
+ * (the WebSocket upgrade), join, fwup keys. A step that fails makes the steps depending on it
+ * `skip`.
+ *
+ * Side-effect free by default: NervesHub disconnects any other connection of the same device as
+ * soon as one authenticates, and a join without `currently_downloading_uuid` deletes the device's
+ * in-flight update. So `auth` and `join`, which connect as the device, run only when asked
+ * (`join: true`, `--join`); the TLS step already proves the device certificate is accepted.
  */
 import { X509Certificate } from 'node:crypto';
 import type { Agent } from 'node:http';
@@ -13,7 +19,6 @@ import { isNervesHubError, NervesHubError } from '../errors.js';
 import { redactUrl } from '../logging/redact.js';
 import { SocketErrorCodes } from '../socket/connect-errors.js';
 import type { FailureContext } from '../socket/connect-errors.js';
-import { NervesHubSocket } from '../socket/nerves-hub-socket.js';
 import type { ResolvedSocketOptions } from '../socket/options.js';
 import { resolveSocketOptions } from '../socket/options.js';
 import { createProxyAgent } from '../socket/proxy-agent.js';
@@ -25,11 +30,14 @@ import { loadAgentConfig } from './agent-config.js';
 import type { AgentSocketOptions } from './agent.js';
 import { agentSocketOptions, commonName, readDeviceCertificate } from './agent.js';
 import type { ProbeTarget } from './doctor-probes.js';
-import { probeTcp, probeTls, probeUpgrade } from './doctor-probes.js';
+import { probeTcp, probeTls, probeUpgrade, withTimeout } from './doctor-probes.js';
+import type { JoinFacts } from './doctor-join.js';
+import { joinOnce } from './doctor-join.js';
 import { PKCS11_DOCTOR_STEPS, PKCS11_FIXES, pkcs11PinFix, pkcs11Step } from './doctor-pkcs11.js';
+import { UpdateJournal } from '../update/update-journal.js';
 
 /** The steps, in order. PKCS#11 configs add {@link PKCS11_DOCTOR_STEPS} after `config`. */
-export const DOCTOR_STEPS = ['config', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join'] as const;
+export const DOCTOR_STEPS = ['config', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join', 'keys'] as const;
 /** One step's name. */
 export type DoctorStepName = (typeof DOCTOR_STEPS)[number] | (typeof PKCS11_DOCTOR_STEPS)[number];
 
@@ -54,6 +62,13 @@ export interface DoctorOptions {
   stepTimeoutMs?: number;
   /** Called after each step, for output as it happens. */
   onStep?(result: DoctorStepResult): void;
+  /**
+   * Also run the steps that connect as the device: the WebSocket upgrade (`auth`) and a real join
+   * (`join`), which also shows whether NervesHub sends fwup keys. Default false: connecting as the
+   * device disconnects a running agent with the same identity (it reconnects by itself). The join
+   * sends the in-flight update recorded in `stateDir`, so NervesHub keeps it.
+   */
+  join?: boolean;
 }
 
 /** Defaults of {@link DoctorOptions}. */
@@ -62,7 +77,13 @@ export const DOCTOR_DEFAULTS = Object.freeze({
   earliestPlausibleYear: 2024,
   /** A device/server clock difference past this is named in the auth step (`Date`'s 1 s resolution + latency below it). */
   clockOffsetNoticeMs: 2_000,
+  /** How long the join step waits for the fwup keys NervesHub pushes after a join that asked. */
+  keysWaitMs: 3_000,
 });
+
+/** Detail of the steps that connect as the device when they were not asked for. */
+export const DOCTOR_NOT_JOINED =
+  'not run: it connects as this device, which disconnects a running agent with the same identity; stop the agent and run doctor with --join to check it';
 
 /** Which earlier step each step needs. */
 const NEEDS: Readonly<Record<DoctorStepName, readonly DoctorStepName[]>> = Object.freeze({
@@ -73,6 +94,7 @@ const NEEDS: Readonly<Record<DoctorStepName, readonly DoctorStepName[]>> = Objec
   tls: ['tcp', 'clock'],
   auth: ['tls'],
   join: ['auth'],
+  keys: ['config'],
   module: ['config'],
   token: ['module'],
   pin: ['token'],
@@ -98,6 +120,7 @@ const FIXES: Readonly<Record<string, string>> = Object.freeze({
   NH_AUTH_CERT_FILE: 'check auth.certFile / auth.keyFile paths, permissions and formats (PEM or DER)',
   NH_CONFIG_INVALID: 'fix the named key in the config file',
   NH_CONFIG_UNSUPPORTED: 'use auth.type "certificate" (files) or "shared-secret"',
+  NH_FW_NO_KEYS: 'put the fwup public key that signs your firmware (the contents of fwup-key.pub) into "fwupPublicKeys", or add a firmware signing key to the NervesHub organisation',
   ...PKCS11_FIXES,
 });
 
@@ -114,6 +137,8 @@ interface Prepared {
   firstHop: ProbeTarget & { viaProxy: boolean };
   /** Tunnels the TLS and upgrade probes through the proxy (`CONNECT`), when one is configured. */
   agent: Agent | undefined;
+  /** The update in progress per the agent's journal: sent as `currently_downloading_uuid` by the join. */
+  inFlightUuid: string | null;
 }
 
 function isoDay(ms: number): string {
@@ -149,14 +174,24 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
     ...(prepared?.certificate ? { deviceCertificatePem: prepared.certificate.toString() } : {}),
   });
 
+  const joining = options.join === true;
+  /** What the join learnt about the fwup keys NervesHub sends (join step, when it ran). */
+  let joined: JoinFacts | undefined;
   let pkcs11Config: AgentConfig | undefined;
-  const step = async (name: DoctorStepName, check: () => Promise<string>): Promise<void> => {
+
+  const step = async (name: DoctorStepName, check: () => Promise<string>, optIn = false): Promise<void> => {
     // with a PKCS#11 key every network step needs the engine step (it builds the TLS material)
-    const needs = pkcs11Config && !(PKCS11_DOCTOR_STEPS as readonly string[]).includes(name) && name !== 'config' ? [...NEEDS[name], 'engine' as const] : NEEDS[name];
-    const failedNeed = needs.find((n) => results.find((r) => r.name === n)?.status !== 'pass');
+    const needs = pkcs11Config && !(PKCS11_DOCTOR_STEPS as readonly string[]).includes(name) && name !== 'config' && name !== 'keys' ? [...NEEDS[name], 'engine' as const] : NEEDS[name];
+    // A need that was only "not run" (no --join) does not make this step fail to run; the opt-in does.
+    const failedNeed = needs.find((n) => {
+      const need = results.find((r) => r.name === n);
+      return need?.status !== 'pass' && need?.detail !== DOCTOR_NOT_JOINED;
+    });
     let result: DoctorStepResult;
     if (failedNeed !== undefined) {
       result = { name, status: 'skip', detail: `skipped: the ${failedNeed} check did not pass`, durationMs: 0 };
+    } else if (optIn && !joining) {
+      result = { name, status: 'skip', detail: DOCTOR_NOT_JOINED, durationMs: 0 };
     } else {
       const started = performance.now();
       try {
@@ -263,12 +298,43 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
       clock = `; ${describeClockOffset(serverOffsetMs)} (its Date header): ${how}; sync the clock (NTP)`;
     }
     return `WebSocket upgrade on ${url.pathname} answered ${r.value.status} (${auth.type} accepted)${clock}`;
-  });
+  }, true);
 
-  // The socket signs with the server's clock once told it; give it the corrected clock right away
-  // so the join does not stop at the first (expected) refusal.
-  await step('join', async () => joinOnce({ ...prepared!.socketOptions, now: () => now() + (serverOffsetMs ?? 0) }, timeoutMs));
+  await step('join', async () => {
+    const p = prepared!;
+    // The socket signs with the server's clock once told it; give it the corrected clock right away
+    // so the join does not stop at the first (expected) refusal.
+    joined = await joinOnce(
+      { ...p.socketOptions, now: () => now() + (serverOffsetMs ?? 0), currentlyDownloadingUuid: () => p.inFlightUuid },
+      { timeoutMs, keysWaitMs: DOCTOR_DEFAULTS.keysWaitMs },
+    );
+    const kept = p.inFlightUuid !== null ? `; kept the in-flight update ${p.inFlightUuid} (currently_downloading_uuid)` : '';
+    return `joined topic "device" in ${joined.joinMs} ms, then left${kept}`;
+  }, true);
+
+  await step('keys', async () => checkKeys(prepared!.config, joining, joined, results.find((r) => r.name === 'join')?.status === 'pass'));
   return results;
+}
+
+/**
+ * Can this device ever apply an update? Only with fwup keys: configured ones (pinned), or the ones
+ * NervesHub sends after a join that asked for them (none configured).
+ */
+function checkKeys(config: AgentConfig, joining: boolean, joined: JoinFacts | undefined, joinPassed: boolean): string {
+  const configured = config.fwupPublicKeys.length;
+  if (configured > 0) return `${configured} fwup public key${configured === 1 ? '' : 's'} configured (fwupPublicKeys; pinned: the server cannot replace them)`;
+  if (!joining) {
+    return 'no fwupPublicKeys configured: the device uses the keys NervesHub sends at each join; run doctor with --join to check that it sends some (without keys no update can be applied)';
+  }
+  if (!joinPassed || joined === undefined) throw new NervesHubError('NH_FW_NO_KEYS', 'no fwupPublicKeys configured, and the join did not pass, so no keys from NervesHub either: this device cannot apply an update');
+  if (joined.serverKeys.length === 0) {
+    throw new NervesHubError(
+      'NH_FW_NO_KEYS',
+      `no fwupPublicKeys configured and NervesHub sent none within ${DOCTOR_DEFAULTS.keysWaitMs} ms of the join: this device can never apply an update (every offer fails with "Refusing unverified firmware")`,
+    );
+  }
+  const n = joined.serverKeys.length;
+  return `no fwupPublicKeys configured; NervesHub sent ${n} key${n === 1 ? '' : 's'} at the join, which the device uses (configure them to pin them)`;
 }
 
 /** Loads the config and builds exactly what the agent would connect with. */
@@ -303,38 +369,11 @@ async function prepare(config: AgentConfig, timeoutMs: number): Promise<Prepared
     ? { host: proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.port || 80), secure: false, timeoutMs, viaProxy: true }
     : { ...target, viaProxy: false };
   const agent = proxy ? createProxyAgent({ proxyUrl: proxy, secure: resolved.secure, connectTimeoutMs: timeoutMs }) : undefined;
-  return { config, socketOptions, resolved, tlsOptions, certificate, target, firstHop, agent };
+  return { config, socketOptions, resolved, tlsOptions, certificate, target, firstHop, agent, inFlightUuid: await inFlightUpdate(config) };
 }
 
-/** Joins the `device` topic once with a real {@link NervesHubSocket}, then closes it. */
-async function joinOnce(socketOptions: AgentSocketOptions, timeoutMs: number): Promise<string> {
-  const socket = new NervesHubSocket({ ...socketOptions, joinTimeoutMs: timeoutMs, connectTimeoutMs: timeoutMs, reconnectBaseMs: 60_000, reconnectMaxMs: 60_000 });
-  const started = performance.now();
-  try {
-    const outcome = await withTimeout(
-      new Promise<{ ok: true } | { ok: false; error: NervesHubError }>((resolve) => {
-        socket.once('connected', () => resolve({ ok: true }));
-        socket.once('error', (error) => resolve({ ok: false, error }));
-        socket.connect();
-      }),
-      timeoutMs,
-      'joining the device topic',
-    );
-    if (!outcome.ok) throw outcome.error;
-    return `joined topic "device" in ${Math.round(performance.now() - started)} ms, then left`;
-  } finally {
-    await socket.close();
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new NervesHubError(SocketErrorCodes.connect, `${what} timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** The update the agent's journal says is in progress (so a join keeps it), else null. Reads only. */
+async function inFlightUpdate(config: AgentConfig): Promise<string | null> {
+  const state = await new UpdateJournal({ stateDir: config.stateDir }).load();
+  return state.pending?.uuid ?? null;
 }

@@ -12,7 +12,8 @@ import type { Socket } from 'node:net';
 import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import type { NervesHubError } from '../errors.js';
+import { NervesHubError } from '../errors.js';
+import { SocketErrorCodes } from '../socket/connect-errors.js';
 import type { FailureContext } from '../socket/connect-errors.js';
 import { describeAttemptFailure } from '../socket/connect-errors.js';
 
@@ -180,4 +181,17 @@ export function probeUpgrade(
     });
     req.end();
   });
+}
+
+/** Rejects with `NH_SOCKET_CONNECT` ("… timed out after N ms") when `promise` has not settled after `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NervesHubError(SocketErrorCodes.connect, `${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

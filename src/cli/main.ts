@@ -4,6 +4,7 @@
  * exports `run(argv): Promise<number>` (the exit code). Exit codes: 0 success, 1 failure (e.g. an
  * invalid archive), 2 usage errors.
  */
+import { SDK_VERSION } from '../download/user-agent.js';
 import { COMMANDS, type CommandModule } from './commands/registry.js';
 import { allowOpenSslReexec } from './openssl-reexec.js';
 
@@ -15,6 +16,7 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 
 Run 'nerves-hub-link <command> --help' for a command's options.
+'nerves-hub-link --version' prints the version.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -22,6 +24,10 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`nerves-hub-link ${SDK_VERSION}\n`);
+    return 0;
   }
   const entry = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {

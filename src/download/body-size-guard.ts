@@ -9,7 +9,7 @@ import { DownloadError, DownloadErrorCodes } from './download-error.js';
 export const MAX_BYTES_WHEN_SIZE_UNKNOWN = 2 * 1024 * 1024 * 1024;
 
 /**
- * Keeps a download inside its announced size (ARCHITECTURE decision 9): the caller's
+ * Keeps a download inside its announced size (a hostile server cannot fill the device's storage): the caller's
  * `expectedSize` (NervesHub's `size`) when there is one, else the size the server states
  * (`Content-Length` / `Content-Range`), and never past `maxBytesWhenSizeUnknown` when no size was
  * announced at all. A chunk that would run past the bound is refused whole, so the consumer

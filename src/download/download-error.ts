@@ -49,7 +49,7 @@ export type DownloadErrorCode = (typeof DownloadErrorCodes)[keyof typeof Downloa
  *
  * @example
  * ```ts
- * try { for await (const chunk of downloader.stream(url)) write(chunk); }
+ * try { for await (const chunk of downloader.stream(url)) await out.write(chunk); }
  * catch (err) { if (err instanceof DownloadError && err.code === 'NH_DOWNLOAD_URL_EXPIRED') waitForNewOffer(); }
  * ```
  * @category Errors and logging

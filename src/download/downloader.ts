@@ -121,7 +121,7 @@ function checkedOffset(options: DownloadOptions): number {
  * Resumes and retries go back to the original URL (redirects are followed again, at most
  * `maxRedirects` in a row).
  *
- * Hostile-server rules (ARCHITECTURE decision 9): `https:` only, and no redirect to `http:`
+ * Hostile-server rules: `https:` only, and no redirect to `http:`
  * (`NH_DOWNLOAD_INSECURE_URL`; lab setups opt out with `allowInsecureHttpDownloadsForTesting`); a
  * server certificate that fails verification is permanent (`NH_DOWNLOAD_TLS_UNTRUSTED`, no
  * retries); the body never runs past `expectedSize` or the size the server states

@@ -36,7 +36,7 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 /**
- * The resume rules (ARCHITECTURE decision 5), as a pure function:
+ * The resume rules (two bodies are never spliced), as a pure function:
  * - 206 must carry a `Content-Range` starting at the requested byte, for the same total size.
  * - 200 to a ranged request: the server ignored the range. If its validator (ETag, size) is
  *   unchanged the already-received prefix is skipped; if it changed and the consumer already has

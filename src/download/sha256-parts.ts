@@ -33,7 +33,7 @@ export function partCount(sizeBytes: number): number {
  * @example
  * ```ts
  * const parts = new Sha256Parts();
- * for await (const chunk of file) parts.update(chunk);
+ * for await (const chunk of source) parts.update(chunk);
  * const { whole, parts: digests } = parts.digest();
  * ```
  */

@@ -38,7 +38,7 @@ const TRUST_FAILURES: ReadonlySet<string> = new Set([
  *
  * @example
  * ```ts
- * const permanent = tlsTrustFailure(error);
+ * const permanent = tlsTrustFailure(error, new URL(url).host);
  * if (permanent) throw permanent;
  * ```
  */

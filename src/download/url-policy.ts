@@ -1,8 +1,8 @@
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
 
 /**
- * Checks a firmware/archive URL (or a redirect target) against the no-downgrade rule
- * (ARCHITECTURE decision 9): `https:` only; plain `http:` only when the lab-only option
+ * Checks a firmware/archive URL (or a redirect target) against the no-downgrade rule:
+ * `https:` only; plain `http:` only when the lab-only option
  * `allowInsecureHttpDownloadsForTesting` is set. Returns the parsed URL.
  *
  * @example

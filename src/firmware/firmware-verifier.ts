@@ -31,7 +31,7 @@ export type VerificationResult =
   | {
       /** The archive was rejected. */
       valid: false;
-      /** Why (stable code, see docs/errors.md). */
+      /** Why (a stable code; every code is listed in the package's `docs/errors.md`). */
       code: FirmwareVerificationCode;
       /** fwup-style explanation. */
       message: string;
@@ -154,8 +154,8 @@ export class FirmwareVerifier {
    *
    * @example
    * ```ts
-   * for await (const bytes of verifier.passThrough(download, { onMetadata: (m) => log(m.version) })) {
-   *   await fwupStdin.write(bytes);
+   * for await (const bytes of verifier.passThrough(downloader.stream(url), { onMetadata: (m) => log(m.version) })) {
+   *   await out.write(bytes);
    * }
    * ```
    */

@@ -21,7 +21,7 @@ export type FirmwareVerificationCode =
  *
  * @example
  * ```ts
- * try { for await (const b of verifier.passThrough(src)) await out.write(b); }
+ * try { for await (const b of verifier.passThrough(source)) await out.write(b); }
  * catch (e) { if (e instanceof FirmwareVerificationError) console.error(e.code, e.message); }
  * ```
  * @category Verification

@@ -80,7 +80,8 @@ export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
 /**
  * The convenience composition: one {@link NervesHubSocket} and one {@link UpdateManager}, wired the
  * way nerves_hub_link wires them. It is optional — apps that supervise their own processes can
- * build the same from the parts (see `examples/compose-yourself`).
+ * build the same from the parts ({@link NervesHubSocket}, {@link UpdateManager}) and restart them
+ * under their own supervisor.
  *
  * What it wires:
  * - `update` → `UpdateManager.handleUpdate` (keys: those configured, or sent by the server when a join asked for them);
@@ -99,7 +100,7 @@ export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
  * ```ts
  * const link = new NervesHubLink({
  *   socket: { url: 'wss://devices.nerves-hub.org', auth: { type: 'certificate', provider }, firmware, fwupPublicKeys },
- *   client: createDefaultUpdateClient({ currentFirmwareUuid: firmware.uuid, reboot: () => exec('reboot') }),
+ *   client: createDefaultUpdateClient({ currentFirmwareUuid: firmware.uuid, reboot: () => rebootTheDevice() }),
  *   applier: new FwupApplier({ devicePath: '/dev/mmcblk0', task: 'upgrade' }),
  *   update: { strategy: 'cached', stateDir: '/data/nerves-hub-link' },
  * });

@@ -12,7 +12,7 @@ import { NervesHubError } from '../errors.js';
  * ```ts
  * const fromEnv: PinSource = { pinEnv: 'DEVICE_TOKEN_PIN' };
  * const fromFile: PinSource = { pinFile: '/run/secrets/token-pin' };
- * const fromCode: PinSource = { pin: async () => vault.read('token-pin') };
+ * const fromCode: PinSource = { pin: async () => (await readFile('/run/secrets/token-pin', 'utf8')).trim() };
  * ```
  */
 export interface PinSource {

@@ -87,7 +87,7 @@ const ENGINE_REASONS: Array<[RegExp, string]> = [
  *   certFile: '/data/nerves-hub/cert.pem',
  * });
  * await provider.check(); // typed errors before the first handshake
- * const link = new NervesHubLink({ socket: { url, auth: { type: 'certificate', provider }, firmware }, ... });
+ * const link = new NervesHubLink({ socket: { url, auth: { type: 'certificate', provider }, firmware }, client, applier });
  * ```
  */
 export class Pkcs11CertificateProvider implements CertificateProvider {

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * if (isNervesHubError(err) && err.code === Pkcs11ErrorCodes.PIN_INCORRECT) alertOperator();
+ * if (isNervesHubError(err) && err.code === Pkcs11ErrorCodes.PIN_INCORRECT) alertOperator('wrong token PIN');
  * ```
  */
 export const Pkcs11ErrorCodes = Object.freeze({

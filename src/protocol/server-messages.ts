@@ -12,7 +12,7 @@ const ED25519_PUBLIC_KEY_BYTES = 32;
  * @example
  * ```ts
  * const parsed = parsePublicKeysMessage({ keys: [pub] });
- * if (parsed.ok) keys = parsed.value;
+ * const keys = parsed.ok ? parsed.value : [];
  * ```
  */
 export function parsePublicKeysMessage(payload: unknown): ParseResult<string[]> {

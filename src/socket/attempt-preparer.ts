@@ -56,7 +56,7 @@ export class AttemptPreparer {
     const auth = this.#o.auth;
     if (auth.type !== 'shared-secret') return undefined;
     // The server accepts signatures from [its now − 90 s, its now]: sign with its clock whether the
-    // device runs behind or ahead (ARCHITECTURE "Protocol decisions" §4). `Date` is truncated to
+    // device runs behind or ahead (nerves_hub_link only corrects a clock that is behind). `Date` is truncated to
     // the second and read after the answer travelled, so the estimate never lies in its future.
     const signedAt = Math.max(0, Math.floor((this.#o.now() + this.#serverClockOffsetMs) / 1000));
     return { ...createSharedSecretHeaders({ ...auth, signedAt }) };

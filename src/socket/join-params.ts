@@ -16,7 +16,7 @@ export interface JoinParamInputs {
 }
 
 /**
- * Builds the `device` join payload of reference §3.1: the running firmware's `nerves_fw_*`
+ * Builds the `device` topic join payload as nerves_hub_link sends it: the running firmware's `nerves_fw_*`
  * keys, `fwup_version`, API/console versions, key requests, `currently_downloading_uuid` and
  * `meta`. Extra params come first so they can never override the SDK's keys; extra key requests
  * (`fwup_public_keys` / `archive_public_keys`) are dropped.

@@ -46,7 +46,7 @@ import type { PhoenixTransport } from './transport.js';
  *   firmware: { uuid: '…', product: 'hello', version: '1.0.0', platform: 'rpi4', architecture: 'arm' },
  *   fwupVersion: '1.16.0',
  * });
- * socket.on('update', (info) => updateManager.handle(info));
+ * socket.on('update', (info) => void updateManager.handleUpdate(info));
  * socket.on('error', (err) => log(err.code, err.message));
  * socket.connect();
  * // …
@@ -474,7 +474,7 @@ export class NervesHubSocket extends TypedEmitter<NervesHubSocketEvents> impleme
         break;
       case 'scriptsRun': {
         const [request] = outcome.args;
-        // scripts are refused unless the app registered a handler (ARCHITECTURE §7)
+        // Refused unless the app registered a handler: Node has no safe way to evaluate server-sent code.
         queueMicrotask(() => {
           if (this.listenerCount('scriptsRun') > 0) this.emitNow('scriptsRun', request);
           else this.replyScript(request.ref, { result: 'error', reason: 'unsupported', output: '' });

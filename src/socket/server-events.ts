@@ -14,7 +14,7 @@ export type ServerEventOutcome =
   { [E in ServerEventName]: { ok: true; event: E; args: NervesHubSocketEvents[E] } }[ServerEventName] | { ok: false; reason: string };
 
 /**
- * Validates the payload of a `device` topic server event (reference §4.1) into the typed
+ * Validates the payload of a `device` topic server event (`update`, `reboot`, `fwup_public_keys`, …) into the typed
  * arguments of its socket event; never throws.
  * @internal
  */

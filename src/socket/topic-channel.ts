@@ -26,7 +26,7 @@ export interface TopicReply {
  * ```ts
  * const ext = socket.joinTopic('extensions', () => ({ health: '0.0.1' }));
  * ext.onJoin((names) => console.log('attach', names));
- * ext.on('health:check', () => ext.push('health:report', { value: report() }));
+ * ext.on('health:check', () => ext.push('health:report', { value: { uptime_s: process.uptime() } }));
  * ```
  */
 export interface TopicChannel {

@@ -1,8 +1,9 @@
-import { createPrivateKey, sign } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createBlake2b256 } from '../firmware/blake2b.js';
+import { computeFirmwareUuid } from '../firmware/firmware-uuid.js';
 import { formatMetaConf, type FirmwareMetaOptions, type FirmwareTask } from '../firmware/meta-conf-writer.js';
 import { ZipStreamWriter } from '../firmware/zip-stream-writer.js';
 import { invalidOptions } from '../errors.js';
@@ -95,13 +96,21 @@ async function describe(source: FirmwareResourceSource): Promise<{ size: number;
  * @example
  * ```ts
  * await writeFirmware({ resources: [['rootfs.img', { path: 'rootfs.img' }]], meta: { product: 'x' },
- *   privateKey, compression: 0 }, 'big.fw');
+ *   privateKey: readFileSync('fwup-key.priv', 'utf8'), compression: 0 }, 'big.fw');
  * ```
  */
 export async function writeFirmware(
   options: CreateFirmwareOptions,
   sink: string | ((chunk: Uint8Array) => void | Promise<void>),
 ): Promise<void> {
+  await writeArchive(options, sink);
+}
+
+/** Writes the archive; returns its meta.conf bytes (they define the firmware UUID). */
+async function writeArchive(
+  options: CreateFirmwareOptions,
+  sink: string | ((chunk: Uint8Array) => void | Promise<void>),
+): Promise<Uint8Array> {
   const level = options.compression ?? CREATE_FIRMWARE_DEFAULTS.compression;
   if (!Number.isInteger(level) || level < 0 || level > 9) throw invalidOptions('compression must be 0…9');
   const dataDescriptor = options.dataDescriptors ?? CREATE_FIRMWARE_DEFAULTS.dataDescriptors;
@@ -155,6 +164,17 @@ export async function writeFirmware(
   }
   await zip.finish();
   await close();
+  return metaConf;
+}
+
+/**
+ * A firmware archive built by {@link createFirmware}: its bytes (a `Uint8Array`, so it can be
+ * hosted, written or verified as is) plus its fwup `meta-uuid`, which a test needs for
+ * `firmwareMeta.uuid` when it offers the firmware.
+ */
+export interface CreatedFirmware extends Uint8Array {
+  /** fwup's `meta-uuid` of the archive (what `fwup -m` prints and NervesHub sends as `firmware_meta.uuid`). */
+  readonly uuid: string;
 }
 
 /**
@@ -162,20 +182,52 @@ export async function writeFirmware(
  * and demos: `meta.conf.ed25519` (stored, 64 bytes), `meta.conf` in fwup's printer format, then
  * one `data/<name>` entry per resource. fwup 1.16 verifies and applies the result.
  *
+ * @returns the archive bytes, carrying its `uuid`
  * @example
  * ```ts
+ * const keys = createFwupKeyPair();
  * const fw = await createFirmware({
- *   resources: { 'rootfs.img': rootfs },
+ *   resources: { 'rootfs.img': new Uint8Array(4096) },
  *   meta: { product: 'demo', version: '1.0.0' },
- *   privateKey: readFileSync('fwup-key.priv', 'utf8'),
+ *   privateKey: keys.privateKey,
  *   tasks: [{ name: 'complete', onResource: { 'rootfs.img': [['raw_write', 0]] } }],
  * });
+ * console.log(fw.uuid, fw.byteLength);
  * ```
  */
-export async function createFirmware(options: CreateFirmwareOptions): Promise<Uint8Array> {
+export async function createFirmware(options: CreateFirmwareOptions): Promise<CreatedFirmware> {
   const chunks: Uint8Array[] = [];
-  await writeFirmware(options, (chunk) => {
+  const metaConf = await writeArchive(options, (chunk) => {
     chunks.push(new Uint8Array(chunk));
   });
-  return new Uint8Array(Buffer.concat(chunks));
+  const bytes = new Uint8Array(Buffer.concat(chunks));
+  // Computed from meta.conf like fwup, so it exists even for the malformed archives tests build.
+  // Not enumerable: the value still compares and serialises as plain bytes.
+  return Object.defineProperty(bytes, 'uuid', { value: await computeFirmwareUuid(metaConf), enumerable: false }) as CreatedFirmware;
+}
+
+/** An fwup signing key pair in fwup's own file formats. */
+export interface FwupKeyPair {
+  /** Base64 of the 32-byte Ed25519 public key: the contents of `fwup-key.pub` (`fwupPublicKeys`). */
+  publicKey: string;
+  /** Base64 of the 64-byte private key (seed, then public key): the contents of `fwup-key.priv`. */
+  privateKey: string;
+}
+
+/**
+ * Generates a fresh fwup signing key pair, like `fwup -g`, for tests: sign firmware with
+ * `privateKey` ({@link createFirmware}) and trust `publicKey` on the device.
+ *
+ * @example
+ * ```ts
+ * const keys = createFwupKeyPair();
+ * const server = await NervesHubTestServer.start({ fwupPublicKeys: [keys.publicKey] });
+ * const fw = await createFirmware({ resources: { 'rootfs.img': new Uint8Array(16) }, meta: { version: '1.0.1' }, privateKey: keys.privateKey });
+ * ```
+ */
+export function createFwupKeyPair(): FwupKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
+  const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d ?? '', 'base64url');
+  return { publicKey: pub.toString('base64'), privateKey: Buffer.concat([seed, pub]).toString('base64') };
 }

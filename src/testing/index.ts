@@ -9,9 +9,11 @@ export { TestCertificateAuthority } from './test-ca.js';
 export type { IssuedCertificate, IssueOptions } from './test-ca.js';
 
 // --- firmware ---
-export { createFirmware, writeFirmware } from './create-firmware.js';
+export { createFirmware, createFwupKeyPair, writeFirmware } from './create-firmware.js';
 export type {
+  CreatedFirmware,
   CreateFirmwareOptions,
+  FwupKeyPair,
   FirmwareResourceSource,
   FirmwareMetaOptions,
   FirmwareTask,

@@ -96,7 +96,7 @@ export interface NervesKeyImageOptions {
  * @example
  * ```ts
  * const image = createNervesKeyImage({ manufacturerSerialNumber: 'NK-0001' });
- * server.trustSigner(image.signerCertificatePem);
+ * server.registerSignerCa(image.signerCertificatePem);
  * ```
  */
 export interface NervesKeyImage {

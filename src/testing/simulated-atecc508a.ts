@@ -32,6 +32,7 @@ export interface SimulatedAtecc508aOptions {
  *
  * @example
  * ```ts
+ * const chip = new SimulatedAtecc508a(nervesKeySimulatorOptions(contents));
  * chip.injectFault({ kind: 'corrupt-response' });          // one response with a bad CRC
  * chip.injectFault({ kind: 'status', status: 0x0f });      // one execution error
  * chip.injectFault({ kind: 'busy', times: 3 });            // NACK three response reads
@@ -80,8 +81,8 @@ function nackError(why: string): Error {
  *
  * @example
  * ```ts
- * const chip = SimulatedAtecc508a.nervesKey(image);
- * const provider = new NervesKeyCertificateProvider({ transport: chip, pkcs11Uri: 'pkcs11:token=1' });
+ * const chip = new SimulatedAtecc508a(createNervesKeyImage({ manufacturerSerialNumber: 'NK-0001' }).simulatorOptions);
+ * const provider = new NervesKeyCertificateProvider({ transport: chip, signing: { uri: 'pkcs11:token=1' } });
  * ```
  */
 export class SimulatedAtecc508a implements I2cTransport {

@@ -6,7 +6,7 @@ import type { UpdateClient, UpdateDecision } from './update-client.js';
  *
  * @example
  * ```ts
- * const options: DefaultUpdateClientOptions = { currentFirmwareUuid: () => readRunningUuid(), reboot: () => execFileSync('reboot') };
+ * const options: DefaultUpdateClientOptions = { currentFirmwareUuid: () => readRunningUuid(), reboot: () => void execFileSync('reboot') };
  * ```
  * @category Updates
  */
@@ -42,7 +42,7 @@ export interface DefaultUpdateClientOptions {
  * ```ts
  * const client = createDefaultUpdateClient({
  *   currentFirmwareUuid: process.env.NERVES_FW_UUID ?? '',
- *   reboot: () => execFileSync('reboot'),
+ *   reboot: () => void execFileSync('reboot'),
  * });
  * ```
  * @category Updates

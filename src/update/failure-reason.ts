@@ -36,8 +36,8 @@ function clip(text: string): string {
 }
 
 /**
- * Maps an error that ended an update to the `failed` reason nerves_hub_link would send
- * (reference §4.2.1) and a failure kind:
+ * Maps an error that ended an update to the `failed` reason nerves_hub_link would send (its
+ * `"Download failed : …"` / `"Update failed : …"` / `"FWUP error : …"` prefixes) and a failure kind:
  * - `NH_DOWNLOAD_*` → `"Download failed : …"` (kind `download`; a checksum mismatch is `verification`)
  * - `NH_FW_*` (signature, digests, archive structure) → `"Update failed : firmware verification failed …"`
  *   (kind `verification`, counted toward the local failed-UUID memory)

@@ -5,10 +5,11 @@ import type { FwupMessage } from './update-client.js';
  *
  * @example
  * ```ts
- * // inside FirmwareApplier.apply(source, ctx):
+ * // inside FirmwareApplier.apply(source, ctx), for a firmware of `total` bytes:
+ * let written = 0;
  * for await (const chunk of source) {
  *   if (ctx.signal.aborted) throw ctx.signal.reason;
- *   written += await flash.write(chunk);
+ *   written += (await out.write(chunk)).bytesWritten;
  *   ctx.onProgress(Math.floor((written / total) * 100));
  * }
  * ```
@@ -34,7 +35,7 @@ export interface ApplyContext {
  * ```ts
  * const applier: FirmwareApplier = {
  *   async apply(source, ctx) {
- *     for await (const chunk of source) await flash.write(chunk);
+ *     for await (const chunk of source) await out.write(chunk);
  *     ctx.onProgress(100);
  *   },
  * };

@@ -25,7 +25,8 @@ export interface FwupPacket {
  *
  * @example
  * ```ts
- * for (const frame of decoder.push(chunk)) if (frame.kind === 'exit-handshake') exitStatus = frame.status;
+ * const frames = decoder.push(chunk);
+ * const exitStatus = frames.find((f) => f.kind === 'exit-handshake')?.status;
  * ```
  */
 export interface FwupExitHandshake {
@@ -56,7 +57,7 @@ function framingError(message: string): NervesHubError {
  * @example
  * ```ts
  * const decoder = new FwupFramingDecoder();
- * child.stdout.on('data', (chunk) => decoder.push(chunk).forEach(handle));
+ * child.stdout?.on('data', (chunk: Buffer) => decoder.push(chunk).forEach((frame) => log(frame)));
  * ```
  */
 export class FwupFramingDecoder {

@@ -47,7 +47,7 @@ export interface GuardedCallOptions {
  * @example
  * ```ts
  * const r = await guardedCall(() => client.updateAvailable(info), { name: 'updateAvailable', timeoutMs: 60_000, logger });
- * if (!r.ok) decision = { action: 'ignore' };
+ * const decision = r.ok ? r.value : { action: 'ignore' };
  * ```
  */
 export async function guardedCall<T>(

@@ -45,7 +45,8 @@ export interface GuardedUpdateClient {
 
 /**
  * Wraps an {@link UpdateClient}'s hooks so a throwing or hanging app callback can never wedge the
- * SDK (ARCHITECTURE decision 6). Pass `signal` to stop waiting at shutdown.
+ * SDK: the hook's error is logged and the update goes on (or, for `updateAvailable`, is ignored).
+ * Pass `signal` to stop waiting at shutdown.
  *
  * @example
  * ```ts

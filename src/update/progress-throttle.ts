@@ -3,7 +3,9 @@
  *
  * @example
  * ```ts
+ * let fakeNowMs = 0;
  * const fakeClock: Clock = { now: () => fakeNowMs };
+ * fakeNowMs += 500;
  * ```
  */
 export interface Clock {

@@ -70,7 +70,7 @@ export type FwupMessage =
  *   async updateAvailable(info) {
  *     return inMaintenanceWindow() ? { action: 'apply' } : { action: 'reschedule', delayMinutes: 60, reason: 'outside window' };
  *   },
- *   async reboot() { await exec('reboot'); },
+ *   async reboot() { rebootTheDevice(); },
  * };
  * ```
  * @category Updates

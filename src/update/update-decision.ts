@@ -18,7 +18,8 @@ function reasonOf(obj: Record<string, unknown>): string | undefined | Error {
 /**
  * Validates what `UpdateClient.updateAvailable` returned. Returns the decision (reschedule delay
  * rounded to whole minutes, at least {@link MIN_RESCHEDULE_MINUTES}) or an `Error` saying why the
- * answer was not understood; the caller then treats it as `ignore` (ARCHITECTURE decision 6).
+ * answer was not understood; the caller then treats it as `ignore` (fail safe: an app that cannot
+ * answer never gets firmware it did not agree to).
  *
  * @example
  * ```ts

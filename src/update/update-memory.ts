@@ -3,8 +3,8 @@ import type { UpdateInfo } from '../protocol/update-info.js';
 import type { JournalPendingUpdate, JournalState, UpdateFailureKind } from './update-journal.js';
 
 /**
- * Local memory of failed and interrupted updates (ota-peers §5 item 4: "remember failed UUIDs
- * locally"), so a device neither loops on a firmware that cannot pass verification nor restarts
+ * Local memory of failed and interrupted updates (failed firmware UUIDs are remembered on the
+ * device), so a device neither loops on a firmware that cannot pass verification nor restarts
  * forever an update that keeps killing the process. Pure functions over the journal state.
  */
 

@@ -23,7 +23,7 @@ export interface FirmwareDownloadSource {
  *
  * @example
  * ```ts
- * const manager = new UpdateManager({ ...options, createVerifier: (publicKeys) => new FirmwareVerifier({ publicKeys }) });
+ * const manager = new UpdateManager({ client, reporter, applier, publicKeys: () => [pub], createVerifier: (publicKeys) => new FirmwareVerifier({ publicKeys }) });
  * ```
  */
 export interface FirmwareStreamVerifier {

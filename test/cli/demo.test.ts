@@ -71,5 +71,7 @@ describe('nerves-hub-link demo', () => {
   it('rejects bad options with exit 2', async () => {
     const io = captureIo();
     expect(await run(['--size-mib', '0'], io)).toBe(2);
+    // The usage text goes to the command's stderr (captured here), not to the process's.
+    expect(io.err()).toMatch(/--size-mib must be a number[\s\S]*Usage: nerves-hub-link demo/);
   });
 });

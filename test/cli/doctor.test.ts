@@ -4,14 +4,17 @@ import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/commands/doctor.js';
 import { DOCTOR_STEPS, runDoctorChecks } from '../../src/cli/doctor-checks.js';
 import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';
 import { TestCertificateAuthority } from '../../src/testing/test-ca.js';
+import { NervesHubSocket } from '../../src/socket/nerves-hub-socket.js';
+import { UpdateJournal } from '../../src/update/update-journal.js';
 import { captureIo } from './cli-helpers.js';
 
+const FWUP_KEY = Buffer.alloc(32, 9).toString('base64');
 let server: NervesHubTestServer;
 let otherCa: TestCertificateAuthority;
 const dirs: string[] = [];
@@ -47,7 +50,7 @@ function writeConfig(d: Device, overrides: Record<string, unknown> = {}): string
     auth: { type: 'certificate', certFile: 'cert.pem', keyFile: 'key.pem' },
     serverCaFile: 'ca.pem',
     firmware: { uuid: randomUUID(), product: 'fixture', version: '0.0.1', platform: 'host', architecture: 'x86_64' },
-    fwupPublicKeys: [],
+    fwupPublicKeys: [FWUP_KEY],
     apply: { type: 'file', path: 'target.fw' },
     stateDir: 'state',
     ...overrides,
@@ -57,20 +60,20 @@ function writeConfig(d: Device, overrides: Record<string, unknown> = {}): string
   return path;
 }
 
-async function doctorJson(configPath: string) {
+async function doctorJson(configPath: string, extra: string[] = ['--join']) {
   const io = captureIo();
-  const code = await run(['--config', configPath, '--json'], io);
+  const code = await run(['--config', configPath, '--json', ...extra], io);
   const report = JSON.parse(io.out()) as { ok: boolean; steps: Array<{ name: string; status: string; detail: string; fix?: string; code?: string; durationMs: number }> };
   const byName = Object.fromEntries(report.steps.map((s) => [s.name, s]));
   return { code, report, byName };
 }
 
 describe('nerves-hub-link doctor', () => {
-  it('passes every step against a test server, in order, with ✓ lines, and really joins', async () => {
+  it('--join: passes every step against a test server, in order, with ✓ lines, and really joins', async () => {
     const d = await registeredDevice();
     const joinsBefore = server.joinCount(d.id!);
     const io = captureIo();
-    const code = await run(['--config', writeConfig(d)], io);
+    const code = await run(['--config', writeConfig(d), '--join'], io);
     const out = io.out();
     expect(code).toBe(0);
     const marks = out.split('\n').filter((l) => /^ {2}[✓✗-] /.test(l));
@@ -139,7 +142,7 @@ describe('nerves-hub-link doctor', () => {
     server.addDeviceKey(key, 'the-right-secret', id);
     const d = await registeredDevice();
     const good = await doctorJson(writeConfig(d, { auth: { type: 'shared-secret', key, secret: 'the-right-secret', identifier: id } }));
-    expect(good.report.steps.map((s) => s.status)).toEqual(Array(7).fill('pass'));
+    expect(good.report.steps.map((s) => s.status)).toEqual(Array(DOCTOR_STEPS.length).fill('pass'));
     expect(good.byName.auth!.detail).toContain('/device-socket/websocket answered 101 (shared-secret accepted)');
     expect(good.code).toBe(0);
 
@@ -156,10 +159,10 @@ describe('nerves-hub-link doctor', () => {
     server.addDeviceKey(key, 'the-right-secret', id);
     const d = await registeredDevice();
     const config = writeConfig(d, { auth: { type: 'shared-secret', key, secret: 'the-right-secret', identifier: id } });
-    const ahead = await runDoctorChecks(config, { now: () => Date.now() + 120_000 });
+    const ahead = await runDoctorChecks(config, { join: true, now: () => Date.now() + 120_000 });
     expect(ahead.every((s) => s.status === 'pass')).toBe(true);
     expect(ahead.find((s) => s.name === 'auth')!.detail).toMatch(/the device clock is 12[01] s ahead of NervesHub/);
-    const behind = await runDoctorChecks(config, { now: () => Date.now() - 120_000 });
+    const behind = await runDoctorChecks(config, { join: true, now: () => Date.now() - 120_000 });
     expect(behind.every((s) => s.status === 'pass')).toBe(true);
     expect(behind.find((s) => s.name === 'auth')!.detail).toMatch(/the device clock is 1(19|20) s behind NervesHub/);
   });
@@ -216,7 +219,7 @@ describe('nerves-hub-link doctor', () => {
 
   it('✗ at clock for a device clock in 1970 (network steps that need it are skipped); ✗ at config naming the key', async () => {
     const d = await registeredDevice();
-    const steps = await runDoctorChecks(writeConfig(d), { now: () => Date.UTC(1970, 0, 1) });
+    const steps = await runDoctorChecks(writeConfig(d), { join: true, now: () => Date.UTC(1970, 0, 1) });
     const clock = steps.find((s) => s.name === 'clock')!;
     expect(clock).toMatchObject({ status: 'fail', code: 'NH_SOCKET_CLOCK_NOT_SET' });
     expect(clock.detail).toContain('the device clock says 1970-01-01: set the time first');
@@ -227,6 +230,86 @@ describe('nerves-hub-link doctor', () => {
     expect(code).toBe(1);
     expect(byName.config).toMatchObject({ status: 'fail', code: 'NH_CONFIG_INVALID' });
     expect(byName.config!.detail).toContain('config key "strategy"');
-    expect(DOCTOR_STEPS.slice(1).map((n) => byName[n]!.status)).toEqual(Array(6).fill('skip'));
+    expect(DOCTOR_STEPS.slice(1).map((n) => byName[n]!.status)).toEqual(Array(DOCTOR_STEPS.length - 1).fill('skip'));
+  });
+
+  it('by default never connects as the device: a running agent stays connected, auth and join are not run, exit 0', async () => {
+    const d = await registeredDevice();
+    const config = writeConfig(d);
+    const agent = new NervesHubSocket({
+      url: server.url,
+      auth: { type: 'certificate', provider: { getTlsMaterial: async () => ({ certificateChain: [d.certPem], key: d.keyPem }) } },
+      firmware: { uuid: randomUUID(), product: 'fixture', version: '0.0.1', platform: 'host', architecture: 'x86_64' },
+      fwupPublicKeys: [FWUP_KEY],
+      tls: { ca: server.serverCaPem },
+    });
+    const disconnects: unknown[] = [];
+    agent.on('disconnected', (info) => disconnects.push(info));
+    try {
+      const connected = new Promise((resolve) => agent.once('connected', resolve));
+      agent.connect();
+      await connected;
+      const upgradesBefore = server.upgrades.filter((u) => u.identifier === d.id).length;
+      const joinsBefore = server.joinCount(d.id!);
+      const io = captureIo();
+      const code = await run(['--config', config], io);
+      const out = io.out();
+      expect(code).toBe(0);
+      expect(out).toContain('(read-only: nothing connects as this device; add --join');
+      expect(out).toMatch(/- auth +not run: it connects as this device, which disconnects a running agent with the same identity; stop the agent and run doctor with --join/);
+      expect(out).toMatch(/- join +not run: /);
+      expect(out).toMatch(/✓ keys +1 fwup public key configured/);
+      expect(out).toContain('No check failed. Run with --join (agent stopped)');
+      // the server saw no new upgrade or join from this identity, and the agent was not kicked
+      expect(server.upgrades.filter((u) => u.identifier === d.id)).toHaveLength(upgradesBefore);
+      expect(server.joinCount(d.id!)).toBe(joinsBefore);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(disconnects).toEqual([]);
+      expect(agent.joined).toBe(true);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('--join sends the in-flight update from the journal as currently_downloading_uuid, so NervesHub keeps it', async () => {
+    const d = await registeredDevice();
+    const config = writeConfig(d);
+    const inFlight = randomUUID();
+    const journal = new UpdateJournal({ stateDir: join(dirname(config), 'state') });
+    await journal.update((state) => {
+      state.pending = { uuid: inFlight, firmwareUrl: 'https://fw.example.com/a.fw?sig=secret', firmwareMeta: { uuid: inFlight }, strategy: 'cached', startedAt: new Date().toISOString(), attempts: 1 };
+    });
+    const { code, byName } = await doctorJson(config);
+    expect(code).toBe(0);
+    expect(byName.join!.detail).toContain(`kept the in-flight update ${inFlight}`);
+    expect(server.lastJoinParams(d.id!)).toMatchObject({ currently_downloading_uuid: inFlight });
+    expect(JSON.stringify(byName)).not.toContain('sig=secret');
+  });
+
+  it('keys: fails a device that can never update (none configured, none sent at the join); passes when NervesHub sends some', async () => {
+    const d = await registeredDevice();
+    const none = await doctorJson(writeConfig(d, { fwupPublicKeys: [] }));
+    expect(none.code).toBe(1);
+    expect(none.byName.join!.status).toBe('pass');
+    expect(none.byName.keys).toMatchObject({ status: 'fail', code: 'NH_FW_NO_KEYS' });
+    expect(none.byName.keys!.detail).toMatch(/no fwupPublicKeys configured and NervesHub sent none within \d+ ms of the join: this device can never apply an update/);
+    expect(none.byName.keys!.fix).toMatch(/fwupPublicKeys/);
+
+    // without --join the answer is unknown: said so, not failed
+    const unknown = await doctorJson(writeConfig(d, { fwupPublicKeys: [] }), []);
+    expect(unknown.code).toBe(0);
+    expect(unknown.byName.keys!.status).toBe('pass');
+    expect(unknown.byName.keys!.detail).toMatch(/no fwupPublicKeys configured: .*run doctor with --join to check that it sends some/);
+
+    const withKeys = await NervesHubTestServer.start({ fwupPublicKeys: [FWUP_KEY] });
+    try {
+      const d2 = await registeredDevice(withKeys);
+      const sent = await doctorJson(writeConfig({ ...d2, serverCaPem: withKeys.serverCaPem, url: withKeys.url }, { fwupPublicKeys: [] }));
+      expect(sent.code).toBe(0);
+      expect(sent.byName.keys).toMatchObject({ status: 'pass' });
+      expect(sent.byName.keys!.detail).toContain('NervesHub sent 1 key at the join');
+    } finally {
+      await withKeys.close();
+    }
   });
 });

@@ -157,6 +157,16 @@ describe('nerves-hub-link run', () => {
     expect(await run(['--config', socks.configPath], io)).toBe(2);
     expect(io.err()).toContain('config key "proxy"');
 
+    const several = await device({ strategy: 'cache', reboot: { type: 'exit', code: 300 }, serverCAFile: 'ca.pem' });
+    io = captureIo();
+    expect(await run(['--config', several.configPath], io)).toBe(2);
+    expect(io.err()).toBe(
+      `nerves-hub-link run: 3 problems in ${several.configPath}:\n` +
+        '  config key "reboot.code": must be an integer 0..255\n' +
+        '  config key "strategy": must be one of "streaming", "cached" (did you mean "cached"?)\n' +
+        '  config key "serverCAFile": is not a known key (did you mean "serverCaFile"?)\n',
+    );
+
     io = captureIo();
     expect(await run(['--config', join(bad.dir, 'missing.json')], io)).toBe(2);
     expect(io.err()).toMatch(/cannot read .*missing\.json/);

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { run as runMetadata } from '../../src/cli/commands/metadata.js';
@@ -122,5 +123,15 @@ describe('dispatcher (src/cli/main.ts)', () => {
     const help = cli(['--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/verify[\s\S]*metadata/);
+  });
+
+  it('--version prints the package version (the one in package.json) and exits 0', () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const out = cli([flag]);
+      expect(out.status, flag).toBe(0);
+      expect(out.stdout).toBe(`nerves-hub-link ${version}\n`);
+      expect(out.stderr).toBe('');
+    }
   });
 });

@@ -72,7 +72,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       options: { fast: { type: 'boolean' }, 'size-mib': { type: 'string' }, 'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (error) {
-    return usageFailure('demo', (error as Error).message, USAGE);
+    return usageFailure('demo', (error as Error).message, USAGE, io.stderr);
   }
   const { values } = parsed;
   if (values.help) {
@@ -81,8 +81,8 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   }
   const sizeMiB = Number(values['size-mib'] ?? DEMO_DEFAULTS.sizeMiB);
   const timeoutMs = Number(values['timeout-ms'] ?? DEMO_DEFAULTS.timeoutMs);
-  if (!(sizeMiB > 0 && sizeMiB <= DEMO_DEFAULTS.maxSizeMiB)) return usageFailure('demo', `--size-mib must be a number in (0, ${DEMO_DEFAULTS.maxSizeMiB}]`, USAGE);
-  if (!(Number.isInteger(timeoutMs) && timeoutMs > 0)) return usageFailure('demo', '--timeout-ms must be a positive integer', USAGE);
+  if (!(sizeMiB > 0 && sizeMiB <= DEMO_DEFAULTS.maxSizeMiB)) return usageFailure('demo', `--size-mib must be a number in (0, ${DEMO_DEFAULTS.maxSizeMiB}]`, USAGE, io.stderr);
+  if (!(Number.isInteger(timeoutMs) && timeoutMs > 0)) return usageFailure('demo', '--timeout-ms must be a positive integer', USAGE, io.stderr);
   const settings: DemoSettings = {
     paceBytesPerSecond: values.fast ? 0 : DEMO_DEFAULTS.paceBytesPerSecond,
     sizeBytes: Math.round(sizeMiB * 1024 * 1024),

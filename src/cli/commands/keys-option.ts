@@ -45,9 +45,9 @@ export async function collectPublicKeys(values: {
   return keys;
 }
 
-/** Writes a usage error and returns exit code 2. */
-export function usageFailure(command: string, message: string, usage: string): number {
-  process.stderr.write(`nerves-hub-link ${command}: ${message}\n\n${usage}`);
+/** Writes a usage error to `stderr` (the command's own stream, so tests can capture it) and returns exit code 2. */
+export function usageFailure(command: string, message: string, usage: string, stderr: NodeJS.WritableStream = process.stderr): number {
+  stderr.write(`nerves-hub-link ${command}: ${message}\n\n${usage}`);
   return 2;
 }
 

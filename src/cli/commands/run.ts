@@ -4,6 +4,7 @@ import { INVALID_OPTIONS, isNervesHubError } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import { safeLog } from '../../logging/logger.js';
 import { redactUrl } from '../../logging/redact.js';
+import { sanitizeForLog } from '../../logging/log-sanitizer.js';
 import { NervesHubLink } from '../../link/nerves-hub-link.js';
 import { createDefaultUpdateClient } from '../../update/default-update-client.js';
 import type { AgentConfig } from '../agent-config.js';
@@ -56,7 +57,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       },
     });
   } catch (error) {
-    return usageFailure('run', (error as Error).message, USAGE);
+    return usageFailure('run', (error as Error).message, USAGE, io.stderr);
   }
   const { values } = parsed;
   if (values.help) {
@@ -67,9 +68,9 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
   try {
     logger = createCliLogger({ format: parseLogFormat(values['log-format']), level: parseLogLevel(values['log-level']), stream: io.stderr });
   } catch (error) {
-    return usageFailure('run', (error as Error).message, USAGE);
+    return usageFailure('run', (error as Error).message, USAGE, io.stderr);
   }
-  if (values.config === undefined) return usageFailure('run', '--config is required', USAGE);
+  if (values.config === undefined) return usageFailure('run', '--config is required', USAGE, io.stderr);
 
   let finish!: (ending: Ending) => void;
   const ended = new Promise<Ending>((resolve) => (finish = resolve));
@@ -100,6 +101,10 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       safeLog(logger, 'warn', 'INSECURE: allowInsecureHttpDownloadsForTesting is set: firmware may be downloaded over plain http. Lab setups only; remove it from device.json on real devices.');
     }
   } catch (error) {
+    if (error instanceof AgentConfigError && error.problems.length > 1) {
+      io.stderr.write(`nerves-hub-link run: ${error.problems.length} problems in ${values.config}:\n${error.problems.map((p) => `  ${sanitizeForLog(`config key "${p.key}": ${p.message}`)}\n`).join('')}`);
+      return 2;
+    }
     if (error instanceof AgentConfigError || (isNervesHubError(error) && (error.code === 'NH_CONFIG_UNSUPPORTED' || error.code.startsWith('NH_PKCS11_')))) {
       io.stderr.write(`nerves-hub-link run: ${error.message}\n`);
       return 2;

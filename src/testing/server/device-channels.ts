@@ -1,7 +1,7 @@
 /**
  * Server side of the channels a device joins (`device`, `console`, `extensions`), following
- * Phoenix.Socket's routing rules and nerves_hub_web's channel behaviour (§3, §4 of the
- * protocol reference).
+ * Phoenix.Socket's routing rules and nerves_hub_web's channel behaviour
+ * (https://github.com/nerves-hub/nerves_hub_web).
  */
 import type { DeviceConnection } from './device-connection.js';
 import type { PhoenixMessage } from './phoenix-frame.js';

@@ -62,7 +62,8 @@ export type Nh1Verdict =
  *
  * @example
  * ```ts
- * const verdict = verifyNh1Headers(headers, { lookup: (k) => credentials.get(k), nowMs: Date.now(), maxAgeSeconds: 90, enabled: true });
+ * const credentials = new Map<string, SharedSecretCredential>();
+ * const options: Nh1VerifyOptions = { lookup: (k) => credentials.get(k), nowMs: Date.now(), maxAgeSeconds: 90, enabled: true };
  * ```
  */
 export interface Nh1VerifyOptions {
@@ -189,7 +190,7 @@ function decodeMessage(message: Buffer): MessageCheck {
  *
  * @example
  * ```ts
- * const verdict = await verifyNh1Headers(headers, { lookup, nowMs: Date.now(), maxAgeSeconds: 90, enabled: true });
+ * const verdict = await verifyNh1Headers(headers, { lookup: () => undefined, nowMs: Date.now(), maxAgeSeconds: 90, enabled: true });
  * if (verdict.ok) console.log(verdict.identifier);
  * ```
  */

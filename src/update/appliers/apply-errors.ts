@@ -23,6 +23,7 @@ export const ApplyErrorCodes = Object.freeze({
  *
  * @example
  * ```ts
+ * try { await applier.apply(source, ctx); }
  * catch (err) { if (err instanceof FwupError) log(`fwup exited ${err.exitCode}: ${err.message}`); }
  * ```
  */

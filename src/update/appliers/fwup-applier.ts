@@ -56,7 +56,7 @@ export const FWUP_APPLIER_DEFAULTS = Object.freeze({
  * @example
  * ```ts
  * const applier = new FwupApplier({ devicePath: '/dev/mmcblk0', task: 'upgrade' });
- * await applier.apply(downloadStream, { signal, publicKeys, onProgress: (p) => report(p), onMessage: () => {} });
+ * await applier.apply(source, { signal, publicKeys: [pub], onProgress: (p) => log(`applying ${p}%`), onMessage: () => {} });
  * ```
  */
 export class FwupApplier implements FirmwareApplier {
