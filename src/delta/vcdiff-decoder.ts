@@ -1,3 +1,4 @@
+import { DeltaError } from './delta-error.js';
 import type { DeltaSourceFile } from './delta-source.js';
 import { SourceBlockCache } from './source-block-cache.js';
 import { executeWindow } from './vcdiff-execute.js';
@@ -14,12 +15,16 @@ export const VCDIFF_DECODER_DEFAULTS = Object.freeze({
  *
  * @example
  * ```ts
- * const options: VcdiffDecoderOptions = { maxOutputBytes: resource.length, maxWindowBytes: 8 << 20 };
+ * const options: VcdiffDecoderOptions = { outputBytes: resource.length, maxWindowBytes: 8 << 20 };
  * ```
  */
 export interface VcdiffDecoderOptions {
-  /** The most bytes the patch may produce: the declared (signed) length of the target. */
-  maxOutputBytes: number;
+  /**
+   * The bytes the patch must produce: the declared (signed) length of the target. A window past it
+   * is refused before it is allocated (`NH_DELTA_TOO_LARGE`); a patch that ends short of it is
+   * truncated (`NH_DELTA_MALFORMED`).
+   */
+  outputBytes: number;
   /** Largest target window accepted (default 16 MiB). Memory is about twice this. */
   maxWindowBytes?: number;
   /** Aborts decoding. */
@@ -35,7 +40,7 @@ export interface VcdiffDecoderOptions {
  *
  * @example
  * ```ts
- * const decoder = new VcdiffDecoder(source, { maxOutputBytes: 69_632 });
+ * const decoder = new VcdiffDecoder(source, { outputBytes: 69_632 });
  * for await (const chunk of patch) {
  *   decoder.push(chunk);
  *   for await (const bytes of decoder.drain()) out.write(bytes);
@@ -48,16 +53,16 @@ export class VcdiffDecoder {
   private readonly cache: SourceBlockCache;
   private produced = 0;
 
-  /** @throws RangeError for a bad `maxOutputBytes`/`maxWindowBytes` */
+  /** @throws RangeError for a bad `outputBytes`/`maxWindowBytes` */
   constructor(
     source: DeltaSourceFile,
     private readonly options: VcdiffDecoderOptions,
   ) {
     const maxWindowBytes = options.maxWindowBytes ?? VCDIFF_DECODER_DEFAULTS.maxWindowBytes;
-    for (const [name, value] of [['maxOutputBytes', options.maxOutputBytes], ['maxWindowBytes', maxWindowBytes]] as const) {
+    for (const [name, value] of [['outputBytes', options.outputBytes], ['maxWindowBytes', maxWindowBytes]] as const) {
       if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`VcdiffDecoder: ${name} must be a non-negative integer`);
     }
-    this.parser = new VcdiffStreamParser({ maxWindowBytes, maxOutputBytes: options.maxOutputBytes, sourceSize: source.size });
+    this.parser = new VcdiffStreamParser({ maxWindowBytes, maxOutputBytes: options.outputBytes, sourceSize: source.size });
     this.cache = new SourceBlockCache(source);
   }
 
@@ -85,6 +90,9 @@ export class VcdiffDecoder {
   /** Declares the end of the patch and yields the rest; throws when the patch is truncated. */
   async *end(): AsyncGenerator<Uint8Array> {
     this.parser.finish();
+    if (this.parser.declaredOutputBytes !== this.options.outputBytes) {
+      throw new DeltaError('NH_DELTA_MALFORMED', `VCDIFF patch is truncated: its windows make ${this.parser.declaredOutputBytes} of the declared ${this.options.outputBytes} bytes`);
+    }
     yield* this.drain();
   }
 }
@@ -97,7 +105,7 @@ export class VcdiffDecoder {
  *
  * @example
  * ```ts
- * for await (const bytes of decodeVcdiff(createReadStream('rootfs.vcdiff'), source, { maxOutputBytes: 64 << 20 })) {
+ * for await (const bytes of decodeVcdiff(createReadStream('rootfs.vcdiff'), source, { outputBytes: 64 << 20 })) {
  *   await out.write(bytes);
  * }
  * ```

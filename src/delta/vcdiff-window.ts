@@ -103,13 +103,13 @@ export function parseWindowHeader(cursor: Cursor, index: number, limits: WindowL
     cursor.pos += 4;
   }
   const sections = dataLength + instLength + addrLength;
-  if (encodingLength !== cursor.pos - encodingStart + sections) {
-    throw new DeltaError('NH_DELTA_MALFORMED', `VCDIFF window ${index}: delta encoding length ${encodingLength} does not match its sections`);
-  }
   // Data is at most the target (ADD/RUN bytes); instructions and addresses take at most ~20 bytes
   // per output byte in a degenerate patch: bound the encoding by the window it builds.
   if (dataLength > targetLength || sections > 2 * limits.maxWindowBytes + 65_536) {
     throw new DeltaError('NH_DELTA_TOO_LARGE', `VCDIFF window ${index} has ${sections} bytes of sections for a ${targetLength}-byte target`);
+  }
+  if (encodingLength !== cursor.pos - encodingStart + sections) {
+    throw new DeltaError('NH_DELTA_MALFORMED', `VCDIFF window ${index}: delta encoding length ${encodingLength} does not match its sections`);
   }
   return {
     fields: { sourceLength, sourcePosition, targetLength, adler32 },
