@@ -81,6 +81,17 @@ export type { RetryOptions } from './download/retry-options.js';
 export { parseRetryAfterMs } from './download/retry-after.js';
 export { PART_SIZE_BYTES, Sha256Parts, sha256Hex, verifyFileChecksums } from './download/sha256-parts.js';
 export type { FileChecksumResult } from './download/sha256-parts.js';
+// delta updates (VCDIFF rebuild, verified like a full firmware)
+export { DeltaError } from './delta/delta-error.js';
+export type { DeltaErrorCode } from './delta/delta-error.js';
+export { deltaSourceOf } from './delta/delta-source.js';
+export type { DeltaSource, DeltaSourceFile, DeltaSourceOpener, DeltaSourceRequest } from './delta/delta-source.js';
+export { openArchiveResource, rawRangeSource } from './delta/archive-delta-source.js';
+export { rebuildDeltaArchive } from './delta/delta-rebuild.js';
+export type { DeltaRebuildOptions } from './delta/delta-rebuild.js';
+export { VcdiffDecoder, decodeVcdiff, VCDIFF_DECODER_DEFAULTS } from './delta/vcdiff-decoder.js';
+export type { VcdiffDecoderOptions } from './delta/vcdiff-decoder.js';
+export { withDeltaRebuild } from './update/delta-rebuild-verifier.js';
 // appliers
 export { FwupApplier, DEFAULT_FWUP_APPLIER_OPTIONS, NO_KEYS_MESSAGE } from './update/appliers/fwup-applier.js';
 export type { FwupApplierOptions } from './update/appliers/fwup-applier.js';
