@@ -48,6 +48,12 @@ export type { GeoLocation, GeoResolver } from './extensions/geo/geo-extension.js
 export type { ArchiveClient, ArchiveOutcome } from './archives/archive-manager.js';
 export type { RemoteConsoleOptions } from './console/remote-console.js';
 
+// --- delta updates ---
+export { DeltaError } from './delta/delta-error.js';
+export type { DeltaErrorCode } from './delta/delta-error.js';
+export type { DeltaSource, DeltaSourceFile, DeltaSourceOpener, DeltaSourceRequest } from './delta/delta-source.js';
+export { rawRangeSource } from './delta/archive-delta-source.js';
+
 // --- verification ---
 export { FirmwareVerifier } from './firmware/firmware-verifier.js';
 export type { VerificationResult, FirmwareVerifierOptions } from './firmware/firmware-verifier.js';

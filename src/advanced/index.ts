@@ -103,3 +103,12 @@ export type { ConsoleSession, ConsoleSessionFactory, ConsoleSize } from '../cons
 export { createReplSession } from '../console/repl-session.js';
 export { createPtySession, PTY_PACKAGE } from '../console/pty-session.js';
 export { CONSOLE_MAX_FILE_BYTES, safeUploadName } from '../console/file-receiver.js';
+
+// --- delta updates: VCDIFF decoding and rebuild of the full archive ---
+export { deltaSourceOf } from '../delta/delta-source.js';
+export { openArchiveResource } from '../delta/archive-delta-source.js';
+export { rebuildDeltaArchive } from '../delta/delta-rebuild.js';
+export type { DeltaRebuildOptions } from '../delta/delta-rebuild.js';
+export { VcdiffDecoder, decodeVcdiff, VCDIFF_DECODER_DEFAULTS } from '../delta/vcdiff-decoder.js';
+export type { VcdiffDecoderOptions } from '../delta/vcdiff-decoder.js';
+export { withDeltaRebuild } from '../update/delta-rebuild-verifier.js';

@@ -225,7 +225,10 @@ export function cachedStrategy(options: { cacheDir: string }): UpdateStrategy {
     }
 
     await ctx.onStage('apply');
-    await ctx.applier.apply(readCachedFile(paths.complete, ctx.signal), {
+    // A delta is rebuilt (and verified again on the way) rather than applied as downloaded.
+    const archive = readCachedFile(paths.complete, ctx.signal);
+    const applied = ctx.verifier.rewritesArchive === true ? ctx.verifier.passThrough(archive, { signal: ctx.signal }) : archive;
+    await ctx.applier.apply(applied, {
       signal: ctx.signal,
       publicKeys: ctx.publicKeys,
       onProgress: (percent) => ctx.onApplyProgress(percent),

@@ -41,6 +41,8 @@ function clip(text: string): string {
  * - `NH_DOWNLOAD_*` → `"Download failed : …"` (kind `download`; a checksum mismatch is `verification`)
  * - `NH_FW_*` (signature, digests, archive structure) → `"Update failed : firmware verification failed …"`
  *   (kind `verification`, counted toward the local failed-UUID memory)
+ * - `NH_DELTA_*` (a delta that cannot be rebuilt against the delta source) → `"Update failed : delta firmware could not be rebuilt …"`
+ *   (kind `verification`)
  * - `NH_FWUP_*` → `"FWUP error : …"` (kind `apply`)
  * - any other `NervesHubError` → `"Update failed : …"` (kind `apply`)
  * - anything else → `"Unexpected error : …"` (kind `unexpected`)
@@ -65,6 +67,9 @@ export function classifyUpdateFailure(error: unknown): ClassifiedFailure {
   }
   if (code.startsWith('NH_FW_')) {
     return { kind: 'verification', code, reason: clip(`${FailureReasons.update}firmware verification failed (${code}): ${message}`) };
+  }
+  if (code.startsWith('NH_DELTA_')) {
+    return { kind: 'verification', code, reason: clip(`${FailureReasons.update}delta firmware could not be rebuilt (${code}): ${message}`) };
   }
   if (code.startsWith('NH_FWUP_')) {
     return { kind: 'apply', code, reason: clip(`${FailureReasons.fwup}${message}`) };

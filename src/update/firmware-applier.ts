@@ -1,3 +1,4 @@
+import type { DeltaSource } from '../delta/delta-source.js';
 import type { FwupMessage } from './update-client.js';
 
 /**
@@ -48,4 +49,10 @@ export interface FirmwareApplier {
    * @throws NervesHubError on failure, e.g. `NH_APPLY_ABORTED`, `NH_APPLY_FAILED`, `NH_FWUP_FAILED` (as a rejection).
    */
   apply(source: AsyncIterable<Uint8Array>, context: ApplyContext): Promise<void>;
+  /**
+   * What delta firmware can be rebuilt against for this applier (the firmware it applied last),
+   * or `undefined`. With one, the `UpdateManager` rebuilds delta archives in TypeScript and this
+   * applier receives the verified full archive. `FileApplier` returns its current file.
+   */
+  deltaSource?(): DeltaSource | undefined;
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { invalidOptions } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { UpdateReporter } from '../protocol/status.js';
+import type { DeltaSource } from '../delta/delta-source.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import type { Clock } from './progress-throttle.js';
 import type { UpdateClient } from './update-client.js';
@@ -67,6 +68,15 @@ export interface UpdateManagerOptions {
    * Change it later with `UpdateManager.setStrategy()`.
    */
   strategy?: UpdateStrategy | BuiltInStrategyName;
+  /**
+   * What NervesHub delta firmware is rebuilt against: `{ archivePath }` (the firmware archive
+   * installed now) or an opener of your own (e.g. `rawRangeSource` over the running partition).
+   * Default: the applier's own (`FileApplier`: the file it applied last). With a delta source every
+   * download is rebuilt into the full archive in TypeScript and then verified like a full firmware
+   * (signature, every resource's length and BLAKE2b-256) before the applier sees a byte; a full
+   * firmware passes through unchanged.
+   */
+  deltaSource?: DeltaSource;
   /** Cache directory of the `'cached'` shorthand; default `<stateDir>/firmware`. */
   cacheDir?: string;
   /** Directory of the update journal (resume and failed-UUID memory). Without it nothing is persisted. */

@@ -9,7 +9,10 @@ import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
 import { Downloader } from '../download/downloader.js';
 import { checkDownloadUrl } from '../download/url-policy.js';
 import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
+import type { DeltaSource } from '../delta/delta-source.js';
+import { deltaSourceOf } from '../delta/delta-source.js';
 import type { FirmwareApplier } from './firmware-applier.js';
+import { withDeltaRebuild } from './delta-rebuild-verifier.js';
 import type { FwupMessage, UpdateClient, UpdateDecision } from './update-client.js';
 import { guardedCall } from './guarded-call.js';
 import type { GuardedUpdateClient } from './guarded-client.js';
@@ -72,6 +75,7 @@ export class UpdateManager {
   readonly #settings: UpdateManagerSettings;
   readonly #networkInterface: () => string | null;
   readonly #allowInsecureHttp: boolean;
+  readonly #deltaSource: DeltaSource | undefined;
   #phase: 'idle' | 'deciding' | 'updating' = 'idle';
   #updatingMeta: WireFirmwareMeta | null = null;
   readonly #statusListeners = new Set<(status: 'idle' | 'updating') => void>();
@@ -98,6 +102,7 @@ export class UpdateManager {
     this.#downloader = options.downloader ?? new Downloader({ logger: this.#logger, allowInsecureHttpDownloadsForTesting: this.#allowInsecureHttp });
     this.#createVerifier = options.createVerifier ?? ((publicKeys) => new FirmwareVerifier({ publicKeys }));
     this.#networkInterface = options.networkInterface ?? (() => null);
+    this.#deltaSource = options.deltaSource;
     this.#settings = resolveUpdateManagerSettings(options);
     this.#hooks = guardUpdateClient(this.#client, { timeoutMs: this.#settings.callbackTimeoutMs, logger: this.#logger, signal: this.#lifetime.signal });
     this.#journal = options.stateDir === undefined ? null : new UpdateJournal({ stateDir: options.stateDir, logger: this.#logger });
@@ -339,7 +344,9 @@ export class UpdateManager {
     try {
       // Whatever the downloader: an http URL never reaches a cache file or the applier.
       checkDownloadUrl(info.firmwareUrl, { allowInsecureHttp: this.#allowInsecureHttp });
-      const verifier = this.#createVerifier(publicKeys); // throws on an undecodable key
+      const deltaSource = this.#resolveDeltaSource();
+      const plainVerifier = this.#createVerifier(publicKeys); // throws on an undecodable key
+      const verifier = deltaSource === undefined ? plainVerifier : withDeltaRebuild(plainVerifier, deltaSource);
       await strategy.run({
         info,
         publicKeys,
@@ -383,6 +390,16 @@ export class UpdateManager {
       safeLog(this.#logger, 'warn', 'update applied but the client has no reboot hook; the new firmware runs after the next reboot', { uuid });
     }
     return { status: 'completed', uuid };
+  }
+
+  /** The delta source of the next update: the configured one, else the applier's own. */
+  #resolveDeltaSource(): DeltaSource | undefined {
+    return deltaSourceOf(this.#currentApplier, this.#deltaSource);
+  }
+
+  /** True when delta firmware can be rebuilt in TypeScript (the delta capability's hook). */
+  #hasDeltaSource(): boolean {
+    return this.#resolveDeltaSource() !== undefined;
   }
 
   /** Sets the phase; tells the status listeners when `status` changed. */

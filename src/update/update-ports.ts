@@ -28,6 +28,12 @@ export interface FirmwareDownloadSource {
  */
 export interface FirmwareStreamVerifier {
   /**
+   * True when {@link FirmwareStreamVerifier.passThrough} yields other bytes than it is given (the
+   * delta rebuild: a delta archive in, the full archive out). The cached strategy then feeds the
+   * applier the pass-through of the cached file, never the file itself.
+   */
+  readonly rewritesArchive?: boolean;
+  /**
    * Yields the archive's bytes unchanged, withholding the end of each resource until it is
    * verified; throws a `NervesHubError` (`NH_FW_*`) when verification fails. Yields nothing before
    * the signature is verified (the streaming strategy reports progress only from then on).

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { DeltaSource } from '../../delta/delta-source.js';
 import { NervesHubError, isNervesHubError, invalidOptions } from '../../errors.js';
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
 import { nextOrAbort, releaseSource } from '../../internal/abortable-source.js';
@@ -20,6 +22,11 @@ export interface FileApplierOptions {
   path: string;
   /** File mode of the result, default `0o644`. */
   mode?: number;
+  /**
+   * Offer the file at `path` (the firmware applied last) as the delta source, so NervesHub delta
+   * firmware is rebuilt against it and verified in full before it replaces the file. Default `true`.
+   */
+  useAsDeltaSource?: boolean;
 }
 
 /** Defaults of {@link FileApplierOptions}. */
@@ -183,12 +190,28 @@ function processExists(pid: number): boolean {
 export class FileApplier implements FirmwareApplier {
   readonly #path: string;
   readonly #mode: number;
+  readonly #useAsDeltaSource: boolean;
 
   /** @throws NervesHubError `NH_INVALID_OPTIONS` without `path`. */
   constructor(options: FileApplierOptions) {
     if (typeof options.path !== 'string' || options.path === '') throw invalidOptions('FileApplier needs a path');
     this.#path = options.path;
     this.#mode = options.mode ?? FILE_APPLIER_DEFAULTS.mode;
+    this.#useAsDeltaSource = options.useAsDeltaSource ?? true;
+  }
+
+  /**
+   * The firmware applied last (`{ archivePath: path }`) while that file exists and
+   * `useAsDeltaSource` is not `false`: delta firmware is rebuilt against it. The new file is
+   * written beside it and renamed over it only once the rebuilt archive is verified and durable.
+   *
+   * @example
+   * ```ts
+   * const source = new FileApplier({ path: '/data/firmware/current.fw' }).deltaSource();
+   * ```
+   */
+  deltaSource(): DeltaSource | undefined {
+    return this.#useAsDeltaSource && existsSync(this.#path) ? { archivePath: this.#path } : undefined;
   }
 
   /**
