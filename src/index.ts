@@ -93,6 +93,8 @@ export type { FwupFrame, FwupPacket, FwupExitHandshake } from './update/fwup-fra
 // --- update ---
 export type { UpdateClient, UpdateDecision, FwupMessage } from './update/update-client.js';
 export type { FirmwareApplier, ApplyContext } from './update/firmware-applier.js';
+export { deltaCapability } from './update/delta-capability.js';
+export type { DeltaCapability } from './update/delta-capability.js';
 export { UpdateManager } from './update/update-manager.js';
 export { UPDATE_MANAGER_DEFAULTS } from './update/update-manager-options.js';
 export type { UpdateManagerOptions, UpdateOutcome } from './update/update-manager-options.js';

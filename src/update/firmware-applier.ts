@@ -45,4 +45,20 @@ export interface FirmwareApplier {
    * @throws NervesHubError on failure, e.g. `NH_APPLY_ABORTED`, `NH_APPLY_FAILED`, `NH_FWUP_FAILED` (as a rejection).
    */
   apply(source: AsyncIterable<Uint8Array>, context: ApplyContext): Promise<void>;
+  /**
+   * `true` when this applier takes NervesHub delta firmware (VCDIFF patches inside the signed
+   * archive) and itself proves every patched resource's length and BLAKE2b-256 against the signed
+   * meta.conf before the update can complete, as fwup does. Only then does the verifier let delta
+   * resources through to it (after proving everything provable without the old image), and only
+   * then (or with a delta source configured) does the device tell NervesHub it can take deltas.
+   * Absent or `false`: delta firmware is refused before any byte reaches the applier.
+   */
+  readonly verifiesDeltaOutput?: boolean;
+  /**
+   * The fwup task (prefix, like `fwup --task`) this applier runs. With {@link verifiesDeltaOutput},
+   * a delta resource is accepted only when an `on-resource` of a task with this prefix declares its
+   * delta source (`delta-source-raw-offset`/`-count` or `delta-source-fat-offset`/`-path`).
+   * Absent: any task may declare it.
+   */
+  readonly deltaTask?: string;
 }

@@ -10,6 +10,8 @@ import { Downloader } from '../download/downloader.js';
 import { checkDownloadUrl } from '../download/url-policy.js';
 import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
 import type { FirmwareApplier } from './firmware-applier.js';
+import type { DeltaCapability } from './delta-capability.js';
+import { deltaCapability } from './delta-capability.js';
 import type { FwupMessage, UpdateClient, UpdateDecision } from './update-client.js';
 import { guardedCall } from './guarded-call.js';
 import type { GuardedUpdateClient } from './guarded-client.js';
@@ -140,6 +142,20 @@ export class UpdateManager {
     }
     this.refuseWhileBusy('setApplier');
     this.currentApplier = applier;
+  }
+
+  /**
+   * Whether this device can take NervesHub delta firmware right now (its current applier, or a
+   * configured delta source), and why. {@link NervesHubLink} reports `fwup_version` in the join
+   * (which makes NervesHub send deltas) only while this says `canApplyDeltas: true`.
+   */
+  get deltaCapability(): DeltaCapability {
+    return deltaCapability(this.currentApplier, { hasDeltaSource: this.hasDeltaSource() });
+  }
+
+  /** Whether a delta source (the installed firmware, for the TypeScript VCDIFF rebuild) is configured. */
+  private hasDeltaSource(): boolean {
+    return false;
   }
 
   /** `updating` while an accepted update downloads/applies, else `idle` (nerves_hub_link's `status/0`). */
