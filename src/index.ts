@@ -48,6 +48,8 @@ export type { FirmwareVerificationCode } from './firmware/verification-error.js'
 export type { FirmwareMetadata } from './firmware/firmware-metadata.js';
 export { formatFwupMetadata } from './firmware/firmware-metadata.js';
 export type { FirmwareResource } from './firmware/firmware-archive-checker.js';
+export type { FirmwareDeltaResource } from './firmware/delta-resource.js';
+export type { MetaConfDeltaSource } from './firmware/meta-conf-delta.js';
 export type { FirmwareInput } from './firmware/byte-source.js';
 export { parsePublicKey } from './firmware/public-key.js';
 export { readFirmwareMetadata } from './firmware/read-firmware-metadata.js';

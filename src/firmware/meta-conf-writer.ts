@@ -24,6 +24,12 @@ export interface FirmwareTask {
   onError?: readonly FwupCall[];
   /** Per-resource calls, in order, e.g. `{ 'rootfs.img': [['raw_write', 0]] }`. */
   onResource?: Readonly<Record<string, readonly FwupCall[]>>;
+  /**
+   * Delta sources per resource (written into its `on-resource` before the calls, like fwup):
+   * `{ rawOffset, rawCount }` → `delta-source-raw-offset`/`-count`, `{ fatOffset, fatPath }` →
+   * `delta-source-fat-offset`/`-path`. Only firmware that declares them can be updated by a delta.
+   */
+  deltaSources?: Readonly<Record<string, { rawOffset: number; rawCount: number } | { fatOffset: number; fatPath: string }>>;
 }
 
 /**
@@ -126,7 +132,11 @@ export function formatMetaConf(
     body += section('on-finish', funlist('funlist', task.onFinish ?? []));
     body += section('on-error', funlist('funlist', task.onError ?? []));
     for (const [resource, calls] of Object.entries(task.onResource ?? {})) {
-      body += section(`on-resource "${resource}"`, funlist('funlist', calls));
+      const delta = task.deltaSources?.[resource];
+      let options = '';
+      if (delta !== undefined && 'rawOffset' in delta) options = `delta-source-raw-offset=${delta.rawOffset}\ndelta-source-raw-count=${delta.rawCount}\n`;
+      else if (delta !== undefined) options = `delta-source-fat-offset=${delta.fatOffset}\ndelta-source-fat-path=${fwupQuote(delta.fatPath)}\n`;
+      body += section(`on-resource "${resource}"`, options + funlist('funlist', calls));
     }
     out += section(`task "${task.name}"`, body, true);
   }
