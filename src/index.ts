@@ -95,7 +95,7 @@ export type { FwupFrame, FwupPacket, FwupExitHandshake } from './update/fwup-fra
 // --- update ---
 export type { UpdateClient, UpdateDecision, FwupMessage } from './update/update-client.js';
 export type { FirmwareApplier, ApplyContext } from './update/firmware-applier.js';
-export { deltaCapability } from './update/delta-capability.js';
+export { deltaCapability, verifierDeltaOptions } from './update/delta-capability.js';
 export type { DeltaCapability } from './update/delta-capability.js';
 export { UpdateManager } from './update/update-manager.js';
 export { UPDATE_MANAGER_DEFAULTS } from './update/update-manager-options.js';
@@ -116,7 +116,7 @@ export type { Clock } from './update/progress-throttle.js';
 export { UpdateJournal, JOURNAL_DEFAULTS } from './update/update-journal.js';
 export type { JournalState, JournalPendingUpdate, JournalFailure, UpdateFailureKind } from './update/update-journal.js';
 export { CACHED_STRATEGY_DEFAULTS, cachedStrategy } from './update/cached-strategy.js';
-export type { FirmwareDownloadSource, FirmwareDownloadOptions, FirmwareStreamVerifier } from './update/update-ports.js';
+export type { FirmwareDownloadSource, FirmwareDownloadOptions, FirmwareStreamVerifier, VerifierDeltaOptions } from './update/update-ports.js';
 
 // --- composition ---
 export { NervesHubLink } from './link/nerves-hub-link.js';

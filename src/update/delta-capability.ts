@@ -1,4 +1,5 @@
 import type { FirmwareApplier } from './firmware-applier.js';
+import type { VerifierDeltaOptions } from './update-ports.js';
 
 /**
  * Whether a device can take NervesHub delta firmware, and why. A device should report
@@ -46,4 +47,19 @@ export function deltaCapability(applier: FirmwareApplier, options: { hasDeltaSou
     return { canApplyDeltas: true, via: 'applier', reason: 'the applier (fwup) applies delta firmware and checks each patched resource against the signed BLAKE2b-256' };
   }
   return { canApplyDeltas: false, via: 'none', reason: 'delta firmware needs fwup or a delta source, and this device has neither' };
+}
+
+/**
+ * The verifier's delta options for an applier: delta resources pass only to an applier that
+ * proves their patched output (`verifiesDeltaOutput`), checked against its task's delta sources.
+ *
+ * @example
+ * ```ts
+ * new FirmwareVerifier({ publicKeys, ...verifierDeltaOptions(applier) });
+ * ```
+ */
+export function verifierDeltaOptions(applier: FirmwareApplier): VerifierDeltaOptions {
+  if (applier.verifiesDeltaOutput !== true) return { allowDeltaResources: false };
+  const task = applier.deltaTask;
+  return typeof task === 'string' && task !== '' ? { allowDeltaResources: true, deltaTask: task } : { allowDeltaResources: true };
 }

@@ -11,7 +11,7 @@ import { checkDownloadUrl } from '../download/url-policy.js';
 import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import type { DeltaCapability } from './delta-capability.js';
-import { deltaCapability } from './delta-capability.js';
+import { deltaCapability, verifierDeltaOptions } from './delta-capability.js';
 import type { FwupMessage, UpdateClient, UpdateDecision } from './update-client.js';
 import { guardedCall } from './guarded-call.js';
 import type { GuardedUpdateClient } from './guarded-client.js';
@@ -24,7 +24,7 @@ import { UpdateProgress } from './update-progress.js';
 import type { JournalState, UpdateFailureKind } from './update-journal.js';
 import { UpdateJournal } from './update-journal.js';
 import type { BuiltInStrategyName, UpdateStrategy } from './update-strategy.js';
-import type { FirmwareDownloadSource, FirmwareStreamVerifier } from './update-ports.js';
+import type { FirmwareDownloadSource, FirmwareStreamVerifier, VerifierDeltaOptions } from './update-ports.js';
 import type { UpdateManagerOptions, UpdateManagerSettings, UpdateOutcome } from './update-manager-options.js';
 import { resolveStrategy, resolveUpdateManagerSettings } from './update-manager-options.js';
 import { infoFromPending, localRefusal, pendingFromInfo, recordFailure } from './update-memory.js';
@@ -65,7 +65,7 @@ export class UpdateManager {
   private currentApplier: FirmwareApplier;
   private readonly publicKeys: () => readonly string[];
   private readonly downloader: FirmwareDownloadSource;
-  private readonly createVerifier: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
+  private readonly createVerifier: (publicKeys: readonly string[], delta: VerifierDeltaOptions) => FirmwareStreamVerifier;
   private currentStrategy: UpdateStrategy;
   private readonly strategyDirs: { cacheDir?: string | undefined; stateDir?: string | undefined };
   private readonly journal: UpdateJournal | null;
@@ -98,7 +98,7 @@ export class UpdateManager {
     this.clock = options.clock ?? monotonicClock;
     this.allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
     this.downloader = options.downloader ?? new Downloader({ logger: this.logger, allowInsecureHttpDownloadsForTesting: this.allowInsecureHttp });
-    this.createVerifier = options.createVerifier ?? ((publicKeys) => new FirmwareVerifier({ publicKeys }));
+    this.createVerifier = options.createVerifier ?? ((publicKeys, delta) => new FirmwareVerifier({ publicKeys, ...delta }));
     this.networkInterface = options.networkInterface ?? (() => null);
     this.settings = resolveUpdateManagerSettings(options);
     this.hooks = guardUpdateClient(this.client, { timeoutMs: this.settings.callbackTimeoutMs, logger: this.logger, signal: this.lifetime.signal });
@@ -355,7 +355,7 @@ export class UpdateManager {
     try {
       // Whatever the downloader: an http URL never reaches a cache file or the applier.
       checkDownloadUrl(info.firmwareUrl, { allowInsecureHttp: this.allowInsecureHttp });
-      const verifier = this.createVerifier(publicKeys); // throws on an undecodable key
+      const verifier = this.createVerifier(publicKeys, verifierDeltaOptions(this.currentApplier)); // throws on an undecodable key
       await strategy.run({
         info,
         publicKeys,
