@@ -75,7 +75,7 @@ function sameDownload(stored: unknown, wanted: { size: number | null; checksum: 
 async function claimCache(ctx: StrategyContext, paths: { partial: string; complete: string; identity: string }): Promise<void> {
   const wanted = downloadIdentity(ctx);
   const text = await readFile(paths.identity, 'utf8').catch(() => null);
-  let stored: unknown = null;
+  let stored: unknown;
   try {
     stored = text === null ? null : JSON.parse(text);
   } catch {
