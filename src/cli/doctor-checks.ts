@@ -23,13 +23,13 @@ import { createSharedSecretHeaders } from '../auth/shared-secret.js';
 import type { AgentConfig } from './agent-config.js';
 import { loadAgentConfig } from './agent-config.js';
 import type { AgentSocketOptions } from './agent.js';
-import { agentSocketOptions, commonName, readDeviceCertificate } from './agent.js';
+import { agentDeltaCapability, agentSocketOptions, commonName, readDeviceCertificate } from './agent.js';
 import type { ProbeTarget } from './doctor-probes.js';
 import { probeTcp, probeTls, probeUpgrade } from './doctor-probes.js';
 import { PKCS11_DOCTOR_STEPS, PKCS11_FIXES, pkcs11PinFix, pkcs11Step } from './doctor-pkcs11.js';
 
 /** The steps, in order. PKCS#11 configs add {@link PKCS11_DOCTOR_STEPS} after `config`. */
-export const DOCTOR_STEPS = ['config', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join'] as const;
+export const DOCTOR_STEPS = ['config', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join', 'deltas'] as const;
 /** One step's name. */
 export type DoctorStepName = (typeof DOCTOR_STEPS)[number] | (typeof PKCS11_DOCTOR_STEPS)[number];
 
@@ -73,6 +73,7 @@ const NEEDS: Readonly<Record<DoctorStepName, readonly DoctorStepName[]>> = Objec
   tls: ['tcp', 'clock'],
   auth: ['tls'],
   join: ['auth'],
+  deltas: ['config'],
   module: ['config'],
   token: ['module'],
   pin: ['token'],
@@ -267,7 +268,18 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
 
   // The socket signs with the server's clock once told it; give it the corrected clock right away
   // so the join does not stop at the first (expected) refusal.
-  await step('join', async () => joinOnce({ ...prepared!.socketOptions, now: () => now() + (serverOffsetMs ?? 0) }, timeoutMs));
+  await step('join', async () => {
+    // joins as `run` would: fwup_version (which makes NervesHub send deltas) only when deltas can be applied
+    const { fwupVersion, ...socketOptions } = prepared!.socketOptions;
+    const advertise = fwupVersion !== undefined && agentDeltaCapability(prepared!.config).canApplyDeltas;
+    return joinOnce({ ...socketOptions, ...(advertise ? { fwupVersion } : {}), now: () => now() + (serverOffsetMs ?? 0) }, timeoutMs);
+  });
+
+  await step('deltas', async () => {
+    const config = prepared?.config ?? pkcs11Config!;
+    const { canApplyDeltas, reason } = agentDeltaCapability(config);
+    return canApplyDeltas ? `yes: ${reason} (fwup_version is reported, so NervesHub may send deltas)` : `no: ${reason} (fwup_version is not reported, so NervesHub sends full firmware)`;
+  });
   return results;
 }
 

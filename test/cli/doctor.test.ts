@@ -139,7 +139,7 @@ describe('nerves-hub-link doctor', () => {
     server.addDeviceKey(key, 'the-right-secret', id);
     const d = await registeredDevice();
     const good = await doctorJson(writeConfig(d, { auth: { type: 'shared-secret', key, secret: 'the-right-secret', identifier: id } }));
-    expect(good.report.steps.map((s) => s.status)).toEqual(Array(7).fill('pass'));
+    expect(good.report.steps.map((s) => s.status)).toEqual(Array(DOCTOR_STEPS.length).fill('pass'));
     expect(good.byName.auth!.detail).toContain('/device-socket/websocket answered 101 (shared-secret accepted)');
     expect(good.code).toBe(0);
 
@@ -227,6 +227,24 @@ describe('nerves-hub-link doctor', () => {
     expect(code).toBe(1);
     expect(byName.config).toMatchObject({ status: 'fail', code: 'NH_CONFIG_INVALID' });
     expect(byName.config!.detail).toContain('config key "strategy"');
-    expect(DOCTOR_STEPS.slice(1).map((n) => byName[n]!.status)).toEqual(Array(6).fill('skip'));
+    expect(DOCTOR_STEPS.slice(1).map((n) => byName[n]!.status)).toEqual(Array(DOCTOR_STEPS.length - 1).fill('skip'));
+  });
+});
+
+describe('nerves-hub-link doctor: can this device take delta firmware?', () => {
+  it('a file applier: "deltas no", and the join carries no fwup_version even with fwupVersion configured', async () => {
+    const d = await registeredDevice();
+    const { byName } = await doctorJson(writeConfig(d, { fwupVersion: '1.16.0' }));
+    expect(byName.deltas).toMatchObject({ status: 'pass' });
+    expect(byName.deltas!.detail).toMatch(/^no: delta firmware needs fwup or a delta source/);
+    expect(server.lastJoinParams(d.id!)).not.toHaveProperty('fwup_version');
+  });
+
+  it('fwup: "deltas yes", and the join reports fwup_version', async () => {
+    const d = await registeredDevice();
+    const standin = join(import.meta.dirname, '..', 'fixtures', 'bin', 'fwup');
+    const { byName } = await doctorJson(writeConfig(d, { apply: { type: 'fwup', devicePath: 'device.img', task: 'upgrade', fwupPath: standin } }));
+    expect(byName.deltas!.detail).toMatch(/^yes: the applier \(fwup\) applies delta firmware/);
+    expect(server.lastJoinParams(d.id!)).toMatchObject({ fwup_version: '1.16.0' });
   });
 });
