@@ -252,7 +252,7 @@ export function cachedStrategy(options: { cacheDir: string }): UpdateStrategy {
         await downloadToCache(ctx, paths);
       } catch (error) {
         // nothing left to resume: no record either
-        if ((await sizeOf(paths.partial)) === null) await removeQuietly(paths.identity);
+        if (((await sizeOf(paths.partial)) ?? 0) === 0) await removeQuietly(paths.identity);
         throw error;
       }
     } else {
