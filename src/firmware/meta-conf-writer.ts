@@ -29,8 +29,30 @@ export interface FirmwareTask {
    * `{ rawOffset, rawCount }` → `delta-source-raw-offset`/`-count`, `{ fatOffset, fatPath }` →
    * `delta-source-fat-offset`/`-path`. Only firmware that declares them can be updated by a delta.
    */
-  deltaSources?: Readonly<Record<string, { rawOffset: number; rawCount: number } | { fatOffset: number; fatPath: string }>>;
+  deltaSources?: Readonly<Record<string, FirmwareTaskDeltaSource>>;
 }
+
+/**
+ * A delta source of one `on-resource` (block offsets and counts in 512-byte blocks, as in fwup.conf).
+ *
+ * @example
+ * ```ts
+ * const rootfs: FirmwareTaskDeltaSource = { rawOffset: 2048, rawCount: 4096 };
+ * ```
+ */
+export type FirmwareTaskDeltaSource =
+  | {
+      /** `delta-source-raw-offset`: first block of the old copy. */
+      rawOffset: number;
+      /** `delta-source-raw-count`: its number of blocks. */
+      rawCount: number;
+    }
+  | {
+      /** `delta-source-fat-offset`: block offset of the FAT file system holding the old copy. */
+      fatOffset: number;
+      /** `delta-source-fat-path`: the old copy's path in it. */
+      fatPath: string;
+    };
 
 /**
  * The `meta-*` and top-level options fwup writes to meta.conf.

@@ -6,7 +6,7 @@ import { createBlake2b256 } from '../firmware/blake2b.js';
 import { formatMetaConf, type FirmwareMetaOptions, type FirmwareTask } from '../firmware/meta-conf-writer.js';
 import { ZipStreamWriter } from '../firmware/zip-stream-writer.js';
 
-export type { FirmwareMetaOptions, FirmwareTask, FwupCall } from '../firmware/meta-conf-writer.js';
+export type { FirmwareMetaOptions, FirmwareTask, FirmwareTaskDeltaSource, FwupCall } from '../firmware/meta-conf-writer.js';
 
 /** A resource's content: bytes, or a file read twice (hash pass, then write pass) for big ones. */
 export type FirmwareResourceSource =

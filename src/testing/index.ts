@@ -15,6 +15,7 @@ export type {
   FirmwareResourceSource,
   FirmwareMetaOptions,
   FirmwareTask,
+  FirmwareTaskDeltaSource,
   FwupCall,
 } from './create-firmware.js';
 
