@@ -49,6 +49,8 @@ export type { ArchiveClient, ArchiveOutcome } from './archives/archive-manager.j
 export type { RemoteConsoleOptions } from './console/remote-console.js';
 
 // --- delta updates ---
+export type { DeltaCapability } from './update/delta-capability.js';
+export type { FirmwareDeltaResource } from './firmware/delta-resource.js';
 export { DeltaError } from './delta/delta-error.js';
 export type { DeltaErrorCode } from './delta/delta-error.js';
 export type { DeltaSource, DeltaSourceFile, DeltaSourceOpener, DeltaSourceRequest } from './delta/delta-source.js';

@@ -112,3 +112,6 @@ export type { DeltaRebuildOptions } from '../delta/delta-rebuild.js';
 export { VcdiffDecoder, decodeVcdiff, VCDIFF_DECODER_DEFAULTS } from '../delta/vcdiff-decoder.js';
 export type { VcdiffDecoderOptions } from '../delta/vcdiff-decoder.js';
 export { withDeltaRebuild } from '../update/delta-rebuild-verifier.js';
+export { deltaCapability, verifierDeltaOptions } from '../update/delta-capability.js';
+export type { VerifierDeltaOptions } from '../update/update-ports.js';
+export type { MetaConfDeltaSource } from '../firmware/meta-conf-delta.js';

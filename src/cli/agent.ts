@@ -10,6 +10,8 @@ import type { SocketAuth } from '../socket/options.js';
 import { FileApplier } from '../update/appliers/file-applier.js';
 import { FwupApplier } from '../update/appliers/fwup-applier.js';
 import type { FirmwareApplier } from '../update/firmware-applier.js';
+import { deltaCapability, type DeltaCapability } from '../update/delta-capability.js';
+import { silentLogger } from '../logging/logger.js';
 import type { AgentConfig } from './agent-config.js';
 import { AgentConfigError } from './agent-config.js';
 import { agentOpenSslConfigFile } from './openssl-reexec.js';
@@ -115,6 +117,20 @@ export async function agentSocketOptions(config: AgentConfig): Promise<AgentSock
     ...(config.proxy ? { proxy: config.proxy } : {}),
     ...(config.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: config.heartbeatIntervalMs } : {}),
   };
+}
+
+/**
+ * Whether `device.json` configures a delta source (the installed firmware the SDK rebuilds delta
+ * firmware against). None exists yet: `run` takes deltas only through fwup.
+ */
+export function agentHasDeltaSource(config: AgentConfig): boolean {
+  void config;
+  return false;
+}
+
+/** Whether the device this config describes can take NervesHub delta firmware, and why. */
+export function agentDeltaCapability(config: AgentConfig, logger: Logger = silentLogger): DeltaCapability {
+  return deltaCapability(agentApplier(config, logger), { hasDeltaSource: agentHasDeltaSource(config) });
 }
 
 /** The applier a config names. */

@@ -28,7 +28,7 @@ import { createSharedSecretHeaders } from '../auth/shared-secret.js';
 import type { AgentConfig } from './agent-config.js';
 import { loadAgentConfig } from './agent-config.js';
 import type { AgentSocketOptions } from './agent.js';
-import { agentSocketOptions, commonName, readDeviceCertificate } from './agent.js';
+import { agentDeltaCapability, agentSocketOptions, commonName, readDeviceCertificate } from './agent.js';
 import type { ProbeTarget } from './doctor-probes.js';
 import { probeTcp, probeTls, probeUpgrade, withTimeout } from './doctor-probes.js';
 import type { JoinFacts } from './doctor-join.js';
@@ -37,7 +37,7 @@ import { PKCS11_DOCTOR_STEPS, PKCS11_FIXES, pkcs11PinFix, pkcs11Step } from './d
 import { UpdateJournal } from '../update/update-journal.js';
 
 /** The steps, in order. PKCS#11 configs add {@link PKCS11_DOCTOR_STEPS} after `config`. */
-export const DOCTOR_STEPS = ['config', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join', 'keys'] as const;
+export const DOCTOR_STEPS = ['config', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join', 'keys', 'deltas'] as const;
 /** One step's name. */
 export type DoctorStepName = (typeof DOCTOR_STEPS)[number] | (typeof PKCS11_DOCTOR_STEPS)[number];
 
@@ -95,6 +95,7 @@ const NEEDS: Readonly<Record<DoctorStepName, readonly DoctorStepName[]>> = Objec
   auth: ['tls'],
   join: ['auth'],
   keys: ['config'],
+  deltas: ['config'],
   module: ['config'],
   token: ['module'],
   pin: ['token'],
@@ -304,8 +305,11 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
     const p = prepared!;
     // The socket signs with the server's clock once told it; give it the corrected clock right away
     // so the join does not stop at the first (expected) refusal.
+    // joins as `run` would: fwup_version (which makes NervesHub send deltas) only when deltas can be applied
+    const { fwupVersion, ...socketOptions } = p.socketOptions;
+    const advertise = fwupVersion !== undefined && agentDeltaCapability(p.config).canApplyDeltas;
     joined = await joinOnce(
-      { ...p.socketOptions, now: () => now() + (serverOffsetMs ?? 0), currentlyDownloadingUuid: () => p.inFlightUuid },
+      { ...socketOptions, ...(advertise ? { fwupVersion } : {}), now: () => now() + (serverOffsetMs ?? 0), currentlyDownloadingUuid: () => p.inFlightUuid },
       { timeoutMs, keysWaitMs: DOCTOR_DEFAULTS.keysWaitMs },
     );
     const kept = p.inFlightUuid !== null ? `; kept the in-flight update ${p.inFlightUuid} (currently_downloading_uuid)` : '';
@@ -313,6 +317,12 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
   }, true);
 
   await step('keys', async () => checkKeys(prepared!.config, joining, joined, results.find((r) => r.name === 'join')?.status === 'pass'));
+
+  await step('deltas', async () => {
+    const config = prepared?.config ?? pkcs11Config!;
+    const { canApplyDeltas, reason } = agentDeltaCapability(config);
+    return canApplyDeltas ? `yes: ${reason} (fwup_version is reported, so NervesHub may send deltas)` : `no: ${reason} (fwup_version is not reported, so NervesHub sends full firmware)`;
+  });
   return results;
 }
 

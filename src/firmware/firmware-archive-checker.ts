@@ -1,6 +1,8 @@
 import type { Blake2b256 } from './blake2b.js';
 import { formatFwupTimestamp, type FirmwareMetadata } from './firmware-metadata.js';
 import { FWUP_UUID_NAMESPACE, uuidFromDigest } from './firmware-uuid.js';
+import { DeltaEntryCheck, type FirmwareDeltaResource } from './delta-resource.js';
+import type { MetaConfDeltaSource } from './meta-conf-delta.js';
 import { MetaConfError, readMetaConf, type MetaConf, type MetaConfResource } from './meta-conf.js';
 import { ED25519_SIGNATURE_LENGTH, verifyWithAnyKey } from './signature.js';
 import type { TrustedKey } from './signature.js';
@@ -59,6 +61,10 @@ export interface FirmwareArchiveCheckOptions {
   metadataWithoutSignature?: boolean;
   /** Called once meta.conf is verified, before any resource byte is processed. */
   onMetadata?: (metadata: FirmwareMetadata) => void;
+  /** Accept delta (VCDIFF) resources whose delta source meta.conf declares (the applier proves their output). */
+  allowDeltaResources?: boolean;
+  /** Task prefix whose `on-resource` must declare the delta source (default: any task). */
+  deltaTask?: string;
 }
 
 interface DeclaredResource {
@@ -86,6 +92,9 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
   #metaChunks: Uint8Array[] = [];
   #metaBytes = 0;
   #declared = new Map<string, DeclaredResource>();
+  #deltaSources = new Map<string, MetaConfDeltaSource[]>();
+  #currentDelta: DeltaEntryCheck | undefined;
+  readonly #verifiedDeltas: FirmwareDeltaResource[] = [];
   #verifiedMetadata: FirmwareMetadata | undefined;
   readonly #verifiedResources: FirmwareResource[] = [];
   #currentBytes = 0;
@@ -101,6 +110,11 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
   /** Resources verified so far, in archive order. */
   get resources(): FirmwareResource[] {
     return this.#verifiedResources;
+  }
+
+  /** Delta resources accepted so far (structure checked, output to be proven by the applier). */
+  get deltaResources(): FirmwareDeltaResource[] {
+    return this.#verifiedDeltas;
   }
 
   /** Offset up to which bytes may be passed on (0 until meta.conf is verified). */
@@ -215,6 +229,7 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
       throw error;
     }
     for (const declaration of conf.resources) this.#declared.set(declaration.name, { declaration, processed: false });
+    this.#deltaSources = conf.deltaSources;
     const { hasher } = this.options;
     hasher.reset();
     hasher.update(FWUP_UUID_NAMESPACE);
@@ -263,10 +278,27 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     }
     declared.processed = true;
     const expected = declared.declaration.dataLength;
+    this.#currentDelta = undefined;
     if (entry.sizeKnown && entry.headerUncompressedSize !== expected) {
-      // fwup -V would take this for an xdelta3 patch and only check its header; deltas cannot be
-      // verified without the old image, so they are refused here.
-      throw new FirmwareVerificationError('NH_FW_LENGTH_MISMATCH', `ZIP local header length mismatch for ${name}`);
+      // fwup takes this for an xdelta3 patch. Its output cannot be proven without the old image, so
+      // it is accepted only for an applier that proves it (fwup) and only where meta.conf declares
+      // the delta source; otherwise it is refused with a message naming the delta.
+      const task = this.options.deltaTask;
+      const delta = new DeltaEntryCheck(
+        {
+          name,
+          archivePath: entry.name,
+          patchLength: entry.headerUncompressedSize,
+          targetLength: expected,
+          targetBlake2b256: declared.declaration.blake2b256,
+          sparse: declared.declaration.lengths.length > 1,
+          sources: (this.#deltaSources.get(name) ?? []).filter((s) => task === undefined || s.task.startsWith(task)),
+        },
+        this.options.allowDeltaResources === true,
+        task,
+      );
+      this.#currentDelta = delta;
+      return (data) => delta.push(data);
     }
     const { hasher } = this.options;
     hasher.reset();
@@ -284,6 +316,12 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
   #resourceEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): void {
     const name = archivePathToResourceName(entry.name);
     if (name === '') return;
+    if (this.#currentDelta !== undefined) {
+      const delta = this.#currentDelta;
+      this.#currentDelta = undefined;
+      this.#verifiedDeltas.push(delta.end());
+      return;
+    }
     const declaration = this.#declared.get(name)!.declaration;
     if (totals.uncompressedSize !== declaration.dataLength) {
       throw new FirmwareVerificationError('NH_FW_LENGTH_MISMATCH', `ZIP data length mismatch for ${name}`);

@@ -1,6 +1,7 @@
 import { createBlake2b256 } from './blake2b.js';
 import { firmwareChunks, type FirmwareInput } from './byte-source.js';
-import { FirmwareArchiveCheck, type FirmwareResource } from './firmware-archive-checker.js';
+import { FirmwareArchiveCheck, type FirmwareArchiveCheckOptions, type FirmwareResource } from './firmware-archive-checker.js';
+import type { FirmwareDeltaResource } from './delta-resource.js';
 import type { FirmwareMetadata } from './firmware-metadata.js';
 import { parsePublicKey } from './public-key.js';
 import { trustedKey } from './signature.js';
@@ -13,6 +14,8 @@ export type { FirmwareVerificationCode } from './verification-error.js';
 export { FirmwareVerificationError } from './verification-error.js';
 export type { FirmwareMetadata } from './firmware-metadata.js';
 export type { FirmwareResource } from './firmware-archive-checker.js';
+export type { FirmwareDeltaResource } from './delta-resource.js';
+export type { MetaConfDeltaSource } from './meta-conf-delta.js';
 
 /**
  * Outcome of {@link FirmwareVerifier.verify}.
@@ -25,8 +28,14 @@ export type VerificationResult =
       valid: true;
       /** Its metadata (like `fwup -m`). */
       metadata: FirmwareMetadata;
-      /** Every resource, verified. */
+      /** Every full resource, verified (length and BLAKE2b-256). */
       resources: FirmwareResource[];
+      /**
+       * Delta resources (VCDIFF patches; only with `allowDeltaResources`): structure and declared
+       * delta source checked; their patched output is proven by the applier (fwup) against
+       * `targetLength` / `targetBlake2b256`. Empty for a full firmware.
+       */
+      deltaResources: FirmwareDeltaResource[];
     }
   | {
       /** The archive was rejected. */
@@ -51,6 +60,17 @@ export interface FirmwareVerifierOptions {
   publicKeys: ReadonlyArray<string | Uint8Array>;
   /** fwup version that `require-fwup-version` in meta.conf is checked against. */
   fwupVersion?: string;
+  /**
+   * Accept NervesHub delta firmware: a resource whose zip size differs from meta.conf's `length`
+   * is then taken as a VCDIFF patch, if meta.conf declares a delta source for it
+   * (`delta-source-raw-offset`/`-count` or `delta-source-fat-offset`/`-path` in its `on-resource`).
+   * Its structure is checked, but its patched output cannot be proven without the old image: set
+   * this only when the bytes go to an applier that proves it (fwup does). Default `false`: such a
+   * resource is refused (`NH_FW_LENGTH_MISMATCH`, "delta firmware needs fwup or a delta source").
+   */
+  allowDeltaResources?: boolean;
+  /** With {@link allowDeltaResources}: the fwup task prefix that must declare the delta source (default: any task). */
+  deltaTask?: string;
 }
 
 /** Defaults of {@link FirmwareVerifier}. */
@@ -82,6 +102,7 @@ function labelOf(input: FirmwareInput): string {
 export class FirmwareVerifier {
   readonly #keys: TrustedKey[];
   readonly #fwupVersion: string;
+  readonly #deltaOptions: Pick<FirmwareArchiveCheckOptions, 'allowDeltaResources' | 'deltaTask'>;
 
   /**
    * @throws NervesHubError `NH_INVALID_OPTIONS` when a key cannot be parsed (fwup: "Error decoding public key")
@@ -99,6 +120,10 @@ export class FirmwareVerifier {
       }
     });
     this.#fwupVersion = options.fwupVersion ?? FIRMWARE_VERIFIER_DEFAULTS.fwupVersion;
+    this.#deltaOptions = {
+      allowDeltaResources: options.allowDeltaResources === true,
+      ...(typeof options.deltaTask === 'string' ? { deltaTask: options.deltaTask } : {}),
+    };
   }
 
   /**
@@ -119,6 +144,7 @@ export class FirmwareVerifier {
       label: labelOf(input),
       fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
+      ...this.#deltaOptions,
     });
     try {
       for await (const chunk of firmwareChunks(input, signal, true)) {
@@ -127,7 +153,7 @@ export class FirmwareVerifier {
       }
       signal?.throwIfAborted();
       await check.finish();
-      return { valid: true, metadata: check.metadata!, resources: check.resources };
+      return { valid: true, metadata: check.metadata!, resources: check.resources, deltaResources: check.deltaResources };
     } catch (error) {
       if (error instanceof FirmwareVerificationError && !signal?.aborted) {
         return { valid: false, code: error.code, message: error.message };
@@ -171,6 +197,7 @@ export class FirmwareVerifier {
       label: 'the archive',
       fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
+      ...this.#deltaOptions,
       ...(onMetadata ? { onMetadata: (metadata) => onMetadata.call(options, metadata) } : {}),
     });
     const pending: Uint8Array[] = [];

@@ -24,7 +24,35 @@ export interface FirmwareTask {
   onError?: readonly FwupCall[];
   /** Per-resource calls, in order, e.g. `{ 'rootfs.img': [['raw_write', 0]] }`. */
   onResource?: Readonly<Record<string, readonly FwupCall[]>>;
+  /**
+   * Delta sources per resource (written into its `on-resource` before the calls, like fwup):
+   * `{ rawOffset, rawCount }` → `delta-source-raw-offset`/`-count`, `{ fatOffset, fatPath }` →
+   * `delta-source-fat-offset`/`-path`. Only firmware that declares them can be updated by a delta.
+   */
+  deltaSources?: Readonly<Record<string, FirmwareTaskDeltaSource>>;
 }
+
+/**
+ * A delta source of one `on-resource` (block offsets and counts in 512-byte blocks, as in fwup.conf).
+ *
+ * @example
+ * ```ts
+ * const rootfs: FirmwareTaskDeltaSource = { rawOffset: 2048, rawCount: 4096 };
+ * ```
+ */
+export type FirmwareTaskDeltaSource =
+  | {
+      /** `delta-source-raw-offset`: first block of the old copy. */
+      rawOffset: number;
+      /** `delta-source-raw-count`: its number of blocks. */
+      rawCount: number;
+    }
+  | {
+      /** `delta-source-fat-offset`: block offset of the FAT file system holding the old copy. */
+      fatOffset: number;
+      /** `delta-source-fat-path`: the old copy's path in it. */
+      fatPath: string;
+    };
 
 /**
  * The `meta-*` and top-level options fwup writes to meta.conf.
@@ -126,7 +154,11 @@ export function formatMetaConf(
     body += section('on-finish', funlist('funlist', task.onFinish ?? []));
     body += section('on-error', funlist('funlist', task.onError ?? []));
     for (const [resource, calls] of Object.entries(task.onResource ?? {})) {
-      body += section(`on-resource "${resource}"`, funlist('funlist', calls));
+      const delta = task.deltaSources?.[resource];
+      let options = '';
+      if (delta !== undefined && 'rawOffset' in delta) options = `delta-source-raw-offset=${delta.rawOffset}\ndelta-source-raw-count=${delta.rawCount}\n`;
+      else if (delta !== undefined) options = `delta-source-fat-offset=${delta.fatOffset}\ndelta-source-fat-path=${fwupQuote(delta.fatPath)}\n`;
+      body += section(`on-resource "${resource}"`, options + funlist('funlist', calls));
     }
     out += section(`task "${task.name}"`, body, true);
   }

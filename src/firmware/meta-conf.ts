@@ -1,5 +1,6 @@
 import { ConfFloatError, parseConfLength } from './meta-conf-float.js';
 import { MetaConfSectionError, checkMetaConfSections, taskResourceReferences } from './meta-conf-sections.js';
+import { readDeltaSources, type MetaConfDeltaSource } from './meta-conf-delta.js';
 import { parseConf, ConfSyntaxError, type ConfStatement } from './meta-conf-syntax.js';
 
 /** A `file-resource` declared in meta.conf. */
@@ -20,6 +21,8 @@ export interface MetaConf {
   requireFwupVersion: string | undefined;
   /** Declared resources in declaration order. */
   resources: MetaConfResource[];
+  /** Delta sources declared in tasks' `on-resource` sections, by resource name. */
+  deltaSources: Map<string, MetaConfDeltaSource[]>;
 }
 
 /** Raised when meta.conf would not load in fwup ("Unexpected error parsing meta.conf"). */
@@ -196,5 +199,5 @@ export function readMetaConf(text: string, fwupVersion: string): MetaConf {
       throw new MetaConfError(`fwup version '${requireFwupVersion}' required. This is fwup version '${fwupVersion}'.`);
     }
   }
-  return { meta, requireFwupVersion, resources };
+  return { meta, requireFwupVersion, resources, deltaSources: readDeltaSources(statements) };
 }

@@ -13,7 +13,8 @@ export type FirmwareVerificationCode =
   | 'NH_FW_LENGTH_MISMATCH'
   | 'NH_FW_MISSING_RESOURCE'
   | 'NH_FW_UNEXPECTED_ENTRY'
-  | 'NH_FW_MALFORMED';
+  | 'NH_FW_MALFORMED'
+  | 'NH_FW_BAD_DELTA';
 
 /**
  * Thrown by {@link FirmwareVerifier.passThrough} (and used internally by `verify`) when an archive

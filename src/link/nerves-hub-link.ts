@@ -90,6 +90,9 @@ export type UpdateOutcomeListener = (outcome: UpdateOutcome) => void;
  *   hook is logged and never wedges anything);
  * - after every join, `report_network_interface` with the connection's interface, which `started`
  *   also carries (`downloader_network_interface`), as nerves_hub_link ≥ 2.11 does;
+ * - join param `fwup_version` (which makes NervesHub send delta firmware) only while
+ *   `updates.deltaCapability.canApplyDeltas`: the applier proves delta output (fwup) or a delta
+ *   source is configured; otherwise it is left out (also from `extraJoinParams`) and logged once;
  * - join params `currently_downloading_uuid` ← the manager; `meta.firmware_validated` and
  *   `firmware_auto_revert_detected` ← the client (async answers are cached and refreshed at every join);
  * - `reconnectBackoff` ← the client (the answer of the previous cycle is used; refreshed at every disconnect);
@@ -131,6 +134,7 @@ export class NervesHubLink {
   #autoRevert = false;
   #backoff: number[] | undefined;
   #resumed = false;
+  #warnedNoDeltas = false;
   #started = false;
   #stopped = false;
   readonly #stopController = new AbortController();
@@ -143,9 +147,22 @@ export class NervesHubLink {
     this.#hooks = guardUpdateClient(options.client, { timeoutMs: callbackTimeoutMs, logger: this.#logger, signal: this.#stopController.signal });
     // The socket needs the manager's in-flight UUID and the manager needs the socket: late-bound.
     const late: { updates?: UpdateManager } = {};
+    const { fwupVersion, extraJoinParams } = options.socket;
     this.socket = new NervesHubSocket({
       reportNetworkInterface: true,
       ...options.socket,
+      // fwup_version makes NervesHub send deltas: report it only while the device can take them.
+      ...(fwupVersion !== undefined ? { fwupVersion: () => this.#advertisedFwupVersion(fwupVersion) } : {}),
+      ...(extraJoinParams !== undefined
+        ? {
+            extraJoinParams: () => {
+              const extra = extraJoinParams();
+              if (this.updates.deltaCapability.canApplyDeltas || typeof extra !== 'object' || extra === null || !('fwup_version' in extra)) return extra;
+              const { fwup_version: _dropped, ...rest } = extra;
+              return rest;
+            },
+          }
+        : {}),
       logger: this.#logger,
       currentlyDownloadingUuid: () => late.updates?.currentlyDownloadingUuid ?? null,
       firmwareValidated: () => {
@@ -324,6 +341,18 @@ export class NervesHubLink {
   async sendFile(path: string): Promise<void> {
     if (!this.remoteConsole) throw new NervesHubError('NH_CONSOLE_NOT_JOINED', 'sendFile: the remote console is off (set the console option)');
     await this.remoteConsole.sendFile(path);
+  }
+
+  /** The configured fwup version, or '' (not reported) while the device cannot take deltas. */
+  async #advertisedFwupVersion(configured: string | (() => string | Promise<string>)): Promise<string> {
+    const capability = this.updates.deltaCapability;
+    if (!capability.canApplyDeltas) {
+      if (!this.#warnedNoDeltas) safeLog(this.#logger, 'info', 'fwup_version not reported, so NervesHub sends full firmware', { reason: capability.reason });
+      this.#warnedNoDeltas = true;
+      return '';
+    }
+    this.#warnedNoDeltas = false;
+    return typeof configured === 'function' ? configured() : configured;
   }
 
   /** Resumes an interrupted cached download once, as soon as the device is joined and has keys. */

@@ -119,7 +119,8 @@ export class AttemptPreparer {
       this.firmware = meta;
       const v = this.#o.fwupVersion;
       const version = typeof v === 'function' ? await v() : v;
-      if (version !== undefined) this.fwupVersion = String(version).trim();
+      // an empty answer means "do not report one" (e.g. fwup missing, or no delta support)
+      if (version !== undefined) this.fwupVersion = String(version).trim() || undefined;
     } catch (error) {
       if (this.firmware) {
         this.#warn('firmware metadata callback failed; using the last value', { error: errorText(error) });

@@ -8,7 +8,7 @@ import { formatMetaConf, type FirmwareMetaOptions, type FirmwareTask } from '../
 import { ZipStreamWriter } from '../firmware/zip-stream-writer.js';
 import { invalidOptions } from '../errors.js';
 
-export type { FirmwareMetaOptions, FirmwareTask, FwupCall } from '../firmware/meta-conf-writer.js';
+export type { FirmwareMetaOptions, FirmwareTask, FirmwareTaskDeltaSource, FwupCall } from '../firmware/meta-conf-writer.js';
 
 /** A resource's content: bytes, or a file read twice (hash pass, then write pass) for big ones. */
 export type FirmwareResourceSource =

@@ -17,6 +17,7 @@ export type {
   FirmwareResourceSource,
   FirmwareMetaOptions,
   FirmwareTask,
+  FirmwareTaskDeltaSource,
   FwupCall,
 } from './create-firmware.js';
 

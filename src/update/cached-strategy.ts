@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NervesHubError, isNervesHubError, invalidOptions } from '../errors.js';
 import { safeLog } from '../logging/logger.js';
@@ -16,17 +16,17 @@ export const CACHED_STRATEGY_DEFAULTS = Object.freeze({
 });
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const CACHE_FILE = /\.fw(\.partial)?$/;
+const CACHE_FILE = /\.fw(\.partial|\.download\.json)?$/;
 
 /** File-name stem for a firmware UUID (the UUID itself when it is a safe name, else its SHA-256). */
 export function cacheStem(uuid: string): string {
   return SAFE_NAME.test(uuid) ? uuid : createHash('sha256').update(uuid).digest('hex');
 }
 
-/** Paths of one firmware in the cache directory. */
-export function cachePaths(cacheDir: string, uuid: string): { partial: string; complete: string } {
+/** Paths of one firmware in the cache directory (`identity`: which file of that firmware they hold). */
+export function cachePaths(cacheDir: string, uuid: string): { partial: string; complete: string; identity: string } {
   const complete = join(cacheDir, `${cacheStem(uuid)}.fw`);
-  return { partial: `${complete}.partial`, complete };
+  return { partial: `${complete}.partial`, complete, identity: `${complete}.download.json` };
 }
 
 async function sizeOf(path: string): Promise<number | null> {
@@ -45,13 +45,50 @@ async function removeQuietly(path: string): Promise<void> {
 /** Deletes cached firmware files (`*.fw`, `*.fw.partial`) of other UUIDs; other files are left alone. */
 async function pruneOtherFirmware(cacheDir: string, keepStem: string): Promise<void> {
   for (const name of await readdir(cacheDir)) {
-    if (!CACHE_FILE.test(name) || name === `${keepStem}.fw` || name === `${keepStem}.fw.partial`) continue;
+    if (!CACHE_FILE.test(name) || [`${keepStem}.fw`, `${keepStem}.fw.partial`, `${keepStem}.fw.download.json`].includes(name)) continue;
     await removeQuietly(join(cacheDir, name));
   }
 }
 
 function readCachedFile(path: string, signal: AbortSignal): AsyncIterable<Uint8Array> {
   return createReadStream(path, { highWaterMark: CACHED_STRATEGY_DEFAULTS.readChunkBytes, signal }) as AsyncIterable<Uint8Array>;
+}
+
+/**
+ * Which file of a firmware the cache holds. One target UUID may come as a full firmware or as a
+ * NervesHub delta (whose `size` and checksum describe the delta file): bytes of one must never be
+ * resumed into, or verified as, the other.
+ */
+function downloadIdentity(ctx: StrategyContext): { size: number | null; checksum: string | null } {
+  return { size: ctx.info.size ?? null, checksum: ctx.info.checksum ?? null };
+}
+
+/** Same file unless a value known on both sides differs (a server may add a checksum on a re-offer). */
+function sameDownload(stored: unknown, wanted: { size: number | null; checksum: string | null }): boolean {
+  if (typeof stored !== 'object' || stored === null) return false;
+  const { size, checksum } = stored as { size?: unknown; checksum?: unknown };
+  const differs = (a: unknown, b: unknown): boolean => a !== null && a !== undefined && b !== null && a !== b;
+  return !differs(size, wanted.size) && !differs(checksum, wanted.checksum);
+}
+
+/** Drops cached bytes of the same UUID that belong to another file (delta vs full); records this one. */
+async function claimCache(ctx: StrategyContext, paths: { partial: string; complete: string; identity: string }): Promise<void> {
+  const wanted = downloadIdentity(ctx);
+  const text = await readFile(paths.identity, 'utf8').catch(() => null);
+  let stored: unknown;
+  try {
+    stored = text === null ? null : JSON.parse(text);
+  } catch {
+    stored = null;
+  }
+  const cached = (await sizeOf(paths.partial)) !== null || (await sizeOf(paths.complete)) !== null;
+  // cached bytes without a record predate it: kept (their checksums and the verifier still apply)
+  if (cached && text !== null && !sameDownload(stored, wanted)) {
+    safeLog(ctx.logger, 'info', 'the cached bytes of this firmware belong to another file (full vs delta); starting over', { uuid: ctx.info.firmwareMeta.uuid });
+    await removeQuietly(paths.partial);
+    await removeQuietly(paths.complete);
+  }
+  await writeFile(paths.identity, JSON.stringify(wanted), { mode: 0o600 });
 }
 
 /**
@@ -209,8 +246,15 @@ export function cachedStrategy(options: { cacheDir: string }): UpdateStrategy {
     await mkdir(cacheDir, { recursive: true, mode: 0o700 });
     await pruneOtherFirmware(cacheDir, cacheStem(uuid));
     const paths = cachePaths(cacheDir, uuid);
+    await claimCache(ctx, paths);
     if ((await sizeOf(paths.complete)) === null) {
-      await downloadToCache(ctx, paths);
+      try {
+        await downloadToCache(ctx, paths);
+      } catch (error) {
+        // nothing left to resume: no record either
+        if (((await sizeOf(paths.partial)) ?? 0) === 0) await removeQuietly(paths.identity);
+        throw error;
+      }
     } else {
       safeLog(ctx.logger, 'info', 'firmware already in the cache; verifying it again', { uuid });
     }
@@ -220,7 +264,10 @@ export function cachedStrategy(options: { cacheDir: string }): UpdateStrategy {
     try {
       await verifyCachedFile(ctx, paths.complete);
     } catch (error) {
-      if (!ctx.signal.aborted) await removeQuietly(paths.complete);
+      if (!ctx.signal.aborted) {
+        await removeQuietly(paths.complete);
+        await removeQuietly(paths.identity);
+      }
       throw error;
     }
 
@@ -235,6 +282,7 @@ export function cachedStrategy(options: { cacheDir: string }): UpdateStrategy {
       onMessage: (message) => ctx.onApplyMessage(message),
     });
     await removeQuietly(paths.complete);
+    await removeQuietly(paths.identity);
   };
   return Object.freeze({ name: 'cached', resumable: true, downloadsBeforeApply: true, run });
 }

@@ -55,4 +55,20 @@ export interface FirmwareApplier {
    * applier receives the verified full archive. `FileApplier` returns its current file.
    */
   deltaSource?(): DeltaSource | undefined;
+  /**
+   * `true` when this applier takes NervesHub delta firmware (VCDIFF patches inside the signed
+   * archive) and itself proves every patched resource's length and BLAKE2b-256 against the signed
+   * meta.conf before the update can complete, as fwup does. Only then does the verifier let delta
+   * resources through to it (after proving everything provable without the old image), and only
+   * then (or with a delta source configured) does the device tell NervesHub it can take deltas.
+   * Absent or `false`: delta firmware is refused before any byte reaches the applier.
+   */
+  readonly verifiesDeltaOutput?: boolean;
+  /**
+   * The fwup task (prefix, like `fwup --task`) this applier runs. With {@link verifiesDeltaOutput},
+   * a delta resource is accepted only when an `on-resource` of a task with this prefix declares its
+   * delta source (`delta-source-raw-offset`/`-count` or `delta-source-fat-offset`/`-path`).
+   * Absent: any task may declare it.
+   */
+  readonly deltaTask?: string;
 }

@@ -6,7 +6,7 @@ import type { DeltaSource } from '../delta/delta-source.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import type { Clock } from './progress-throttle.js';
 import type { UpdateClient } from './update-client.js';
-import type { FirmwareDownloadSource, FirmwareStreamVerifier } from './update-ports.js';
+import type { FirmwareDownloadSource, FirmwareStreamVerifier, VerifierDeltaOptions } from './update-ports.js';
 import type { BuiltInStrategyName, UpdateStrategy } from './update-strategy.js';
 import { streamingStrategy } from './streaming-strategy.js';
 import { cachedStrategy } from './cached-strategy.js';
@@ -60,8 +60,12 @@ export interface UpdateManagerOptions {
    * (`NH_DOWNLOAD_INSECURE_URL`) before anything is downloaded or written.
    */
   allowInsecureHttpDownloadsForTesting?: boolean;
-  /** Builds the verifier for one update; default `new FirmwareVerifier({ publicKeys })`. */
-  createVerifier?: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
+  /**
+   * Builds the verifier for one update; default `new FirmwareVerifier({ publicKeys, ...delta })`.
+   * `delta.allowDeltaResources` is true only for an applier with `verifiesDeltaOutput` (fwup); a
+   * verifier that ignores it refuses delta firmware, which is safe.
+   */
+  createVerifier?: (publicKeys: readonly string[], delta: VerifierDeltaOptions) => FirmwareStreamVerifier;
   /**
    * How updates run: an {@link UpdateStrategy} (`streamingStrategy()`, `cachedStrategy({ cacheDir })`
    * or your own), or the shorthand `'streaming'` (default) / `'cached'` (with {@link cacheDir}).

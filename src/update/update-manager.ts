@@ -13,6 +13,8 @@ import type { DeltaSource } from '../delta/delta-source.js';
 import { deltaSourceOf } from '../delta/delta-source.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import { withDeltaRebuild } from './delta-rebuild-verifier.js';
+import type { DeltaCapability } from './delta-capability.js';
+import { deltaCapability, verifierDeltaOptions } from './delta-capability.js';
 import type { FwupMessage, UpdateClient, UpdateDecision } from './update-client.js';
 import { guardedCall } from './guarded-call.js';
 import type { GuardedUpdateClient } from './guarded-client.js';
@@ -25,7 +27,7 @@ import { UpdateProgress } from './update-progress.js';
 import type { JournalState, UpdateFailureKind } from './update-journal.js';
 import { UpdateJournal } from './update-journal.js';
 import type { BuiltInStrategyName, UpdateStrategy } from './update-strategy.js';
-import type { FirmwareDownloadSource, FirmwareStreamVerifier } from './update-ports.js';
+import type { FirmwareDownloadSource, FirmwareStreamVerifier, VerifierDeltaOptions } from './update-ports.js';
 import type { UpdateManagerOptions, UpdateManagerSettings, UpdateOutcome } from './update-manager-options.js';
 import { resolveStrategy, resolveUpdateManagerSettings } from './update-manager-options.js';
 import { infoFromPending, localRefusal, pendingFromInfo, recordFailure } from './update-memory.js';
@@ -66,7 +68,7 @@ export class UpdateManager {
   #currentApplier: FirmwareApplier;
   readonly #publicKeys: () => readonly string[];
   readonly #downloader: FirmwareDownloadSource;
-  readonly #createVerifier: (publicKeys: readonly string[]) => FirmwareStreamVerifier;
+  readonly #createVerifier: (publicKeys: readonly string[], delta: VerifierDeltaOptions) => FirmwareStreamVerifier;
   #currentStrategy: UpdateStrategy;
   readonly #strategyDirs: { cacheDir?: string | undefined; stateDir?: string | undefined };
   readonly #journal: UpdateJournal | null;
@@ -100,7 +102,7 @@ export class UpdateManager {
     this.#clock = options.clock ?? monotonicClock;
     this.#allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
     this.#downloader = options.downloader ?? new Downloader({ logger: this.#logger, allowInsecureHttpDownloadsForTesting: this.#allowInsecureHttp });
-    this.#createVerifier = options.createVerifier ?? ((publicKeys) => new FirmwareVerifier({ publicKeys }));
+    this.#createVerifier = options.createVerifier ?? ((publicKeys, delta) => new FirmwareVerifier({ publicKeys, ...delta }));
     this.#networkInterface = options.networkInterface ?? (() => null);
     this.#deltaSource = options.deltaSource;
     this.#settings = resolveUpdateManagerSettings(options);
@@ -145,6 +147,15 @@ export class UpdateManager {
     }
     this.#refuseWhileBusy('setApplier');
     this.#currentApplier = applier;
+  }
+
+  /**
+   * Whether this device can take NervesHub delta firmware right now (its current applier, or a
+   * configured delta source), and why. {@link NervesHubLink} reports `fwup_version` in the join
+   * (which makes NervesHub send deltas) only while this says `canApplyDeltas: true`.
+   */
+  get deltaCapability(): DeltaCapability {
+    return deltaCapability(this.#currentApplier, { hasDeltaSource: this.#hasDeltaSource() });
   }
 
   /** `updating` while an accepted update downloads/applies, else `idle` (nerves_hub_link's `status/0`). */
@@ -344,8 +355,10 @@ export class UpdateManager {
     try {
       // Whatever the downloader: an http URL never reaches a cache file or the applier.
       checkDownloadUrl(info.firmwareUrl, { allowInsecureHttp: this.#allowInsecureHttp });
+      // A delta source rebuilds the full archive before the verifier, which then sees a full firmware;
+      // without one, delta resources pass only to an applier that proves the patched output (fwup).
       const deltaSource = this.#resolveDeltaSource();
-      const plainVerifier = this.#createVerifier(publicKeys); // throws on an undecodable key
+      const plainVerifier = this.#createVerifier(publicKeys, deltaSource === undefined ? verifierDeltaOptions(this.#currentApplier) : { allowDeltaResources: false }); // throws on an undecodable key
       const verifier = deltaSource === undefined ? plainVerifier : withDeltaRebuild(plainVerifier, deltaSource);
       await strategy.run({
         info,

@@ -19,6 +19,22 @@ export interface FirmwareDownloadSource {
 }
 
 /**
+ * How the verifier of one update treats delta firmware, as the `UpdateManager` decides it from
+ * the applier (see `FirmwareApplier.verifiesDeltaOutput`).
+ *
+ * @example
+ * ```ts
+ * const createVerifier = (publicKeys: readonly string[], delta: VerifierDeltaOptions) => new FirmwareVerifier({ publicKeys, ...delta });
+ * ```
+ */
+export interface VerifierDeltaOptions {
+  /** `true` only when the applier proves the patched output of delta resources itself (fwup). */
+  allowDeltaResources: boolean;
+  /** The applier's fwup task prefix, whose `on-resource` must declare each delta's source. */
+  deltaTask?: string;
+}
+
+/**
  * Something that verifies fwup archives (the SDK's `FirmwareVerifier`).
  *
  * @example

@@ -313,3 +313,21 @@ describe('nerves-hub-link doctor', () => {
     }
   });
 });
+
+describe('nerves-hub-link doctor: can this device take delta firmware?', () => {
+  it('a file applier: "deltas no", and the join carries no fwup_version even with fwupVersion configured', async () => {
+    const d = await registeredDevice();
+    const { byName } = await doctorJson(writeConfig(d, { fwupVersion: '1.16.0' }));
+    expect(byName.deltas).toMatchObject({ status: 'pass' });
+    expect(byName.deltas!.detail).toMatch(/^no: delta firmware needs fwup or a delta source/);
+    expect(server.lastJoinParams(d.id!)).not.toHaveProperty('fwup_version');
+  });
+
+  it('fwup: "deltas yes", and the join reports fwup_version', async () => {
+    const d = await registeredDevice();
+    const standin = join(import.meta.dirname, '..', 'fixtures', 'bin', 'fwup');
+    const { byName } = await doctorJson(writeConfig(d, { apply: { type: 'fwup', devicePath: 'device.img', task: 'upgrade', fwupPath: standin } }));
+    expect(byName.deltas!.detail).toMatch(/^yes: the applier \(fwup\) applies delta firmware/);
+    expect(server.lastJoinParams(d.id!)).toMatchObject({ fwup_version: '1.16.0' });
+  });
+});

@@ -87,7 +87,7 @@ describe.skipIf(missing !== undefined)('nerves-hub-link run/doctor with a SoftHS
     const good = await cli(['doctor', '--config', d.configPath, '--json', '--join'], { ...d.token.env, DEVICE_PIN: d.token.pin }).exited;
     const report = JSON.parse(good.stdout) as { ok: boolean; steps: Array<{ name: string; status: string; detail: string; fix?: string; code?: string }> };
     expect(report.steps.map((s) => `${s.name}:${s.status}`)).toEqual(
-      ['config', 'module', 'token', 'pin', 'object', 'engine', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join', 'keys'].map((n) => `${n}:pass`),
+      ['config', 'module', 'token', 'pin', 'object', 'engine', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join', 'keys', 'deltas'].map((n) => `${n}:pass`),
     );
     expect(good.code).toBe(0);
 

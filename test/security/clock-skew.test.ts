@@ -126,6 +126,7 @@ describe('doctor names the clock offset', () => {
       ['auth', 'pass'],
       ['join', 'pass'],
       ['keys', 'pass'],
+      ['deltas', 'pass'],
     ]);
     const auth = steps.find((s) => s.name === 'auth')!;
     // Date has 1 s resolution and the answer takes time to arrive: one second more is possible.

@@ -60,6 +60,8 @@ export const FWUP_APPLIER_DEFAULTS = Object.freeze({
  * ```
  */
 export class FwupApplier implements FirmwareApplier {
+  /** fwup applies delta (xdelta3/VCDIFF) resources and checks each patched output's length and BLAKE2b-256. */
+  readonly verifiesDeltaOutput = true;
   readonly #options: Required<Omit<FwupApplierOptions, 'logger'>> & { logger: Logger };
 
   /** @throws NervesHubError `NH_INVALID_OPTIONS` without `devicePath`. */
@@ -78,6 +80,11 @@ export class FwupApplier implements FirmwareApplier {
       maxPacketBytes: options.maxPacketBytes ?? d.maxPacketBytes,
       logger: options.logger ?? silentLogger,
     };
+  }
+
+  /** The fwup task prefix it runs (`--task`); delta resources must declare their source in such a task. */
+  get deltaTask(): string {
+    return this.#options.task;
   }
 
   /** The fwup command line for `publicKeys` (reads the archive from framed stdin). */
