@@ -13,7 +13,7 @@ try {
   const [info] = JSON.parse(out);
   const files = info.files.map((f) => f.path);
   const forbidden = files.filter((f) => /^(test|bench|examples|scripts|src|\.ci)\//.test(f) || /fixtures|\.fw$|\.priv$/.test(f));
-  const required = ['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing.js', 'dist/pkcs11.js', 'dist/pkcs11.cjs', 'dist/pkcs11.d.ts', 'dist/atecc508a.js', 'dist/atecc508a.cjs', 'dist/atecc508a.d.ts', 'dist/cli.js'];
+  const required = ['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing.js', 'dist/pkcs11.js', 'dist/pkcs11.cjs', 'dist/pkcs11.d.ts', 'dist/atecc508a.js', 'dist/atecc508a.cjs', 'dist/atecc508a.d.ts', 'dist/provisioning.js', 'dist/provisioning.cjs', 'dist/provisioning.d.ts', 'dist/cli.js'];
   const missing = required.filter((f) => !files.includes(f));
   console.log(`tarball ${info.filename}: ${files.length} files, ${info.size} bytes packed, ${info.unpackedSize} bytes unpacked`);
   if (forbidden.length) {
