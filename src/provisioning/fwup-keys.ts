@@ -154,12 +154,15 @@ export async function createFwupKeyFiles(name: string): Promise<FwupKeyFiles> {
  * ```
  */
 export async function readFwupPrivateKey(path: string): Promise<Uint8Array> {
-  const bytes = await readPrivateFile(path, 'fwup private key');
-  try {
-    return decodeFwupPrivateKey(bytes);
-  } catch (error) {
-    throw new NervesHubError('NH_PROV_KEY_INVALID', `'${path}': ${(error as Error).message}`);
-  }
+  let key: Uint8Array | undefined;
+  await readPrivateFile(path, 'fwup private key', (bytes) => {
+    try {
+      key = decodeFwupPrivateKey(bytes);
+    } catch (error) {
+      throw new NervesHubError('NH_PROV_KEY_INVALID', `'${path}': ${(error as Error).message}`);
+    }
+  });
+  return key!;
 }
 
 /**

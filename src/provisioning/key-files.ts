@@ -42,21 +42,26 @@ export async function ensureAbsent(paths: readonly string[]): Promise<void> {
 
 /**
  * Reads a private key file after checking that only its owner can read it (like ssh does).
+ * `inspect` sees the bytes before the mode check, so a wrong kind of file (a public key) is
+ * reported as such rather than as a permissions problem.
  * @throws NervesHubError `NH_PROV_KEY_PERMISSIONS` for a group/other-readable file, `NH_PROV_KEY_INVALID` when unreadable.
  * @internal
  */
-export async function readPrivateFile(path: string, what: string): Promise<Buffer> {
+export async function readPrivateFile(path: string, what: string, inspect?: (bytes: Buffer) => void): Promise<Buffer> {
   let info;
+  let bytes: Buffer;
   try {
     info = await stat(path);
+    bytes = await readFile(path);
   } catch (error) {
     throw new NervesHubError('NH_PROV_KEY_INVALID', `cannot read the ${what} '${path}' (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
   }
+  inspect?.(bytes);
   if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
     throw new NervesHubError(
       'NH_PROV_KEY_PERMISSIONS',
       `the ${what} '${path}' is readable by others (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')}): run 'chmod 600 ${path}' and keep it private`,
     );
   }
-  return readFile(path);
+  return bytes;
 }
