@@ -7,6 +7,7 @@ export default defineConfig({
     // (no build needed). tsconfig.json `paths` does the same for tsc and tsx.
     alias: [
       { find: /^nerves-hub-link\/testing$/, replacement: fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)) },
+      { find: /^nerves-hub-link\/(pkcs11|atecc508a|provisioning)$/, replacement: fileURLToPath(new URL('./src/$1/index.ts', import.meta.url)) },
       { find: /^nerves-hub-link\/advanced$/, replacement: fileURLToPath(new URL('./src/advanced/index.ts', import.meta.url)) },
       { find: /^nerves-hub-link$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
     ],

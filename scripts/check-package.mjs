@@ -31,7 +31,7 @@ try {
   const files = info.files.map((f) => f.path);
   // docs/*.md and examples/ ship so that the README's relative links work from the package.
   const forbidden = files.filter((f) => /^(test|bench|scripts|src|\.ci|docs\/api)\//.test(f) || /fixtures|\.fw$|\.priv$/.test(f));
-  const required = ['package.json', 'README.md', 'CHANGELOG.md', 'docs/errors.md', 'examples/README.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing.js', 'dist/advanced.js', 'dist/advanced.cjs', 'dist/advanced.d.ts', 'dist/advanced.d.cts', 'dist/pkcs11.js', 'dist/pkcs11.cjs', 'dist/pkcs11.d.ts', 'dist/atecc508a.js', 'dist/atecc508a.cjs', 'dist/atecc508a.d.ts', 'dist/cli.js'];
+  const required = ['package.json', 'README.md', 'CHANGELOG.md', 'docs/errors.md', 'examples/README.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing.js', 'dist/advanced.js', 'dist/advanced.cjs', 'dist/advanced.d.ts', 'dist/advanced.d.cts', 'dist/pkcs11.js', 'dist/pkcs11.cjs', 'dist/pkcs11.d.ts', 'dist/atecc508a.js', 'dist/atecc508a.cjs', 'dist/atecc508a.d.ts', 'dist/provisioning.js', 'dist/provisioning.cjs', 'dist/provisioning.d.ts', 'dist/cli.js'];
   const missing = required.filter((f) => !files.includes(f));
   const brokenLinks = readmeLinkTargets().filter((target) => !files.includes(target) && !files.some((f) => f.startsWith(`${target}/`)));
   if (brokenLinks.length) {

@@ -64,7 +64,7 @@ export async function readPin(source: PinSource, signal?: AbortSignal): Promise<
  * libp11 prints the key URI to stderr when it fails, so a `pin-value` in it would leak the PIN.
  * @internal
  */
-export async function withPinFile<T>(pin: string, fn: (file: string) => T): Promise<T> {
+export async function withPinFile<T>(pin: string, fn: (file: string) => T | Promise<T>): Promise<T> {
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   let dir: string;
   try {
@@ -75,7 +75,8 @@ export async function withPinFile<T>(pin: string, fn: (file: string) => T): Prom
   try {
     const file = join(dir, 'pin');
     await writeFile(file, pin, { mode: 0o600, flag: 'wx' });
-    return fn(file);
+    // awaited, so an asynchronous `fn` (a child process) still finds the file
+    return await fn(file);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

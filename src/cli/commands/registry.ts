@@ -16,4 +16,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.freeze({
   run: { summary: 'run the SDK as a standalone update agent (--config device.json)', load: () => import('./run.js') },
   doctor: { summary: 'check step by step that the device can reach NervesHub', load: () => import('./doctor.js') },
   demo: { summary: 'a complete firmware update on this machine, in seconds', load: () => import('./demo.js') },
+  keys: { summary: 'create or show fwup firmware signing keys (like fwup -g)', load: () => import('./keys.js') },
+  firmware: { summary: 'sign a firmware archive (.fw) like fwup -S', load: () => import('./firmware.js') },
+  cert: { summary: 'create a signer CA, device certificates, or a CSR for a key in an HSM', load: () => import('./cert.js') },
 });
