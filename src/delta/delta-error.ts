@@ -37,6 +37,7 @@ export class DeltaError extends NervesHubError {
    * @param message - what went wrong (no secrets: offsets and sizes only)
    * @param options - `cause`: the underlying error
    */
+  /** A delta failure with its stable `code`; `cause` keeps the underlying error. */
   constructor(code: DeltaErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'DeltaError';

@@ -42,7 +42,12 @@ export type DeltaSourceOpener = (request: DeltaSourceRequest) => DeltaSourceFile
  * const deltaSource: DeltaSource = { archivePath: '/data/firmware/current.fw' };
  * ```
  */
-export type DeltaSource = { archivePath: string } | DeltaSourceOpener;
+export type DeltaSource =
+  | {
+      /** The firmware archive (.fw) installed now. */
+      archivePath: string;
+    }
+  | DeltaSourceOpener;
 
 /**
  * The delta source in force for an applier: the explicit one, else the applier's own

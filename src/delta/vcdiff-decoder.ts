@@ -3,6 +3,7 @@ import type { DeltaSourceFile } from './delta-source.js';
 import { SourceBlockCache } from './source-block-cache.js';
 import { executeWindow } from './vcdiff-execute.js';
 import { VcdiffStreamParser } from './vcdiff-stream-parser.js';
+import { invalidOptions } from '../errors.js';
 
 /** Defaults of {@link VcdiffDecoderOptions}. */
 export const VCDIFF_DECODER_DEFAULTS = Object.freeze({
@@ -53,9 +54,12 @@ export class VcdiffDecoder {
   readonly #cache: SourceBlockCache;
   #produced = 0;
 
-  /** @throws RangeError for a bad `outputBytes`/`maxWindowBytes` */
   readonly #options: VcdiffDecoderOptions;
 
+  /**
+   * A decoder reading copies from `source`, with window and output limits from `options`.
+   * @throws NervesHubError `NH_INVALID_OPTIONS` for a bad `outputBytes`/`maxWindowBytes`.
+   */
   constructor(
     source: DeltaSourceFile,
     options: VcdiffDecoderOptions,
@@ -63,7 +67,7 @@ export class VcdiffDecoder {
     this.#options = options;
     const maxWindowBytes = options.maxWindowBytes ?? VCDIFF_DECODER_DEFAULTS.maxWindowBytes;
     for (const [name, value] of [['outputBytes', options.outputBytes], ['maxWindowBytes', maxWindowBytes]] as const) {
-      if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`VcdiffDecoder: ${name} must be a non-negative integer`);
+      if (!Number.isSafeInteger(value) || value < 0) throw invalidOptions(`VcdiffDecoder: ${name} must be a non-negative integer`);
     }
     this.#parser = new VcdiffStreamParser({ maxWindowBytes, maxOutputBytes: options.outputBytes, sourceSize: source.size });
     this.#cache = new SourceBlockCache(source);

@@ -151,7 +151,7 @@ export class UpdateManager {
 
   /**
    * Whether this device can take NervesHub delta firmware right now (its current applier, or a
-   * configured delta source), and why. {@link NervesHubLink} reports `fwup_version` in the join
+   * configured delta source), and why. `NervesHubLink` reports `fwup_version` in the join
    * (which makes NervesHub send deltas) only while this says `canApplyDeltas: true`.
    */
   get deltaCapability(): DeltaCapability {
