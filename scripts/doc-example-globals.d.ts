@@ -3,9 +3,10 @@
 // Each example is its own module, so an example that declares one of these names shadows it.
 import type { ChildProcess, execFileSync as nodeExecFileSync } from 'node:child_process';
 import type { readFileSync as nodeReadFileSync } from 'node:fs';
-import type { FileHandle, readFile as nodeReadFile, unlink as nodeUnlink } from 'node:fs/promises';
+import type { FileHandle, readFile as nodeReadFile, rm as nodeRm, unlink as nodeUnlink } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { expect as vitestExpect } from 'vitest';
+import type { ArchiveClient, ArchiveManager } from '../src/archives/archive-manager.js';
 import type { Atecc508a } from '../src/atecc508a/atecc508a.js';
 import type { I2cTransport } from '../src/atecc508a/i2c-transport.js';
 import type { I2cBusHandle, I2cBusModule } from '../src/atecc508a/linux-i2c.js';
@@ -13,6 +14,7 @@ import type { CertificateProvider } from '../src/auth/certificate-provider.js';
 import type { Downloader } from '../src/download/downloader.js';
 import type { FirmwareVerifier } from '../src/firmware/firmware-verifier.js';
 import type { VerificationResult } from '../src/firmware/firmware-metadata.js';
+import type { NervesHubLink } from '../src/link/nerves-hub-link.js';
 import type { Logger } from '../src/logging/logger.js';
 import type { WireFirmwareMeta } from '../src/protocol/wire-firmware-meta.js';
 import type { UpdateInfo } from '../src/protocol/update-info.js';
@@ -34,12 +36,15 @@ declare global {
   const readFileSync: typeof nodeReadFileSync;
   const readFile: typeof nodeReadFile;
   const unlink: typeof nodeUnlink;
+  const rm: typeof nodeRm;
   const execFileSync: typeof nodeExecFileSync;
   /** vitest's `expect`, in the testing examples. */
   const expect: typeof vitestExpect;
 
   // --- connections and parts an example works with ---
   const url: string;
+  /** A started link. */
+  const link: NervesHubLink;
   const socket: NervesHubSocket;
   const server: NervesHubTestServer;
   const ca: TestCertificateAuthority;
@@ -51,6 +56,13 @@ declare global {
   const journal: UpdateJournal;
   const client: UpdateClient;
   const applier: FirmwareApplier;
+  /** The applier to use from the next update on. */
+  const nextApplier: FirmwareApplier;
+  const archives: ArchiveManager;
+  /** The app's side of archives (`client` is the app's `UpdateClient`). */
+  const archiveClient: ArchiveClient;
+  /** The directory an example writes to. */
+  const dir: string;
   const provider: CertificateProvider;
   const reporter: UpdateReporter;
   const decoder: FwupFramingDecoder;
@@ -99,6 +111,8 @@ declare global {
   const total: number;
   const contentLength: number;
   const position: number;
+  /** The archive version the app wants. */
+  const wantedVersion: string;
 
   // --- things the app does, named by what they do ---
   function rebootTheDevice(): void;
@@ -109,6 +123,18 @@ declare global {
   function readRunningUuid(): string;
   function waitForNewOffer(): Promise<void>;
   function log(...values: unknown[]): void;
+  /** Installs a verified archive (the app's own code). */
+  function installBundle(path: string): Promise<void>;
+  /** A status LED. */
+  const led: { set(state: 'on' | 'off' | 'blink'): void };
+  /** An I²C sensor the app checks. */
+  const sensor: { ok(): Promise<boolean> };
+  /** A GPS receiver. */
+  const gps: { fix(): Promise<{ latitude: number; longitude: number; accuracy?: number }> };
+  /** The app's database. */
+  const db: { readonly ok: boolean };
+  /** The app's job queue. */
+  const queue: { readonly length: number };
 
   // --- hardware: an I²C bus, a NervesKey's slots and what is read from them ---
   const transport: I2cTransport;

@@ -15,7 +15,7 @@ import type { FirmwareDownloadSource } from '../update/update-ports.js';
  * @example
  * ```ts
  * const client: ArchiveClient = {
- *   archiveAvailable: (info) => (info.version === wanted ? 'download' : 'ignore'),
+ *   archiveAvailable: (info) => (info.version === wantedVersion ? 'download' : 'ignore'),
  *   archiveReady: async (info, path) => { await installBundle(path); await rm(path); },
  * };
  * ```
@@ -32,7 +32,7 @@ export interface ArchiveClient {
  *
  * @example
  * ```ts
- * const options: ArchiveManagerOptions = { dir: '/data/nerves-hub-link/archives', client, downloader, publicKeys: () => socket.archivePublicKeys };
+ * const options: ArchiveManagerOptions = { dir: '/data/nerves-hub-link/archives', client: archiveClient, downloader, publicKeys: () => socket.archivePublicKeys };
  * ```
  */
 export interface ArchiveManagerOptions {
@@ -53,8 +53,10 @@ export interface ArchiveManagerOptions {
  *
  * @example
  * ```ts
- * const outcome: ArchiveOutcome = await archives.handle(info);
- * if (outcome.status === 'failed') log(outcome.code, outcome.reason);
+ * socket.on('archive', async (archive) => {
+ *   const outcome: ArchiveOutcome = await archives.handle(archive);
+ *   if (outcome.status === 'failed') log(outcome.code, outcome.reason);
+ * });
  * ```
  */
 export interface ArchiveOutcome {
@@ -98,7 +100,7 @@ export function archiveFileStem(uuid: string): string {
  *
  * @example
  * ```ts
- * const archives = new ArchiveManager({ dir, client, downloader: new Downloader(), publicKeys: () => socket.archivePublicKeys });
+ * const archives = new ArchiveManager({ dir, client: archiveClient, downloader: new Downloader(), publicKeys: () => socket.archivePublicKeys });
  * socket.on('archive', (info) => void archives.handle(info));
  * ```
  */

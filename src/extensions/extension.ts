@@ -5,7 +5,9 @@ import type { Logger } from '../logging/logger.js';
  *
  * @example
  * ```ts
- * ctx.push('report', { value: status }); // sent as "health:report"
+ * function report(ctx: ExtensionContext, value: number): boolean {
+ *   return ctx.push('report', { value }); // sent as "<name>:report"; false while not attached
+ * }
  * ```
  */
 export interface ExtensionContext {

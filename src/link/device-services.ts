@@ -81,7 +81,7 @@ export function wireScripts(socket: NervesHubSocket, handler: ScriptHandler | un
  *
  * @example
  * ```ts
- * const archives: LinkArchivesOptions = { dir: '/data/nerves-hub-link/archives', client: { archiveAvailable: () => 'download', archiveReady: install } };
+ * const archives: LinkArchivesOptions = { dir: '/data/nerves-hub-link/archives', client: { archiveAvailable: () => 'download', archiveReady: (info, path) => installBundle(path) } };
  * ```
  */
 export interface LinkArchivesOptions {

@@ -37,7 +37,11 @@ const HEX64 = /^[0-9a-fA-F]{64}$/;
  *
  * @example
  * ```ts
- * if (isNoUpdateMessage(payload)) return; // nothing to install
+ * function onUpdate(payload: unknown): void {
+ *   if (isNoUpdateMessage(payload)) return; // nothing to install
+ *   const parsed = parseUpdateInfo(payload);
+ *   if (parsed.ok) void manager.handleUpdate(parsed.value);
+ * }
  * ```
  */
 export function isNoUpdateMessage(payload: unknown): boolean {

@@ -230,7 +230,7 @@ async function verifyCachedFile(ctx: StrategyContext, path: string): Promise<voi
  * @example
  * ```ts
  * const manager = new UpdateManager({
- *   client, reporter: socket, applier, publicKeys,
+ *   client, reporter: socket, applier, publicKeys: () => socket.fwupPublicKeys,
  *   strategy: cachedStrategy({ cacheDir: '/data/nerves-hub-link/firmware' }),
  *   stateDir: '/data/nerves-hub-link',
  * });

@@ -14,7 +14,7 @@ import type { StrategyContext, UpdateStrategy } from './update-strategy.js';
  *
  * @example
  * ```ts
- * const manager = new UpdateManager({ client, reporter: socket, applier, publicKeys, strategy: streamingStrategy() });
+ * const manager = new UpdateManager({ client, reporter: socket, applier, publicKeys: () => socket.fwupPublicKeys, strategy: streamingStrategy() });
  * ```
  */
 export function streamingStrategy(): UpdateStrategy {

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * const queue: MetricSet = { name: 'queue', sample: async () => ({ queue_length: await queue.length() }) };
+ * const queueMetrics: MetricSet = { name: 'queue', sample: () => ({ queue_length: queue.length }) };
  * ```
  */
 export interface MetricSet {
