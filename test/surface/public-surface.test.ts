@@ -23,6 +23,8 @@ const ROOT_VALUES = [
   'createSharedSecretHeaders',
   'isNervesHubError',
   'readFirmwareMetadata',
+  'rawRangeSource',
+  'DeltaError',
   'redactUrl',
   'sanitizeForLog',
   'silentLogger',
@@ -50,10 +52,10 @@ describe('public surface', () => {
 
   it('every entry is in package.json exports, the build and the API docs', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, unknown> };
-    expect(Object.keys(pkg.exports)).toEqual(['.', './advanced', './testing', './package.json']);
+    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './advanced', './atecc508a', './package.json', './pkcs11', './provisioning', './testing']);
     const tsup = readFileSync(new URL('../../tsup.config.ts', import.meta.url), 'utf8');
     const typedoc = JSON.parse(readFileSync(new URL('../../typedoc.json', import.meta.url), 'utf8')) as { entryPoints: string[] };
-    for (const src of ['src/index.ts', 'src/advanced/index.ts', 'src/testing/index.ts']) {
+    for (const src of ['src/index.ts', 'src/advanced/index.ts', 'src/testing/index.ts', 'src/pkcs11/index.ts', 'src/atecc508a/index.ts', 'src/provisioning/index.ts']) {
       expect(tsup).toContain(`'${src}'`);
       expect(typedoc.entryPoints).toContain(src);
     }
