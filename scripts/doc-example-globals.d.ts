@@ -2,7 +2,7 @@
 // the values an example starts from, and a few Node functions examples use without importing.
 // Each example is its own module, so an example that declares one of these names shadows it.
 import type { ChildProcess, execFileSync as nodeExecFileSync } from 'node:child_process';
-import type { readFileSync as nodeReadFileSync } from 'node:fs';
+import type { createReadStream as nodeCreateReadStream, readFileSync as nodeReadFileSync, writeFileSync as nodeWriteFileSync } from 'node:fs';
 import type { FileHandle, readFile as nodeReadFile, rm as nodeRm, unlink as nodeUnlink } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { expect as vitestExpect } from 'vitest';
@@ -11,7 +11,10 @@ import type { Atecc508a } from '../src/atecc508a/atecc508a.js';
 import type { I2cTransport } from '../src/atecc508a/i2c-transport.js';
 import type { I2cBusHandle, I2cBusModule } from '../src/atecc508a/linux-i2c.js';
 import type { CertificateProvider } from '../src/auth/certificate-provider.js';
+import type { DeltaSourceFile } from '../src/delta/delta-source.js';
 import type { Downloader } from '../src/download/downloader.js';
+import type { CertificateWithKey } from '../src/provisioning/certificates.js';
+import type { UpdateManagerOptions } from '../src/update/update-manager-options.js';
 import type { FirmwareVerifier } from '../src/firmware/firmware-verifier.js';
 import type { VerificationResult } from '../src/firmware/firmware-metadata.js';
 import type { NervesHubLink } from '../src/link/nerves-hub-link.js';
@@ -34,6 +37,8 @@ import type { UpdateReporter } from '../src/update/update-ports.js';
 declare global {
   // --- Node functions some examples call without importing them ---
   const readFileSync: typeof nodeReadFileSync;
+  const writeFileSync: typeof nodeWriteFileSync;
+  const createReadStream: typeof nodeCreateReadStream;
   const readFile: typeof nodeReadFile;
   const unlink: typeof nodeUnlink;
   const rm: typeof nodeRm;
@@ -43,6 +48,23 @@ declare global {
 
   // --- connections and parts an example works with ---
   const url: string;
+  // --- delta updates and provisioning ---
+  /** The installed firmware, as a delta source. */
+  const previous: DeltaSourceFile;
+  /** A VCDIFF patch as it arrives. */
+  const patch: AsyncIterable<Uint8Array>;
+  /** A delta firmware archive as it downloads. */
+  const download: AsyncIterable<Uint8Array>;
+  /** The signed length of a resource. */
+  const outputBytes: number;
+  const declaredLength: number;
+  /** The bytes of the installed firmware. */
+  const old: Uint8Array;
+  const updateOptions: UpdateManagerOptions;
+  const publicKeys: readonly string[];
+  /** A signer CA made by `createSignerCa`. */
+  const signer: CertificateWithKey;
+  function askForFullFirmware(): void;
   /** A started link. */
   const link: NervesHubLink;
   const socket: NervesHubSocket;

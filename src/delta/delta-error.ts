@@ -24,7 +24,7 @@ export type DeltaErrorCode =
  *
  * @example
  * ```ts
- * try { for await (const b of decodeVcdiff(patch, source, { outputBytes })) out.push(b); }
+ * try { for await (const b of decodeVcdiff(patch, previous, { outputBytes })) await out.write(b); }
  * catch (e) { if (e instanceof DeltaError && e.code === 'NH_DELTA_WRONG_SOURCE') askForFullFirmware(); }
  * ```
  */

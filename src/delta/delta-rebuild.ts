@@ -89,7 +89,7 @@ async function openSource(source: DeltaSource, resource: string, metaConf: strin
  * @example
  * ```ts
  * const full = rebuildDeltaArchive(download, { archivePath: '/data/firmware/current.fw' }, { signal });
- * for await (const bytes of verifier.passThrough(full, { signal })) await applier.write(bytes);
+ * for await (const bytes of verifier.passThrough(full, { signal })) sink.write(bytes);
  * ```
  */
 export async function* rebuildDeltaArchive(archive: AsyncIterable<Uint8Array>, source: DeltaSource, options: DeltaRebuildOptions = {}): AsyncGenerator<Uint8Array> {

@@ -56,7 +56,7 @@ export type DeltaSource =
  *
  * @example
  * ```ts
- * const canRebuildDeltas = deltaSourceOf(applier, options.deltaSource) !== undefined;
+ * const canRebuildDeltas = deltaSourceOf(applier, updateOptions.deltaSource) !== undefined;
  * ```
  */
 export function deltaSourceOf(applier: { deltaSource?(): DeltaSource | undefined }, explicit?: DeltaSource): DeltaSource | undefined {

@@ -16,7 +16,7 @@ export const VCDIFF_DECODER_DEFAULTS = Object.freeze({
  *
  * @example
  * ```ts
- * const options: VcdiffDecoderOptions = { outputBytes: resource.length, maxWindowBytes: 8 << 20 };
+ * const options: VcdiffDecoderOptions = { outputBytes: declaredLength, maxWindowBytes: 8 << 20 };
  * ```
  */
 export interface VcdiffDecoderOptions {
@@ -41,7 +41,7 @@ export interface VcdiffDecoderOptions {
  *
  * @example
  * ```ts
- * const decoder = new VcdiffDecoder(source, { outputBytes: 69_632 });
+ * const decoder = new VcdiffDecoder(previous, { outputBytes: 69_632 });
  * for await (const chunk of patch) {
  *   decoder.push(chunk);
  *   for await (const bytes of decoder.drain()) out.write(bytes);
@@ -112,7 +112,7 @@ export class VcdiffDecoder {
  *
  * @example
  * ```ts
- * for await (const bytes of decodeVcdiff(createReadStream('rootfs.vcdiff'), source, { outputBytes: 64 << 20 })) {
+ * for await (const bytes of decodeVcdiff(createReadStream('rootfs.vcdiff'), previous, { outputBytes: 64 << 20 })) {
  *   await out.write(bytes);
  * }
  * ```
