@@ -5,7 +5,7 @@
  * @internal
  */
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { bitString, boolean, children, explicit, implicit, integer, octetString, oid, oidText, readTlv, sequence, set, time, tlv, utf8String } from './der.js';
+import { bitString, boolean, children, explicit, implicit, integer, octetString, oid, oidText, readTlv, sequence, set, time, tlv, utf8String } from '../../x509/der.js';
 
 /** Object identifiers used here. @internal */
 export const OID = Object.freeze({

@@ -6,7 +6,7 @@
  */
 import { createHash, sign, type KeyObject } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { bitString, boolean, explicit, implicit, integer, octetString, oid, readTlv, sequence, set, time, tlv, utf8String, type Der } from './der.js';
+import { bitString, boolean, explicit, implicit, integer, octetString, oid, readTlv, sequence, set, time, tlv, utf8String, type Der } from '../../x509/der.js';
 
 const OID = {
   ecdsaWithSha256: '1.2.840.10045.4.3.2',

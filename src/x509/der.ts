@@ -4,6 +4,9 @@
  * @internal
  */
 
+/** DER-encoded bytes. @internal */
+export type Der = Buffer;
+
 function lengthBytes(length: number): Buffer {
   if (length < 0x80) return Buffer.from([length]);
   const bytes: number[] = [];
