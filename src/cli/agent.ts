@@ -11,6 +11,8 @@ import { FileApplier } from '../update/appliers/file-applier.js';
 import { FwupApplier } from '../update/appliers/fwup-applier.js';
 import type { FirmwareApplier } from '../update/firmware-applier.js';
 import { deltaCapability, type DeltaCapability } from '../update/delta-capability.js';
+import type { DeltaSource } from '../delta/delta-source.js';
+import { rawDeltaSource } from '../delta/raw-delta-source.js';
 import { silentLogger } from '../logging/logger.js';
 import type { AgentConfig } from './agent-config.js';
 import { AgentConfigError } from './agent-config.js';
@@ -120,23 +122,31 @@ export async function agentSocketOptions(config: AgentConfig): Promise<AgentSock
 }
 
 /**
- * Whether `device.json` configures a delta source (the installed firmware the SDK rebuilds delta
- * firmware against). None exists yet: `run` takes deltas only through fwup.
+ * The explicit delta source `device.json` configures (`deltaSource`), for the update manager.
+ * `{ type: "file" }` is not one: it is the file applier's own (its `useAsDeltaSource`), offered
+ * only while that file is a firmware archive.
  */
-export function agentHasDeltaSource(config: AgentConfig): boolean {
-  void config;
-  return false;
+export function agentDeltaSource(config: AgentConfig): DeltaSource | undefined {
+  const source = config.deltaSource;
+  if (source?.type === 'archive') return { archivePath: source.path };
+  if (source?.type === 'raw') return rawDeltaSource(source.path, source.task !== undefined ? { task: source.task } : {});
+  return undefined;
 }
 
-/** Whether the device this config describes can take NervesHub delta firmware, and why. */
+/**
+ * Whether the device this config describes can take NervesHub delta firmware, and why: the same
+ * {@link deltaCapability} the running agent's update manager answers with, for the same applier
+ * and delta source, so `doctor`, `run` and the library always agree.
+ */
 export function agentDeltaCapability(config: AgentConfig, logger: Logger = silentLogger): DeltaCapability {
-  return deltaCapability(agentApplier(config, logger), { hasDeltaSource: agentHasDeltaSource(config) });
+  return deltaCapability(agentApplier(config, logger), { deltaSource: agentDeltaSource(config) });
 }
 
 /** The applier a config names. */
 export function agentApplier(config: AgentConfig, logger: Logger): FirmwareApplier {
   const apply = config.apply;
-  if (apply.type === 'file') return new FileApplier({ path: apply.path });
+  // Its last file is a delta source only when device.json says so: only the operator knows it is the running firmware.
+  if (apply.type === 'file') return new FileApplier({ path: apply.path, useAsDeltaSource: config.deltaSource?.type === 'file' });
   return new FwupApplier({
     devicePath: apply.devicePath,
     task: apply.task,
