@@ -55,8 +55,6 @@ export { DeltaError } from './delta/delta-error.js';
 export type { DeltaErrorCode } from './delta/delta-error.js';
 export type { DeltaSource, DeltaSourceFile, DeltaSourceOpener, DeltaSourceRequest } from './delta/delta-source.js';
 export { rawRangeSource } from './delta/archive-delta-source.js';
-export { rawDeltaSource } from './delta/raw-delta-source.js';
-export type { RawDeltaSourceOptions } from './delta/raw-delta-source.js';
 
 // --- verification ---
 export { FirmwareVerifier } from './firmware/firmware-verifier.js';

@@ -30,6 +30,7 @@ export interface RawDeltaSourceOptions {
  *
  * @example
  * ```ts
+ * // import { rawDeltaSource } from 'nerves-hub-link/advanced';
  * const link = new NervesHubLink({ ...options, update: { deltaSource: rawDeltaSource('/dev/mmcblk0', { task: 'upgrade.a' }) } });
  * ```
  */
