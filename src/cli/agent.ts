@@ -7,6 +7,7 @@ import { Downloader } from '../download/downloader.js';
 import type { Logger } from '../logging/logger.js';
 import type { NervesHubLinkOptions } from '../link/nerves-hub-link.js';
 import type { SocketAuth } from '../socket/options.js';
+import { FIRMWARE_VERIFIER_DEFAULTS } from '../firmware/firmware-verifier.js';
 import { FileApplier } from '../update/appliers/file-applier.js';
 import { FwupApplier } from '../update/appliers/fwup-applier.js';
 import type { FirmwareApplier } from '../update/firmware-applier.js';
@@ -107,8 +108,10 @@ function checkProxy(proxy: string | undefined): void {
 export async function agentSocketOptions(config: AgentConfig): Promise<AgentSocketOptions> {
   checkProxy(config.proxy);
   const serverCa = await readServerCa(config);
+  // Without fwup, a delta source speaks for the fwup version whose archives the SDK reads (NervesHub needs one to send deltas).
   const fwupVersion =
-    config.fwupVersion ?? (config.apply.type === 'fwup' ? fwupVersionReader(config.apply.fwupPath ?? 'fwup') : undefined);
+    config.fwupVersion ??
+    (config.apply.type === 'fwup' ? fwupVersionReader(config.apply.fwupPath ?? 'fwup') : config.deltaSource !== undefined ? FIRMWARE_VERIFIER_DEFAULTS.fwupVersion : undefined);
   return {
     url: config.url,
     auth: await agentAuth(config),
