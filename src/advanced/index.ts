@@ -107,6 +107,8 @@ export { CONSOLE_MAX_FILE_BYTES, safeUploadName } from '../console/file-receiver
 // --- delta updates: VCDIFF decoding and rebuild of the full archive ---
 export { deltaSourceOf } from '../delta/delta-source.js';
 export { openArchiveResource } from '../delta/archive-delta-source.js';
+export { rawDeltaSource } from '../delta/raw-delta-source.js';
+export type { RawDeltaSourceOptions } from '../delta/raw-delta-source.js';
 export { rebuildDeltaArchive } from '../delta/delta-rebuild.js';
 export type { DeltaRebuildOptions } from '../delta/delta-rebuild.js';
 export { VcdiffDecoder, decodeVcdiff, VCDIFF_DECODER_DEFAULTS } from '../delta/vcdiff-decoder.js';

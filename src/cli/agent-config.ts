@@ -40,6 +40,15 @@ export type AgentApplyConfig =
   | { type: 'file'; path: string }
   | { type: 'fwup'; devicePath: string; task: string; fwupPath?: string; extraArgs?: string[] };
 
+/**
+ * What the agent rebuilds delta firmware against (`deltaSource` in device.json); absent: none,
+ * so deltas only through fwup. `file`: the archive `apply.type: "file"` wrote last (valid while it
+ * is the firmware the device runs). `archive`: a firmware archive of the running firmware.
+ * `raw`: the device fwup wrote the running firmware to, read at the ranges the delta's meta.conf
+ * names (`delta-source-raw-offset`/`-count`; `task` picks a task prefix, default `apply.task`).
+ */
+export type AgentDeltaSourceConfig = { type: 'file' } | { type: 'archive'; path: string } | { type: 'raw'; path: string; task?: string };
+
 /** What the agent does after a completed update or on the server's `reboot`. */
 export type AgentRebootConfig = { type: 'exit'; code: number } | { type: 'command'; argv: string[] };
 
@@ -53,6 +62,8 @@ export interface AgentConfig {
   fwupVersion?: string;
   fwupPublicKeys: string[];
   apply: AgentApplyConfig;
+  /** Delta source of the TypeScript delta rebuild; absent: none. */
+  deltaSource?: AgentDeltaSourceConfig;
   stateDir: string;
   strategy: 'streaming' | 'cached';
   reboot: AgentRebootConfig;
@@ -87,7 +98,7 @@ export class AgentConfigError extends NervesHubError {
 
 type Obj = Record<string, unknown>;
 
-const ROOT_KEYS = ['url', 'auth', 'serverCaFile', 'serverName', 'firmware', 'fwupVersion', 'fwupPublicKeys', 'apply', 'stateDir', 'strategy', 'reboot', 'proxy', 'heartbeatIntervalMs', 'allowInsecureHttpDownloadsForTesting', 'extensions', 'identify', 'console'] as const;
+const ROOT_KEYS = ['url', 'auth', 'serverCaFile', 'serverName', 'firmware', 'fwupVersion', 'fwupPublicKeys', 'apply', 'deltaSource', 'stateDir', 'strategy', 'reboot', 'proxy', 'heartbeatIntervalMs', 'allowInsecureHttpDownloadsForTesting', 'extensions', 'identify', 'console'] as const;
 const AUTH_KEYS = {
   certificate: ['type', 'certFile', 'keyFile', 'signerCertFile'],
   'shared-secret': ['type', 'key', 'secret', 'identifier'],
@@ -247,6 +258,24 @@ function parseApply(c: Obj, problems: ConfigProblems, p: (f: string) => string):
   return { type: 'fwup', devicePath: str(ap, 'devicePath', 'apply', true), task: task ?? 'upgrade', ...(fwupPath ? { fwupPath } : {}), ...(extraArgs ? { extraArgs } : {}) };
 }
 
+function parseDeltaSource(c: Obj, problems: ConfigProblems, p: (f: string) => string, apply: AgentApplyConfig | undefined): AgentDeltaSourceConfig | undefined {
+  if (c.deltaSource === undefined) return undefined;
+  const d = obj(c.deltaSource, 'deltaSource');
+  const type = oneOf(str(d, 'type', 'deltaSource', true), ['file', 'archive', 'raw'] as const, 'deltaSource.type');
+  if (type === 'file') {
+    checkUnknownKeys(problems, d, ['type'], 'deltaSource');
+    if (apply !== undefined && apply.type !== 'file') problem('deltaSource.type', '"file" is the archive apply.type "file" wrote last; with apply.type "fwup" use "raw" (the device fwup wrote to) or "archive"');
+    return { type };
+  }
+  if (type === 'archive') {
+    checkUnknownKeys(problems, d, ['type', 'path'], 'deltaSource');
+    return { type, path: p(str(d, 'path', 'deltaSource', true)) };
+  }
+  checkUnknownKeys(problems, d, ['type', 'path', 'task'], 'deltaSource');
+  const task = problems.attempt(() => str(d, 'task', 'deltaSource', false)) ?? (apply?.type === 'fwup' ? apply.task : undefined);
+  return { type, path: p(str(d, 'path', 'deltaSource', true)), ...(task !== undefined ? { task } : {}) };
+}
+
 function parseReboot(c: Obj, problems: ConfigProblems): AgentRebootConfig {
   const r = c.reboot === undefined ? { type: 'exit', code: 0 } : obj(c.reboot, 'reboot');
   const rebootType = oneOf(str(r, 'type', 'reboot', true), ['exit', 'command'] as const, 'reboot.type');
@@ -277,6 +306,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
   const firmware = problems.attempt(() => parseFirmware(c, problems));
   const fwupPublicKeys = problems.attempt(() => parseKeys(c, problems));
   const apply = problems.attempt(() => parseApply(c, problems, p));
+  const deltaSource = problems.attempt(() => parseDeltaSource(c, problems, p, apply));
   const reboot = problems.attempt(() => parseReboot(c, problems));
   const strategy = problems.attempt(() => oneOf(str(c, 'strategy', '', false) ?? 'streaming', ['streaming', 'cached'] as const, 'strategy'));
   const stateDir = problems.attempt(() => p(str(c, 'stateDir', '', true)));
@@ -297,6 +327,7 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
     firmware: firmware!,
     fwupPublicKeys: fwupPublicKeys!,
     apply: apply!,
+    ...(deltaSource !== undefined ? { deltaSource } : {}),
     stateDir: stateDir!,
     strategy: strategy!,
     reboot: reboot!,

@@ -7,10 +7,13 @@ import { Downloader } from '../download/downloader.js';
 import type { Logger } from '../logging/logger.js';
 import type { NervesHubLinkOptions } from '../link/nerves-hub-link.js';
 import type { SocketAuth } from '../socket/options.js';
+import { FIRMWARE_VERIFIER_DEFAULTS } from '../firmware/firmware-verifier.js';
 import { FileApplier } from '../update/appliers/file-applier.js';
 import { FwupApplier } from '../update/appliers/fwup-applier.js';
 import type { FirmwareApplier } from '../update/firmware-applier.js';
 import { deltaCapability, type DeltaCapability } from '../update/delta-capability.js';
+import type { DeltaSource } from '../delta/delta-source.js';
+import { rawDeltaSource } from '../delta/raw-delta-source.js';
 import { silentLogger } from '../logging/logger.js';
 import type { AgentConfig } from './agent-config.js';
 import { AgentConfigError } from './agent-config.js';
@@ -105,8 +108,10 @@ function checkProxy(proxy: string | undefined): void {
 export async function agentSocketOptions(config: AgentConfig): Promise<AgentSocketOptions> {
   checkProxy(config.proxy);
   const serverCa = await readServerCa(config);
+  // Without fwup, a delta source speaks for the fwup version whose archives the SDK reads (NervesHub needs one to send deltas).
   const fwupVersion =
-    config.fwupVersion ?? (config.apply.type === 'fwup' ? fwupVersionReader(config.apply.fwupPath ?? 'fwup') : undefined);
+    config.fwupVersion ??
+    (config.apply.type === 'fwup' ? fwupVersionReader(config.apply.fwupPath ?? 'fwup') : config.deltaSource !== undefined ? FIRMWARE_VERIFIER_DEFAULTS.fwupVersion : undefined);
   return {
     url: config.url,
     auth: await agentAuth(config),
@@ -120,23 +125,31 @@ export async function agentSocketOptions(config: AgentConfig): Promise<AgentSock
 }
 
 /**
- * Whether `device.json` configures a delta source (the installed firmware the SDK rebuilds delta
- * firmware against). None exists yet: `run` takes deltas only through fwup.
+ * The explicit delta source `device.json` configures (`deltaSource`), for the update manager.
+ * `{ type: "file" }` is not one: it is the file applier's own (its `useAsDeltaSource`), offered
+ * only while that file is a firmware archive.
  */
-export function agentHasDeltaSource(config: AgentConfig): boolean {
-  void config;
-  return false;
+export function agentDeltaSource(config: AgentConfig): DeltaSource | undefined {
+  const source = config.deltaSource;
+  if (source?.type === 'archive') return { archivePath: source.path };
+  if (source?.type === 'raw') return rawDeltaSource(source.path, source.task !== undefined ? { task: source.task } : {});
+  return undefined;
 }
 
-/** Whether the device this config describes can take NervesHub delta firmware, and why. */
+/**
+ * Whether the device this config describes can take NervesHub delta firmware, and why: the same
+ * {@link deltaCapability} the running agent's update manager answers with, for the same applier
+ * and delta source, so `doctor`, `run` and the library always agree.
+ */
 export function agentDeltaCapability(config: AgentConfig, logger: Logger = silentLogger): DeltaCapability {
-  return deltaCapability(agentApplier(config, logger), { hasDeltaSource: agentHasDeltaSource(config) });
+  return deltaCapability(agentApplier(config, logger), { deltaSource: agentDeltaSource(config) });
 }
 
 /** The applier a config names. */
 export function agentApplier(config: AgentConfig, logger: Logger): FirmwareApplier {
   const apply = config.apply;
-  if (apply.type === 'file') return new FileApplier({ path: apply.path });
+  // Its last file is a delta source only when device.json says so: only the operator knows it is the running firmware.
+  if (apply.type === 'file') return new FileApplier({ path: apply.path, useAsDeltaSource: config.deltaSource?.type === 'file' });
   return new FwupApplier({
     devicePath: apply.devicePath,
     task: apply.task,

@@ -33,6 +33,7 @@ import type { ProbeTarget } from './doctor-probes.js';
 import { probeTcp, probeTls, probeUpgrade, withTimeout } from './doctor-probes.js';
 import type { JoinFacts } from './doctor-join.js';
 import { joinOnce } from './doctor-join.js';
+import { checkDeltas } from './doctor-deltas.js';
 import { PKCS11_DOCTOR_STEPS, PKCS11_FIXES, pkcs11PinFix, pkcs11Step } from './doctor-pkcs11.js';
 import { UpdateJournal } from '../update/update-journal.js';
 
@@ -121,6 +122,8 @@ const FIXES: Readonly<Record<string, string>> = Object.freeze({
   NH_AUTH_CERT_FILE: 'check auth.certFile / auth.keyFile paths, permissions and formats (PEM or DER)',
   NH_CONFIG_INVALID: 'fix the named key in the config file',
   NH_CONFIG_UNSUPPORTED: 'use auth.type "certificate" (files) or "shared-secret"',
+  NH_DELTA_NO_SOURCE: 'point "deltaSource" at what the running firmware was installed from (an archive of it, or the device fwup wrote it to), or remove "deltaSource" to receive full firmware',
+  NH_DELTA_WRONG_SOURCE: 'the delta source must hold the firmware the device runs (firmware.uuid): update "firmware" or the archive, or remove "deltaSource"',
   NH_FW_NO_KEYS: 'put the fwup public key that signs your firmware (the contents of fwup-key.pub) into "fwupPublicKeys", or add a firmware signing key to the NervesHub organisation',
   ...PKCS11_FIXES,
 });
@@ -318,11 +321,7 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
 
   await step('keys', async () => checkKeys(prepared!.config, joining, joined, results.find((r) => r.name === 'join')?.status === 'pass'));
 
-  await step('deltas', async () => {
-    const config = prepared?.config ?? pkcs11Config!;
-    const { canApplyDeltas, reason } = agentDeltaCapability(config);
-    return canApplyDeltas ? `yes: ${reason} (fwup_version is reported, so NervesHub may send deltas)` : `no: ${reason} (fwup_version is not reported, so NervesHub sends full firmware)`;
-  });
+  await step('deltas', async () => checkDeltas(prepared?.config ?? pkcs11Config!));
   return results;
 }
 

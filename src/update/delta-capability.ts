@@ -1,3 +1,4 @@
+import { deltaSourceOf, type DeltaSource } from '../delta/delta-source.js';
 import type { FirmwareApplier } from './firmware-applier.js';
 import type { VerifierDeltaOptions } from './update-ports.js';
 
@@ -8,7 +9,7 @@ import type { VerifierDeltaOptions } from './update-ports.js';
  *
  * @example
  * ```ts
- * const { canApplyDeltas, reason } = deltaCapability(applier, { hasDeltaSource: false });
+ * const { canApplyDeltas, reason } = deltaCapability(applier, { deltaSource });
  * console.log(canApplyDeltas ? `deltas: yes (${reason})` : `deltas: no (${reason})`);
  * ```
  */
@@ -26,22 +27,27 @@ export interface DeltaCapability {
 }
 
 /**
- * What the device can do with delta firmware, given its applier and whether a delta source (the
- * firmware installed now, for the SDK's own VCDIFF rebuild) is configured. A configured delta
- * source wins: then every byte is verified before any applier sees it.
+ * What the device can do with delta firmware, given its applier and the explicit delta source
+ * (the `deltaSource` option of `UpdateManager`/`NervesHubLink`). The one rule the library, `run`
+ * and `doctor` all follow: a delta source in force — the explicit one, else the applier's own
+ * (`FileApplier`: the firmware archive it applied last) — wins, since then every byte is verified
+ * before any applier sees it; else an applier that proves patched output itself (fwup); else none.
  *
  * @param applier - the applier updates are written with
- * @param options - `hasDeltaSource`: a delta source is configured
+ * @param options - `deltaSource`: the explicitly configured delta source, if any
  *
  * @example
  * ```ts
- * deltaCapability(new FwupApplier({ devicePath: '/dev/mmcblk0' })); // { canApplyDeltas: true, via: 'applier', … }
- * deltaCapability(new FileApplier({ path: '/data/fw.fw' }));          // { canApplyDeltas: false, via: 'none', … }
+ * deltaCapability(new FwupApplier({ devicePath: '/dev/mmcblk0' }));                        // { canApplyDeltas: true, via: 'applier', … }
+ * deltaCapability(new FileApplier({ path: '/data/fw.fw', useAsDeltaSource: false }));    // { canApplyDeltas: false, via: 'none', … }
  * ```
  */
-export function deltaCapability(applier: FirmwareApplier, options: { hasDeltaSource?: boolean } = {}): DeltaCapability {
-  if (options.hasDeltaSource === true) {
+export function deltaCapability(applier: FirmwareApplier, options: { deltaSource?: DeltaSource | undefined } = {}): DeltaCapability {
+  if (options.deltaSource !== undefined) {
     return { canApplyDeltas: true, via: 'delta-source', reason: 'a delta source is configured: deltas are rebuilt into the full firmware and verified before apply' };
+  }
+  if (deltaSourceOf(applier) !== undefined) {
+    return { canApplyDeltas: true, via: 'delta-source', reason: 'the firmware archive the applier wrote last is the delta source: deltas are rebuilt into the full firmware and verified before apply' };
   }
   if (applier.verifiesDeltaOutput === true) {
     return { canApplyDeltas: true, via: 'applier', reason: 'the applier (fwup) applies delta firmware and checks each patched resource against the signed BLAKE2b-256' };

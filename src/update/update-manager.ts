@@ -155,7 +155,7 @@ export class UpdateManager {
    * (which makes NervesHub send deltas) only while this says `canApplyDeltas: true`.
    */
   get deltaCapability(): DeltaCapability {
-    return deltaCapability(this.#currentApplier, { hasDeltaSource: this.#hasDeltaSource() });
+    return deltaCapability(this.#currentApplier, { deltaSource: this.#deltaSource });
   }
 
   /** `updating` while an accepted update downloads/applies, else `idle` (nerves_hub_link's `status/0`). */
@@ -408,11 +408,6 @@ export class UpdateManager {
   /** The delta source of the next update: the configured one, else the applier's own. */
   #resolveDeltaSource(): DeltaSource | undefined {
     return deltaSourceOf(this.#currentApplier, this.#deltaSource);
-  }
-
-  /** True when delta firmware can be rebuilt in TypeScript (the delta capability's hook). */
-  #hasDeltaSource(): boolean {
-    return this.#resolveDeltaSource() !== undefined;
   }
 
   /** Sets the phase; tells the status listeners when `status` changed. */

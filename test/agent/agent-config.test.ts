@@ -205,3 +205,33 @@ describe('cli logger', () => {
     expect(JSON.parse(lines[0]!)).toEqual({ time: '1970-01-01T00:00:00.000Z', level: 'warn', message: 'shown', code: 'X' });
   });
 });
+
+describe('device.json deltaSource', () => {
+  function problemsOf(raw: Record<string, unknown>): string[] {
+    try {
+      parseAgentConfig(raw, '/etc/nhl');
+    } catch (err) {
+      return (err as AgentConfigError).problems.map((p) => `${p.key}: ${p.message}`);
+    }
+    return [];
+  }
+
+  it('absent: none; "file", "archive" (path resolved) and "raw" (task defaults to apply.task) are read', () => {
+    expect(parseAgentConfig(valid(), '/etc/nhl')).not.toHaveProperty('deltaSource');
+    expect(parseAgentConfig({ ...valid(), deltaSource: { type: 'file' } }, '/etc/nhl').deltaSource).toEqual({ type: 'file' });
+    expect(parseAgentConfig({ ...valid(), deltaSource: { type: 'archive', path: 'fw/current.fw' } }, '/etc/nhl').deltaSource).toEqual({ type: 'archive', path: '/etc/nhl/fw/current.fw' });
+    const fwup = { ...valid(), apply: { type: 'fwup', devicePath: '/dev/mmcblk0', task: 'upgrade.a' } };
+    expect(parseAgentConfig({ ...fwup, deltaSource: { type: 'raw', path: '/dev/mmcblk0' } }, '/etc/nhl').deltaSource).toEqual({ type: 'raw', path: '/dev/mmcblk0', task: 'upgrade.a' });
+    expect(parseAgentConfig({ ...fwup, deltaSource: { type: 'raw', path: '/dev/mmcblk0', task: 'upgrade.b' } }, '/etc/nhl').deltaSource).toMatchObject({ task: 'upgrade.b' });
+  });
+
+  it('its problems are reported with all the others at once', () => {
+    expect(problemsOf({ ...valid(), deltaSource: { type: 'Raw', path: '/dev/sda' }, strategy: 'x' })).toEqual([
+      'deltaSource.type: must be one of "file", "archive", "raw" (did you mean "raw"?)',
+      'strategy: must be one of "streaming", "cached"',
+    ]);
+    expect(problemsOf({ ...valid(), deltaSource: { type: 'raw', device: '/dev/sda', task: 7 } }).map((p) => p.split(':')[0])).toEqual(['deltaSource.device', 'deltaSource.task', 'deltaSource.path']);
+    expect(problemsOf({ ...valid(), apply: { type: 'fwup', devicePath: '/dev/mmcblk0' }, deltaSource: { type: 'file' } })[0]).toMatch(/^deltaSource.type: "file" is the archive apply.type "file" wrote last/);
+    expect(problemsOf({ ...valid(), deltaSource: 'file' })).toEqual(['deltaSource: must be an object']);
+  });
+});

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/commands/doctor.js';
+import { readFirmwareMetadata } from '../../src/firmware/read-firmware-metadata.js';
 import { DOCTOR_STEPS, runDoctorChecks } from '../../src/cli/doctor-checks.js';
 import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';
 import { TestCertificateAuthority } from '../../src/testing/test-ca.js';
@@ -329,5 +330,46 @@ describe('nerves-hub-link doctor: can this device take delta firmware?', () => {
     const { byName } = await doctorJson(writeConfig(d, { apply: { type: 'fwup', devicePath: 'device.img', task: 'upgrade', fwupPath: standin } }));
     expect(byName.deltas!.detail).toMatch(/^yes: the applier \(fwup\) applies delta firmware/);
     expect(server.lastJoinParams(d.id!)).toMatchObject({ fwup_version: '1.16.0' });
+  });
+
+  describe('with a deltaSource in device.json (the same answer run joins with)', () => {
+    const V1 = join(import.meta.dirname, '..', 'fixtures', 'fwup-delta', 'fw', 'v1.fw');
+
+    it('"file" holding the running firmware: "deltas yes" and the join reports fwup_version', async () => {
+      const d = await registeredDevice();
+      const { uuid } = await readFirmwareMetadata(V1);
+      const config = writeConfig(d, { fwupVersion: '1.16.0', firmware: { uuid, product: 'delta-fixture', version: '2.0.1', platform: 'x86_64', architecture: 'x86_64' }, deltaSource: { type: 'file' } });
+      copyFileSync(V1, join(dirname(config), 'target.fw'));
+      const { code, byName } = await doctorJson(config);
+      expect(code).toBe(0);
+      expect(byName.deltas!.detail).toMatch(/^yes: the firmware archive the applier wrote last is the delta source/);
+      expect(server.lastJoinParams(d.id!)).toMatchObject({ fwup_version: '1.16.0' });
+    });
+
+    it('"file" before the first update (no archive yet): "deltas no", no fwup_version', async () => {
+      const d = await registeredDevice();
+      const { byName } = await doctorJson(writeConfig(d, { fwupVersion: '1.16.0', deltaSource: { type: 'file' } }));
+      expect(byName.deltas).toMatchObject({ status: 'pass' });
+      expect(byName.deltas!.detail).toMatch(/^no: deltaSource "file": .*target\.fw holds no firmware archive yet/);
+      expect(server.lastJoinParams(d.id!)).not.toHaveProperty('fwup_version');
+    });
+
+    it('an archive of other firmware than firmware.uuid: the step fails (every delta would), with the fix', async () => {
+      const d = await registeredDevice();
+      const config = writeConfig(d, { deltaSource: { type: 'archive', path: 'current.fw' } });
+      copyFileSync(V1, join(dirname(config), 'current.fw'));
+      const { code, byName } = await doctorJson(config, []);
+      expect(code).toBe(1);
+      expect(byName.deltas).toMatchObject({ status: 'fail', code: 'NH_DELTA_WRONG_SOURCE' });
+      expect(byName.deltas!.detail).toContain('but firmware.uuid says the device runs');
+      expect(byName.deltas!.fix).toContain('firmware.uuid');
+    });
+
+    it('a raw device that cannot be read: the step fails', async () => {
+      const d = await registeredDevice();
+      const { byName } = await doctorJson(writeConfig(d, { deltaSource: { type: 'raw', path: 'no-such-device' } }), []);
+      expect(byName.deltas).toMatchObject({ status: 'fail', code: 'NH_DELTA_NO_SOURCE' });
+      expect(byName.deltas!.detail).toMatch(/cannot read .*no-such-device \(ENOENT\)/);
+    });
   });
 });

@@ -9,7 +9,7 @@ import { NervesHubLink } from '../../link/nerves-hub-link.js';
 import { createDefaultUpdateClient } from '../../update/default-update-client.js';
 import type { AgentConfig } from '../agent-config.js';
 import { AgentConfigError, loadAgentConfig } from '../agent-config.js';
-import { agentApplier, agentAuth, agentDownloader, agentSocketOptions, deviceIdentity, readServerCa } from '../agent.js';
+import { agentApplier, agentAuth, agentDeltaSource, agentDownloader, agentSocketOptions, deviceIdentity, readServerCa } from '../agent.js';
 import type { CliIo } from '../cli-io.js';
 import { processIo } from '../cli-io.js';
 import { createCliLogger, parseLogFormat, parseLogLevel } from '../cli-logger.js';
@@ -94,6 +94,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       firmwareUuid: config.firmware.uuid,
       url: redactUrl(config.url),
       apply: config.apply.type,
+      deltaSource: config.deltaSource?.type ?? 'none',
       strategy: config.strategy,
       reboot: config.reboot.type,
     });
@@ -147,6 +148,7 @@ export async function createAgent(config: AgentConfig, logger: Logger, onReboot:
     safeLog(logger, 'info', 'NervesHub asked this device to identify itself', services.identify ? { argv: services.identify.argv } : undefined);
     if (services.identify) await runCommand('identify', services.identify.argv, logger);
   };
+  const deltaSource = agentDeltaSource(config);
   try {
     // The socket and the update manager log connections, errors and outcomes themselves.
     return new NervesHubLink({
@@ -158,6 +160,7 @@ export async function createAgent(config: AgentConfig, logger: Logger, onReboot:
         stateDir: config.stateDir,
         downloader: agentDownloader(config, serverCa, logger),
         allowInsecureHttpDownloadsForTesting: config.allowInsecureHttpDownloadsForTesting === true,
+        ...(deltaSource !== undefined ? { deltaSource } : {}),
       },
       // health and geo on by default, as nerves_hub_link; the console only when enabled
       extensions: { health: services.extensions.health, geo: services.extensions.geo ? {} : false },

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { DeltaSource } from '../../delta/delta-source.js';
@@ -132,6 +132,24 @@ class BatchedWriter {
   }
 }
 
+/**
+ * True when `path` begins with a zip local file header, as every firmware archive does. Anything
+ * else (no file, an empty or foreign file) cannot be a delta source: advertising deltas with it
+ * would make NervesHub send updates that can only fail.
+ */
+function startsLikeFirmwareArchive(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(4);
+    return readSync(fd, head, 0, 4, 0) === 4 && head.readUInt32LE(0) === 0x04034b50;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** fsyncs a directory so a rename in it survives power loss (not possible on every platform). */
 async function syncDirectory(path: string): Promise<void> {
   let handle: FileHandle | undefined;
@@ -201,8 +219,8 @@ export class FileApplier implements FirmwareApplier {
   }
 
   /**
-   * The firmware applied last (`{ archivePath: path }`) while that file exists and
-   * `useAsDeltaSource` is not `false`: delta firmware is rebuilt against it. The new file is
+   * The firmware applied last (`{ archivePath: path }`) while that file exists, starts like a
+   * firmware archive (a zip local header) and `useAsDeltaSource` is not `false`: delta firmware is rebuilt against it. The new file is
    * written beside it and renamed over it only once the rebuilt archive is verified and durable.
    *
    * @example
@@ -211,7 +229,7 @@ export class FileApplier implements FirmwareApplier {
    * ```
    */
   deltaSource(): DeltaSource | undefined {
-    return this.#useAsDeltaSource && existsSync(this.#path) ? { archivePath: this.#path } : undefined;
+    return this.#useAsDeltaSource && startsLikeFirmwareArchive(this.#path) ? { archivePath: this.#path } : undefined;
   }
 
   /**
