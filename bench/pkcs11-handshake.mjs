@@ -1,6 +1,7 @@
 // TLS handshake time with a file key vs a key in a SoftHSM2 token (OpenSSL pkcs11 engine), same run.
 // Usage: npm run build && node bench/pkcs11-handshake.mjs [n=200]
 // Needs softhsm2, opensc and libengine-pkcs11-openssl; skips (exit 0) without them.
+import { performance } from 'node:perf_hooks';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
