@@ -30,8 +30,8 @@ export interface RawDeltaSourceOptions {
  *
  * @example
  * ```ts
- * // import { rawDeltaSource } from 'nerves-hub-link/advanced';
- * const link = new NervesHubLink({ ...options, update: { deltaSource: rawDeltaSource('/dev/mmcblk0', { task: 'upgrade.a' }) } });
+ * import { rawDeltaSource } from 'nerves-hub-link/advanced';
+ * const options: UpdateManagerOptions = { ...updateOptions, deltaSource: rawDeltaSource('/dev/mmcblk0', { task: 'upgrade.a' }) };
  * ```
  */
 export function rawDeltaSource(path: string, options: RawDeltaSourceOptions = {}): DeltaSourceOpener {

@@ -9,7 +9,7 @@ import type { VerifierDeltaOptions } from './update-ports.js';
  *
  * @example
  * ```ts
- * const { canApplyDeltas, reason } = deltaCapability(applier, { deltaSource });
+ * const { canApplyDeltas, reason } = deltaCapability(applier, { deltaSource: updateOptions.deltaSource });
  * console.log(canApplyDeltas ? `deltas: yes (${reason})` : `deltas: no (${reason})`);
  * ```
  */
