@@ -80,6 +80,7 @@ describe('doctor with auth.type "nerveskey"', () => {
     // no chip module on this machine: the engine step names it, and nothing connects
     expect(by.engine).toMatchObject({ status: 'fail', code: expect.stringMatching(/^NH_PKCS11_(MODULE|ENGINE)_MISSING$/) });
     expect(by.tls!.status).toBe('skip');
+    expect(by.keys).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^1 fwup public key configured/) });
   });
 
   it('a chip that does not wake fails the chip step with a fix naming bus and address; the later chip steps are skipped', async () => {
