@@ -73,6 +73,30 @@ function verifies(der: Uint8Array, signerPublicKey: Uint8Array): boolean {
 }
 
 /**
+ * Reads what makes a chip a provisioned NervesKey: the config zone (both lock bytes set, the chip
+ * serial number) and the OTP zone (the NervesKey magic, board name, manufacturer serial number).
+ *
+ * @throws Atecc508aError naming the step and zone that failed (`NH_ATECC_NOT_NERVESKEY` for an unprovisioned chip)
+ * @example
+ * ```ts
+ * const { manufacturerSerialNumber } = await readNervesKeyIdentity(new Atecc508a({ transport }));
+ * ```
+ * @internal
+ */
+export async function readNervesKeyIdentity(
+  chip: Atecc508a,
+  signal?: AbortSignal,
+): Promise<{ serialNumber: Uint8Array; boardName: string; manufacturerSerialNumber: string }> {
+  const config = await chip.readConfigZone(signal);
+  // LockValue (data + OTP) is byte 86, LockConfig byte 87: 0x00 locked, 0x55 unlocked.
+  if (config[86] !== 0x00 || config[87] !== 0x00) {
+    throw new Atecc508aError(Atecc508aErrorCodes.notNervesKey, { step: 'check lock state', zone: 'config' }, 'the config or data zone is not locked: this chip is not provisioned (run the NervesKey provisioning first)');
+  }
+  const serialNumber = Uint8Array.from([...config.subarray(0, 4), ...config.subarray(8, 13)]);
+  return { serialNumber, ...parseNervesKeyOtp(await chip.readOtpZone(signal)) };
+}
+
+/**
  * Reads a provisioned NervesKey and rebuilds its device and signer certificates: the config zone
  * (lock state, serial number), the OTP zone (manufacturer serial number), the certificate slots
  * and the slot-0 public key. Both certificates are checked against the signer's public key.
@@ -89,13 +113,7 @@ export async function readNervesKey(chip: Atecc508a, options: { certificateSet?:
   const slots = NERVESKEY_SLOTS[set];
   if (slots === undefined) throw new TypeError(`readNervesKey: certificateSet must be 'primary' or 'aux'`);
   const signal = options.signal;
-  const config = await chip.readConfigZone(signal);
-  // LockValue (data + OTP) is byte 86, LockConfig byte 87: 0x00 locked, 0x55 unlocked.
-  if (config[86] !== 0x00 || config[87] !== 0x00) {
-    throw new Atecc508aError(Atecc508aErrorCodes.notNervesKey, { step: 'check lock state', zone: 'config' }, 'the config or data zone is not locked: this chip is not provisioned (run the NervesKey provisioning first)');
-  }
-  const serialNumber = Uint8Array.from([...config.subarray(0, 4), ...config.subarray(8, 13)]);
-  const { boardName, manufacturerSerialNumber } = parseNervesKeyOtp(await chip.readOtpZone(signal));
+  const { serialNumber, boardName, manufacturerSerialNumber } = await readNervesKeyIdentity(chip, signal);
   const signerPublicKey = (await chip.readSlot(slots.signerPublicKey, 72, signal)).slice(0, 64);
   const signerCompressed = await chip.readSlot(slots.signerCertificate, 72, signal);
   const deviceCompressed = await chip.readSlot(slots.deviceCertificate, 72, signal);

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { NervesHubError } from '../errors.js';
 import type { WireFirmwareMeta } from '../protocol/wire-firmware-meta.js';
 import type { AgentServicesConfig } from './agent-services-config.js';
-import { parseAgentServices } from './agent-services-config.js';
+import { parseAgentArchives, parseAgentServices } from './agent-services-config.js';
 import type { ConfigProblem } from './config-problems.js';
 import { checkUnknownKeys, closestKey, ConfigProblemSignal, ConfigProblems, problem, skipCheck } from './config-problems.js';
 import { findJsonSyntaxError } from './json-syntax.js';
@@ -61,6 +61,10 @@ export interface AgentConfig {
   firmware: WireFirmwareMeta;
   fwupVersion?: string;
   fwupPublicKeys: string[];
+  /** Archive public keys (base64 Ed25519); none → the fwup keys, or the server's when neither is set. */
+  archivePublicKeys?: string[];
+  /** Ask NervesHub for the archive keys at every join; its answer replaces `archivePublicKeys`. */
+  requestArchivePublicKeys?: boolean;
   apply: AgentApplyConfig;
   /** Delta source of the TypeScript delta rebuild; absent: none. */
   deltaSource?: AgentDeltaSourceConfig;
@@ -71,7 +75,7 @@ export interface AgentConfig {
   heartbeatIntervalMs?: number;
   /** LAB SETUPS ONLY: accept plain-http firmware URLs (see `DownloaderOptions.allowInsecureHttpDownloadsForTesting`). */
   allowInsecureHttpDownloadsForTesting?: boolean;
-  /** Device services: extensions (health, geo), identify command, remote console. */
+  /** Device services: extensions (health, geo), identify command, remote console, archives. */
   services: AgentServicesConfig;
 }
 
@@ -98,7 +102,7 @@ export class AgentConfigError extends NervesHubError {
 
 type Obj = Record<string, unknown>;
 
-const ROOT_KEYS = ['url', 'auth', 'serverCaFile', 'serverName', 'firmware', 'fwupVersion', 'fwupPublicKeys', 'apply', 'deltaSource', 'stateDir', 'strategy', 'reboot', 'proxy', 'heartbeatIntervalMs', 'allowInsecureHttpDownloadsForTesting', 'extensions', 'identify', 'console'] as const;
+const ROOT_KEYS = ['url', 'auth', 'serverCaFile', 'serverName', 'firmware', 'fwupVersion', 'fwupPublicKeys', 'archivePublicKeys', 'requestArchivePublicKeys', 'apply', 'deltaSource', 'stateDir', 'strategy', 'reboot', 'proxy', 'heartbeatIntervalMs', 'allowInsecureHttpDownloadsForTesting', 'extensions', 'identify', 'console', 'archives'] as const;
 const AUTH_KEYS = {
   certificate: ['type', 'certFile', 'keyFile', 'signerCertFile'],
   'shared-secret': ['type', 'key', 'secret', 'identifier'],
@@ -236,10 +240,10 @@ function parseFirmware(c: Obj, problems: ConfigProblems): WireFirmwareMeta {
   return firmware;
 }
 
-function parseKeys(c: Obj, problems: ConfigProblems): string[] {
-  const keys = strList(c, 'fwupPublicKeys', '') ?? [];
+function parseKeys(c: Obj, problems: ConfigProblems, name: 'fwupPublicKeys' | 'archivePublicKeys'): string[] {
+  const keys = strList(c, name, '') ?? [];
   keys.forEach((k, i) => {
-    if (Buffer.from(k, 'base64').length !== 32) problems.add(`fwupPublicKeys[${i}]`, 'must be a base64 Ed25519 public key (44 characters, as in fwup-key.pub)');
+    if (Buffer.from(k, 'base64').length !== 32) problems.add(`${name}[${i}]`, 'must be a base64 Ed25519 public key (44 characters, as in fwup-key.pub)');
   });
   return keys;
 }
@@ -304,7 +308,10 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
   const url = problems.attempt(() => parseUrl(c));
   const auth = problems.attempt(() => parseAuth(c, problems, p));
   const firmware = problems.attempt(() => parseFirmware(c, problems));
-  const fwupPublicKeys = problems.attempt(() => parseKeys(c, problems));
+  const fwupPublicKeys = problems.attempt(() => parseKeys(c, problems, 'fwupPublicKeys'));
+  const archivePublicKeys = problems.attempt(() => parseKeys(c, problems, 'archivePublicKeys'));
+  const requestArchiveKeys = c.requestArchivePublicKeys;
+  if (requestArchiveKeys !== undefined && typeof requestArchiveKeys !== 'boolean') problems.add('requestArchivePublicKeys', 'must be true or false');
   const apply = problems.attempt(() => parseApply(c, problems, p));
   const deltaSource = problems.attempt(() => parseDeltaSource(c, problems, p, apply));
   const reboot = problems.attempt(() => parseReboot(c, problems));
@@ -319,13 +326,16 @@ export function parseAgentConfig(raw: unknown, baseDir: string): AgentConfig {
   const insecureHttp = c.allowInsecureHttpDownloadsForTesting;
   if (insecureHttp !== undefined && typeof insecureHttp !== 'boolean') problems.add('allowInsecureHttpDownloadsForTesting', 'must be true or false');
   const services = problems.attempt(() => parseAgentServices(c, p, ServicesProblem));
+  const archives = problems.attempt(() => parseAgentArchives(c, p, ServicesProblem));
   if (problems.list.length > 0) throw new AgentConfigError(sortByConfigOrder(problems.list, raw));
   return {
-    services: services!,
+    services: { ...services!, ...(archives ? { archives } : {}) },
     url: url!,
     auth: auth!,
     firmware: firmware!,
     fwupPublicKeys: fwupPublicKeys!,
+    ...(archivePublicKeys!.length > 0 ? { archivePublicKeys: archivePublicKeys! } : {}),
+    ...(requestArchiveKeys === true ? { requestArchivePublicKeys: true } : {}),
     apply: apply!,
     ...(deltaSource !== undefined ? { deltaSource } : {}),
     stateDir: stateDir!,

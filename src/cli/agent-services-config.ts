@@ -1,4 +1,4 @@
-/** Device services of `nerves-hub-link run` (device.json keys `extensions`, `identify`, `console`). */
+/** Device services of `nerves-hub-link run` (device.json keys `extensions`, `identify`, `console`, `archives`). */
 export interface AgentServicesConfig {
   /** Health (on by default; `diskMount` is the file system reported) and geo (on by default). */
   extensions: { health: false | { diskMount?: string }; geo: boolean };
@@ -6,6 +6,19 @@ export interface AgentServicesConfig {
   identify?: { argv: string[] };
   /** The remote console: off unless `enabled`. */
   console?: { timeoutSeconds?: number; uploadDir?: string; shell?: string[] };
+  /** Archives: off unless configured. See {@link AgentArchivesConfig}. */
+  archives?: AgentArchivesConfig;
+}
+
+/**
+ * Archives of `nerves-hub-link run` (device.json key `archives`): every archive NervesHub offers is
+ * downloaded into `dir`, verified with the archive keys, then handed to `command`.
+ */
+export interface AgentArchivesConfig {
+  /** Where partial and verified archives are written (absolute; default `<stateDir>/archives`). */
+  dir?: string;
+  /** Run (no shell) with the verified archive's path as the last argument; without it the archive stays in `dir`. */
+  command?: string[];
 }
 
 type Obj = Record<string, unknown>;
@@ -65,4 +78,26 @@ export function parseAgentServices(c: Obj, resolvePath: (p: string) => string, E
     }
   }
   return out;
+}
+
+/**
+ * Validates the `archives` key of a parsed device.json: `{dir?, command?}`; undefined when absent.
+ * @throws AgentConfigError naming the key at fault.
+ * @internal
+ */
+export function parseAgentArchives(c: Obj, resolvePath: (p: string) => string, Err: ErrorCtor): AgentArchivesConfig | undefined {
+  const a = c.archives;
+  if (a === undefined) return undefined;
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new Err('archives', 'must be an object, e.g. {"dir": "/data/archives", "command": ["/usr/bin/install-bundle"]}');
+  const o = a as Obj;
+  for (const k of Object.keys(o)) if (k !== 'dir' && k !== 'command') throw new Err(`archives.${k}`, 'is not a known key (known: dir, command)');
+  if (o.dir !== undefined && (typeof o.dir !== 'string' || o.dir === '')) throw new Err('archives.dir', 'must be a directory path');
+  const cmd = o.command;
+  if (cmd !== undefined && (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((s) => typeof s === 'string' && s !== ''))) {
+    throw new Err('archives.command', 'must be a non-empty list of strings, e.g. ["/usr/bin/install-bundle"] (the archive path is added as the last argument)');
+  }
+  return {
+    ...(o.dir !== undefined ? { dir: resolvePath(o.dir as string) } : {}),
+    ...(cmd !== undefined ? { command: cmd as string[] } : {}),
+  };
 }

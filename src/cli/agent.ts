@@ -117,6 +117,8 @@ export async function agentSocketOptions(config: AgentConfig): Promise<AgentSock
     auth: await agentAuth(config),
     firmware: config.firmware,
     fwupPublicKeys: config.fwupPublicKeys,
+    ...(config.archivePublicKeys ? { archivePublicKeys: config.archivePublicKeys } : {}),
+    ...(config.requestArchivePublicKeys ? { requestArchivePublicKeys: true } : {}),
     ...(fwupVersion !== undefined ? { fwupVersion } : {}),
     tls: { ...(serverCa ? { ca: serverCa } : {}), ...(config.serverName ? { servername: config.serverName } : {}) },
     ...(config.proxy ? { proxy: config.proxy } : {}),

@@ -35,12 +35,17 @@ import type { JoinFacts } from './doctor-join.js';
 import { joinOnce } from './doctor-join.js';
 import { checkDeltas } from './doctor-deltas.js';
 import { PKCS11_DOCTOR_STEPS, PKCS11_FIXES, pkcs11PinFix, pkcs11Step } from './doctor-pkcs11.js';
+import { NERVESKEY_DOCTOR_STEPS, NervesKeyDoctor, nervesKeyFix } from './doctor-nerveskey.js';
+import type { I2cBusModule } from '../atecc508a/linux-i2c.js';
 import { UpdateJournal } from '../update/update-journal.js';
 
-/** The steps, in order. PKCS#11 configs add {@link PKCS11_DOCTOR_STEPS} after `config`. */
+/**
+ * The steps, in order. PKCS#11 configs add {@link PKCS11_DOCTOR_STEPS} after `config`; NervesKey
+ * configs add {@link NERVESKEY_DOCTOR_STEPS} and `engine`.
+ */
 export const DOCTOR_STEPS = ['config', 'clock', 'dns', 'tcp', 'tls', 'auth', 'join', 'keys', 'deltas'] as const;
 /** One step's name. */
-export type DoctorStepName = (typeof DOCTOR_STEPS)[number] | (typeof PKCS11_DOCTOR_STEPS)[number];
+export type DoctorStepName = (typeof DOCTOR_STEPS)[number] | (typeof PKCS11_DOCTOR_STEPS)[number] | (typeof NERVESKEY_DOCTOR_STEPS)[number];
 
 /** What a step found. */
 export interface DoctorStepResult {
@@ -70,6 +75,8 @@ export interface DoctorOptions {
    * sends the in-flight update recorded in `stateDir`, so NervesHub keeps it.
    */
   join?: boolean;
+  /** For `auth.type: "nerveskey"`: an `i2c-bus`-compatible module to open the bus with instead of the optional `i2c-bus` package (tests, bundlers). */
+  i2cBusModule?: I2cBusModule;
 }
 
 /** Defaults of {@link DoctorOptions}. */
@@ -102,6 +109,10 @@ const NEEDS: Readonly<Record<DoctorStepName, readonly DoctorStepName[]>> = Objec
   pin: ['token'],
   object: ['pin'],
   engine: ['object'],
+  i2c: ['config'],
+  chip: ['i2c'],
+  nerveskey: ['chip'],
+  certs: ['nerveskey'],
 });
 
 /** CLI-specific fixes by error code (the socket's messages speak of options, doctor of device.json keys). */
@@ -182,10 +193,18 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
   /** What the join learnt about the fwup keys NervesHub sends (join step, when it ran). */
   let joined: JoinFacts | undefined;
   let pkcs11Config: AgentConfig | undefined;
+  let nervesKeyConfig: AgentConfig | undefined;
+  /** The config as loaded (the keys and deltas steps need it even when the engine step failed). */
+  let loaded: AgentConfig | undefined;
+  const chipSteps: readonly string[] = NERVESKEY_DOCTOR_STEPS;
 
   const step = async (name: DoctorStepName, check: () => Promise<string>, optIn = false): Promise<void> => {
     // with a PKCS#11 key every network step needs the engine step (it builds the TLS material)
-    const needs = pkcs11Config && !(PKCS11_DOCTOR_STEPS as readonly string[]).includes(name) && name !== 'config' && name !== 'keys' ? [...NEEDS[name], 'engine' as const] : NEEDS[name];
+    // with a NervesKey every network step needs the engine step, and that one the chip's certificates
+    const hardware = pkcs11Config ?? nervesKeyConfig;
+    const own = nervesKeyConfig && name === 'engine' ? (['certs'] as const) : NEEDS[name];
+    const needs =
+      hardware && !(PKCS11_DOCTOR_STEPS as readonly string[]).includes(name) && !chipSteps.includes(name) && name !== 'config' && name !== 'keys' ? [...own, 'engine' as const] : own;
     // A need that was only "not run" (no --join) does not make this step fail to run; the opt-in does.
     const failedNeed = needs.find((n) => {
       const need = results.find((r) => r.name === n);
@@ -204,6 +223,8 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
       } catch (error) {
         result = { name, status: 'fail', ...failure(error), durationMs: performance.now() - started };
         if (result.code === 'NH_PKCS11_PIN_INCORRECT' && pkcs11Config) result.fix = pkcs11PinFix(pkcs11Config);
+        const chipFix = nervesKeyConfig?.auth.type === 'nerveskey' ? nervesKeyFix(error, nervesKeyConfig.auth) : undefined;
+        if (chipFix !== undefined) result.fix = chipFix;
       }
     }
     results.push(result);
@@ -211,11 +232,17 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
   };
 
   await step('config', async () => {
-    const loaded = await loadAgentConfig(configFile);
+    loaded = await loadAgentConfig(configFile);
     if (loaded.auth.type === 'pkcs11') {
       pkcs11Config = loaded;
       const auth = loaded.auth;
       return `device certificate ${auth.certFile}, key ${auth.uri} in ${auth.modulePath}, firmware ${loaded.firmware.product ?? '?'} ${loaded.firmware.version ?? '?'}, ${redactUrl(loaded.url)}`;
+    }
+    if (loaded.auth.type === 'nerveskey') {
+      // the chip is read by the steps that follow, one part at a time
+      nervesKeyConfig = loaded;
+      const auth = loaded.auth;
+      return `NervesKey on /dev/i2c-${auth.i2cBus} at 0x${(auth.i2cAddress ?? 0x60).toString(16)} (${auth.certificateSet ?? 'primary'} certificate set), key ${auth.uri} in ${auth.modulePath}, firmware ${loaded.firmware.product ?? '?'} ${loaded.firmware.version ?? '?'}, ${redactUrl(loaded.url)}`;
     }
     prepared = await prepare(loaded, timeoutMs);
     const { config, certificate } = prepared;
@@ -233,6 +260,20 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
       prepared = await prepare(pkcs11Config!, timeoutMs);
       const cert = prepared.certificate;
       return `OpenSSL pkcs11 engine registered; the key loads through it and matches ${cert ? `the certificate of ${commonName(cert) ?? '(no CN)'}` : 'the certificate'}`;
+    });
+  }
+
+  if (nervesKeyConfig?.auth.type === 'nerveskey') {
+    const chip = new NervesKeyDoctor(nervesKeyConfig.auth, options.i2cBusModule);
+    try {
+      for (const name of NERVESKEY_DOCTOR_STEPS) await step(name, () => chip.step(name));
+    } finally {
+      await chip.close(); // the agent's provider opens the bus again for itself
+    }
+    await step('engine', async () => {
+      prepared = await prepare(nervesKeyConfig!, timeoutMs);
+      const cert = prepared.certificate;
+      return `OpenSSL pkcs11 engine registered; the chip's key (${nervesKeyConfig!.auth.type === 'nerveskey' ? nervesKeyConfig!.auth.uri : ''}) loads through it and matches ${cert ? `the certificate of ${commonName(cert) ?? '(no CN)'}` : 'the certificate'}`;
     });
   }
 
@@ -319,9 +360,9 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
     return `joined topic "device" in ${joined.joinMs} ms, then left${kept}`;
   }, true);
 
-  await step('keys', async () => checkKeys(prepared!.config, joining, joined, results.find((r) => r.name === 'join')?.status === 'pass'));
+  await step('keys', async () => checkKeys((prepared?.config ?? loaded)!, joining, joined, results.find((r) => r.name === 'join')?.status === 'pass'));
 
-  await step('deltas', async () => checkDeltas(prepared?.config ?? pkcs11Config!));
+  await step('deltas', async () => checkDeltas((prepared?.config ?? loaded)!));
   return results;
 }
 

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { LinkArchivesOptions } from '../../link/device-services.js';
 import { INVALID_OPTIONS, isNervesHubError } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import { safeLog } from '../../logging/logger.js';
@@ -97,6 +99,7 @@ export async function run(argv: string[], io: CliIo = processIo()): Promise<numb
       deltaSource: config.deltaSource?.type ?? 'none',
       strategy: config.strategy,
       reboot: config.reboot.type,
+      ...(config.services.archives ? { archives: config.services.archives.command ? 'command' : 'kept' } : {}),
     });
     if (config.allowInsecureHttpDownloadsForTesting) {
       safeLog(logger, 'warn', 'INSECURE: allowInsecureHttpDownloadsForTesting is set: firmware may be downloaded over plain http. Lab setups only; remove it from device.json on real devices.');
@@ -173,6 +176,7 @@ export async function createAgent(config: AgentConfig, logger: Logger, onReboot:
             },
           }
         : {}),
+      ...(services.archives ? { archives: agentArchives(config, logger) } : {}),
       logger,
     });
   } catch (error) {
@@ -180,6 +184,32 @@ export async function createAgent(config: AgentConfig, logger: Logger, onReboot:
     if (isNervesHubError(error) && error.code === INVALID_OPTIONS) throw new AgentConfigError(/: (\w+) /.exec(error.message)?.[1] ?? '(options)', error.message);
     throw error;
   }
+}
+
+/**
+ * Archives of `run`: every offer is downloaded (the archive keys decide what is trusted); a
+ * verified archive is handed to `archives.command` (argv + the path, no shell) or left in the dir.
+ */
+function agentArchives(config: AgentConfig, logger: Logger): LinkArchivesOptions {
+  const archives = config.services.archives!;
+  const dir = archives.dir ?? join(config.stateDir, 'archives');
+  return {
+    dir,
+    client: {
+      archiveAvailable: (info) => {
+        safeLog(logger, 'info', `NervesHub offered archive ${info.uuid}; downloading`, { uuid: info.uuid, version: info.version });
+        return 'download';
+      },
+      archiveReady: async (info, path) => {
+        if (!archives.command) {
+          safeLog(logger, 'info', `archive ${info.uuid} verified; kept at ${path} (no archives.command)`, { uuid: info.uuid, path });
+          return;
+        }
+        safeLog(logger, 'info', `archive ${info.uuid} verified; running the archive command`, { uuid: info.uuid, path, argv: archives.command });
+        await runCommand('archive', [...archives.command, path], logger);
+      },
+    },
+  };
 }
 
 async function stopWithin(link: NervesHubLink, logger: Logger): Promise<void> {
@@ -192,7 +222,7 @@ async function stopWithin(link: NervesHubLink, logger: Logger): Promise<void> {
 }
 
 /** Spawns a configured command (no shell); resolves true when it exits 0. */
-function runCommand(what: 'reboot' | 'identify', argv: string[], logger: Logger): Promise<boolean> {
+function runCommand(what: 'reboot' | 'identify' | 'archive', argv: string[], logger: Logger): Promise<boolean> {
   return new Promise((resolve) => {
     const [file, ...args] = argv as [string, ...string[]];
     const child = spawn(file, args, { stdio: 'inherit', shell: false });
