@@ -61,13 +61,8 @@ function hex(bytes: Uint8Array): string {
 }
 
 /**
- * Runs the NervesKey steps in order on one open bus; {@link close} releases it.
- *
- * @example
- * ```ts
- * const chip = new NervesKeyDoctor(auth);
- * try { for (const name of NERVESKEY_DOCTOR_STEPS) console.log(await chip.step(name)); } finally { await chip.close(); }
- * ```
+ * Runs the NervesKey steps ({@link NERVESKEY_DOCTOR_STEPS}) in order on one open bus: call `step(name)`
+ * for each, then {@link close} releases the bus (also after a failed step).
  */
 export class NervesKeyDoctor {
   readonly #auth: AgentNervesKeyAuthConfig;
