@@ -1,5 +1,5 @@
 import { crc32 } from '../firmware/crc32.js';
-import { ZipFlag, ZipMethod, ZipSignature, put16, put32, unixSecondsToDos } from '../firmware/zip-records.js';
+import { ZipFlag, ZipMethod, ZipSignature, concatBytes, extendedTimestampExtra, put16, put32, unixSecondsToDos } from '../firmware/zip-records.js';
 import { DeltaError } from './delta-error.js';
 
 interface CentralRecord {
@@ -9,15 +9,6 @@ interface CentralRecord {
 }
 
 const MAX_ZIP32 = 0xffff_ffff;
-
-function extendedTimestamp(mtime: number): Uint8Array {
-  const extra = new Uint8Array(9);
-  put16(extra, 0, 0x5455);
-  put16(extra, 2, 5);
-  extra[4] = 1;
-  put32(extra, 5, mtime >>> 0);
-  return extra;
-}
 
 /**
  * Writes the rebuilt archive as stored (uncompressed) zip entries, piece by piece, so that it can
@@ -35,7 +26,7 @@ export class StoredZipEmitter {
   start(name: string, size: number, mtimeSeconds: number): Uint8Array {
     if (size > MAX_ZIP32) throw new DeltaError('NH_DELTA_TOO_LARGE', `resource ${name} is larger than 4 GiB, which the delta rebuild does not support`);
     const nameBytes = new TextEncoder().encode(name);
-    const extra = extendedTimestamp(mtimeSeconds);
+    const extra = extendedTimestampExtra(mtimeSeconds);
     const dos = unixSecondsToDos(mtimeSeconds);
     const header = new Uint8Array(30);
     put32(header, 0, ZipSignature.localFile);
@@ -49,7 +40,7 @@ export class StoredZipEmitter {
     put16(header, 26, nameBytes.length);
     put16(header, 28, extra.length);
     this.#current = { header, name: nameBytes, extra, size, written: 0, crc: 0 };
-    return this.#out(concat([header, nameBytes, extra]));
+    return this.#out(concatBytes([header, nameBytes, extra]));
   }
 
   /** Data of the current entry (returned as is, after it is counted). */
@@ -101,7 +92,7 @@ export class StoredZipEmitter {
     put16(end, 10, this.#records.length);
     put32(end, 12, size);
     put32(end, 16, start);
-    return this.#out(concat([...parts, end]));
+    return this.#out(concatBytes([...parts, end]));
   }
 
   #out(bytes: Uint8Array): Uint8Array {
@@ -109,14 +100,4 @@ export class StoredZipEmitter {
     if (this.#offset > MAX_ZIP32) throw new DeltaError('NH_DELTA_TOO_LARGE', 'the rebuilt archive would be larger than 4 GiB, which the delta rebuild does not support');
     return bytes;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

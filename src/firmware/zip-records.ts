@@ -77,3 +77,25 @@ export function unixSecondsToDos(seconds: number): { time: number; date: number 
     date: ((d.getUTCFullYear() - 1980) << 9) | ((d.getUTCMonth() + 1) << 5) | d.getUTCDate(),
   };
 }
+
+/** The 0x5455 "extended timestamp" extra field fwup's writer adds (mtime only; flags-only without one). @internal */
+export function extendedTimestampExtra(mtime: number | undefined): Uint8Array {
+  if (mtime === undefined) return Uint8Array.from([0x55, 0x54, 0x01, 0x00, 0x00]);
+  const out = new Uint8Array(9);
+  put16(out, 0, 0x5455);
+  put16(out, 2, 5);
+  out[4] = 1;
+  put32(out, 5, mtime >>> 0);
+  return out;
+}
+
+/** Joins byte arrays into one. @internal */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

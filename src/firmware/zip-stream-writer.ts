@@ -1,6 +1,6 @@
 import { createDeflateRaw } from 'node:zlib';
 import { crc32 } from './crc32.js';
-import { ZipFlag, ZipMethod, ZipSignature, put16, put32, unixSecondsToDos } from './zip-records.js';
+import { ZipFlag, ZipMethod, ZipSignature, concatBytes, extendedTimestampExtra, put16, put32, unixSecondsToDos } from './zip-records.js';
 
 /** How one entry is written. */
 export interface ZipEntryOptions {
@@ -29,26 +29,6 @@ interface CentralRecord {
 }
 
 const UNIX_EXTRA = Uint8Array.from([0x75, 0x78, 0x0b, 0x00, 0x01, 0x04, 0, 0, 0, 0, 0x04, 0, 0, 0, 0]);
-
-function extendedTimestampExtra(mtime: number | undefined): Uint8Array {
-  if (mtime === undefined) return Uint8Array.from([0x55, 0x54, 0x01, 0x00, 0x00]);
-  const out = new Uint8Array(9);
-  put16(out, 0, 0x5455);
-  put16(out, 2, 5);
-  out[4] = 1;
-  put32(out, 5, mtime >>> 0);
-  return out;
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * Minimal streaming zip writer for fwup-style archives (test helper). Entries are written in order
