@@ -1,8 +1,7 @@
-import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { NervesHubError, invalidOptions } from '../errors.js';
 import type { CertificateProvider, TlsClientMaterial } from './certificate-provider.js';
-import { looksLikeDer, privateKeyToPem, splitPemCertificates } from './pem.js';
+import { parseCertificateFile, privateKeyToPem } from './pem.js';
 
 /**
  * Files read by {@link FileCertificateProvider}. Each may be PEM or DER.
@@ -87,12 +86,7 @@ async function read(path: string, what: string, signal: AbortSignal | undefined)
 async function readCertificates(path: string, what: string, signal: AbortSignal | undefined): Promise<string[]> {
   const bytes = await read(path, what, signal);
   try {
-    if (looksLikeDer(bytes)) return [new X509Certificate(bytes).toString()];
-    const certs = splitPemCertificates(Buffer.from(bytes).toString('utf8'));
-    // Parse each so a corrupt file fails here with a clear error rather than inside the TLS handshake.
-    for (const c of certs) new X509Certificate(c);
-    if (certs.length === 0) throw new Error('no CERTIFICATE block');
-    return certs;
+    return parseCertificateFile(bytes);
   } catch (cause) {
     throw new NervesHubError('NH_AUTH_CERT_FILE', `${what} ${path} does not hold a certificate in PEM or DER`, { cause });
   }

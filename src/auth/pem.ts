@@ -24,6 +24,19 @@ export function splitPemCertificates(pem: string): string[] {
 }
 
 /**
+ * @internal Parses a certificate file's bytes (one DER certificate, or a PEM bundle) into PEM
+ * certificates, each checked to parse, so a corrupt file fails here rather than inside the TLS
+ * handshake. Throws a plain `Error`; callers wrap it with their own code.
+ */
+export function parseCertificateFile(bytes: Uint8Array): string[] {
+  if (looksLikeDer(bytes)) return [new X509Certificate(bytes).toString()];
+  const certs = splitPemCertificates(Buffer.from(bytes).toString('utf8'));
+  for (const c of certs) new X509Certificate(c);
+  if (certs.length === 0) throw new Error('no CERTIFICATE block');
+  return certs;
+}
+
+/**
  * @internal Turns a private key given as PEM, DER (PKCS#8, SEC1 or PKCS#1) or a KeyObject into a
  * PEM string the TLS stack accepts.
  */

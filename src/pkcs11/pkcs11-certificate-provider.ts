@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import type { CertificateProvider, TlsClientMaterial } from '../auth/certificate-provider.js';
-import { looksLikeDer, splitPemCertificates } from '../auth/pem.js';
+import { parseCertificateFile } from '../auth/pem.js';
 import { NervesHubError, isNervesHubError, invalidOptions } from '../errors.js';
 import { PKCS11_ENGINE_ID, checkPkcs11Engine } from './openssl-engine.js';
 import type { PinSource } from './pin-source.js';
@@ -245,11 +245,7 @@ async function readCerts(path: string, what: string, signal: AbortSignal | undef
     throw new NervesHubError('NH_PKCS11_CERT', `cannot read ${what} ${path}: check the path and its permissions`, { cause });
   }
   try {
-    if (looksLikeDer(bytes)) return [new X509Certificate(bytes).toString()];
-    const certs = splitPemCertificates(Buffer.from(bytes).toString('utf8'));
-    for (const c of certs) new X509Certificate(c);
-    if (certs.length === 0) throw new Error('no CERTIFICATE block');
-    return certs;
+    return parseCertificateFile(bytes);
   } catch (cause) {
     throw new NervesHubError('NH_PKCS11_CERT', `${what} ${path} does not hold a certificate in PEM or DER`, { cause });
   }
