@@ -6,7 +6,7 @@
  */
 import { SDK_VERSION } from '../download/user-agent.js';
 import { COMMANDS, type CommandModule } from './commands/registry.js';
-import { allowOpenSslReexec } from './openssl-reexec.js';
+import { allowOpenSslReexec, reportExitCodeToParent } from './openssl-reexec.js';
 
 const USAGE = `Usage: nerves-hub-link <command> [options]
 
@@ -40,12 +40,15 @@ async function main(argv: string[]): Promise<number> {
 
 // run/doctor may restart this script with --openssl-config for a PKCS#11 key
 allowOpenSslReexec(process.argv[1]);
-main(process.argv.slice(2)).then(
-  (code) => {
+main(process.argv.slice(2))
+  .then(
+    (code) => code,
+    (error: unknown) => {
+      process.stderr.write(`nerves-hub-link: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
+    },
+  )
+  .then(async (code) => {
     process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`nerves-hub-link: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+    await reportExitCodeToParent(code);
+  });

@@ -6,6 +6,9 @@ import type { AgentConfig } from './agent-config.js';
 /** Set in the re-executed child, so it never re-executes again. */
 export const REEXEC_ENV = 'NERVES_HUB_LINK_OPENSSL_REEXEC';
 
+/** Key of the IPC message in which the re-executed child reports its exit code. */
+const EXIT_CODE_MESSAGE = 'nervesHubLinkExitCode';
+
 let cliScript: string | undefined;
 
 /** Called by the CLI's `main` only: lets `run`/`doctor` restart the CLI with `--openssl-config`. */
@@ -39,9 +42,16 @@ export async function reexecForPkcs11(config: AgentConfig): Promise<number | und
       `the OpenSSL pkcs11 engine is not registered in this Node process: start it with ${nodeOptions} (written for auth.modulePath ${config.auth.modulePath})`,
     );
   }
+  // The IPC channel carries the child's exit code: some PKCS#11 modules (SoftHSM2 with libp11)
+  // crash in OpenSSL's exit-time cleanup after a failed login, which would turn exit 2 into a signal.
   const child = spawn(process.execPath, [...process.execArgv, nodeOptions, cliScript, ...process.argv.slice(2)], {
-    stdio: 'inherit',
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, [REEXEC_ENV]: '1' },
+  });
+  let reported: number | undefined;
+  child.on('message', (message: unknown) => {
+    const code = (message as { [EXIT_CODE_MESSAGE]?: unknown } | null)?.[EXIT_CODE_MESSAGE];
+    if (typeof code === 'number' && Number.isInteger(code)) reported = code;
   });
   const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
   process.on('SIGINT', forward);
@@ -49,10 +59,31 @@ export async function reexecForPkcs11(config: AgentConfig): Promise<number | und
   try {
     return await new Promise<number>((resolve, reject) => {
       child.once('error', reject);
-      child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1)));
+      child.once('exit', (code, signal) => {
+        if (code !== null) return resolve(code);
+        if (reported !== undefined) {
+          // the command had finished; only the module's teardown died
+          process.stderr.write(`nerves-hub-link: the PKCS#11 module crashed (${signal}) while the process was exiting; keeping exit code ${reported}\n`);
+          return resolve(reported);
+        }
+        resolve(signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1);
+      });
     });
   } finally {
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
   }
+}
+
+/**
+ * Called by the CLI's `main` when a command has finished: a re-executed child tells its parent the
+ * exit code before exiting, so a crash in the module's exit-time cleanup cannot change it.
+ */
+export async function reportExitCodeToParent(code: number): Promise<void> {
+  if (process.env[REEXEC_ENV] !== '1' || typeof process.send !== 'function' || !process.connected) return;
+  await new Promise<void>((resolve) => {
+    process.send!({ [EXIT_CODE_MESSAGE]: code }, undefined, {}, () => resolve());
+  });
+  // an open IPC channel would keep this process alive
+  process.disconnect();
 }
