@@ -84,6 +84,8 @@ export function archivePathToResourceName(path: string): string {
  * {@link ZipStreamParser}. Every failure is a {@link FirmwareVerificationError}.
  */
 export class FirmwareArchiveCheck implements ZipStreamHandler {
+  /** Every sink here copies, hashes or scans its chunk at once (see {@link ZipStreamHandler}). */
+  readonly transientChunks = true;
   readonly #parser = new ZipStreamParser(this);
   #signature: Uint8Array | undefined;
   #signatureBytes = 0;

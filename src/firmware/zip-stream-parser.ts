@@ -1,5 +1,6 @@
 import { crc32 } from './crc32.js';
 import { IncrementalInflater, InflateError, Z_BUF_ERROR } from './inflater.js';
+import { createReusingInflater } from './reusing-inflater.js';
 import { CentralDirectoryCheck, type RecordedZipEntry } from './zip-central-directory.js';
 import { FirmwareVerificationError, malformed } from './verification-error.js';
 import { parseLocalHeader, type ZipLocalEntry } from './zip-local-header.js';
@@ -19,6 +20,12 @@ export interface ZipEntryTotals {
 export interface ZipStreamHandler {
   /** A local entry begins; returns where its uncompressed bytes go (synchronously, in order). */
   entryStart(entry: ZipLocalEntry): (data: Uint8Array) => void;
+  /**
+   * True when every sink consumes each chunk before returning and keeps no reference to it (e.g.
+   * it hashes it): deflated entries are then inflated into one reused buffer, which keeps memory
+   * flat. Sinks that keep chunks must leave this unset.
+   */
+  readonly transientChunks?: boolean;
   /** The entry's data ended and its zip CRC and sizes checked out. */
   entryEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): void;
   /** The central directory (or end record) was reached: there are no more local entries. */
@@ -91,7 +98,7 @@ export class ZipStreamParser {
   #entryFields = new Uint8Array(0);
   #entryExtra = new Uint8Array(0);
   #sink: ((data: Uint8Array) => void) | undefined;
-  #inflater: IncrementalInflater | undefined;
+  #inflater: Pick<IncrementalInflater, 'write' | 'finish' | 'close'> | undefined;
   #entryCrc = 0;
   #compressedRead = 0;
   #uncompressedRead = 0;
@@ -289,7 +296,8 @@ export class ZipStreamParser {
     this.#uncompressedRead = 0;
     this.#sink = this.handler.entryStart(entry);
     if (entry.method === ZipMethod.deflated) {
-      this.#inflater = new IncrementalInflater((data) => this.#emit(data));
+      const emit = (data: Uint8Array): void => this.#emit(data);
+      this.#inflater = (this.handler.transientChunks ? createReusingInflater(emit) : undefined) ?? new IncrementalInflater(emit);
     }
     this.#state = 'data';
     return true;
