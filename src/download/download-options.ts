@@ -17,9 +17,9 @@ export interface DownloadOptions {
   /** Size of the whole file, when known (NervesHub's `size`); the body never runs past it (`NH_DOWNLOAD_BODY_TOO_LONG`). */
   expectedSize?: number;
   /**
-   * SHA-256 (hex) of the whole file. Checked before the last part is handed on (only when
-   * `offset` is 0: with a resumed file the caller re-verifies the file, see `verifyFileChecksums`),
-   * also when `partialsChecksums` are given: an offer whose two lists disagree fails closed.
+   * SHA-256 (hex) of the whole file. Checked before the last part is handed on when there are no
+   * `partialsChecksums` (those prove every byte already) and `offset` is 0 (with a resumed file
+   * the caller re-verifies the file, see `verifyFileChecksums`).
    */
   checksum?: string;
   /** SHA-256 (hex) of each 1 MiB part; each part is checked before it is handed on. Needs a 1 MiB aligned `offset`. */

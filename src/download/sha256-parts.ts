@@ -38,16 +38,21 @@ export function partCount(sizeBytes: number): number {
  * ```
  */
 export class Sha256Parts {
-  readonly #whole: Hash = createHash('sha256');
+  readonly #whole: Hash | undefined;
   #part: Hash = createHash('sha256');
   #partFill = 0;
   readonly #digests: string[] = [];
   #finished = false;
 
+  /** `wholeFile: false` skips the whole-file digest (`digest().whole` is then `undefined`). */
+  constructor(options: { wholeFile?: boolean } = {}) {
+    this.#whole = options.wholeFile === false ? undefined : createHash('sha256');
+  }
+
   /** Feeds the next bytes of the file. */
   update(chunk: Uint8Array): void {
     if (this.#finished) throw new Error('Sha256Parts.update after digest');
-    this.#whole.update(chunk);
+    this.#whole?.update(chunk);
     let at = 0;
     while (at < chunk.length) {
       const take = Math.min(PART_SIZE_BYTES - this.#partFill, chunk.length - at);
@@ -64,8 +69,8 @@ export class Sha256Parts {
 
   /** Finishes: the whole-file digest and one digest per part (the last part may be short). */
   digest(): {
-    /** Lowercase hex SHA-256 of everything. */
-    whole: string;
+    /** Lowercase hex SHA-256 of everything (`undefined` with `wholeFile: false`). */
+    whole: string | undefined;
     /** Lowercase hex SHA-256 of each part, in order. */
     parts: string[];
   } {
@@ -73,7 +78,7 @@ export class Sha256Parts {
       this.#finished = true;
       if (this.#partFill > 0) this.#digests.push(this.#part.digest('hex'));
     }
-    return { whole: this.#whole.digest('hex'), parts: [...this.#digests] };
+    return { whole: this.#whole?.digest('hex'), parts: [...this.#digests] };
   }
 }
 
@@ -110,7 +115,9 @@ export async function verifyFileChecksums(
   path: string,
   expected: { checksum?: string; partialsChecksums?: readonly string[]; signal?: AbortSignal },
 ): Promise<FileChecksumResult> {
-  const parts = new Sha256Parts();
+  const partials = expected.partialsChecksums;
+  // As in the downloader: the parts prove every byte, so `checksum` is used only without them.
+  const parts = new Sha256Parts({ wholeFile: partials === undefined });
   let sizeBytes = 0;
   const stream = createReadStream(path, { highWaterMark: 256 * 1024, signal: expected.signal });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -118,12 +125,12 @@ export async function verifyFileChecksums(
     sizeBytes += chunk.length;
   }
   const { whole, parts: digests } = parts.digest();
-  const partials = expected.partialsChecksums;
   if (partials !== undefined) {
     if (partials.length !== digests.length) return { ok: false, sizeBytes, reason: 'part-count' };
     const bad = digests.findIndex((d, i) => !sameDigest(d, partials[i] ?? ''));
     if (bad >= 0) return { ok: false, sizeBytes, reason: 'part', partIndex: bad };
+  } else if (expected.checksum !== undefined && !sameDigest(whole ?? '', expected.checksum)) {
+    return { ok: false, sizeBytes, reason: 'checksum' };
   }
-  if (expected.checksum !== undefined && !sameDigest(whole, expected.checksum)) return { ok: false, sizeBytes, reason: 'checksum' };
   return { ok: true, sizeBytes };
 }

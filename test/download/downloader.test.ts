@@ -172,16 +172,19 @@ describe('Downloader over real HTTPS', () => {
     expect(error.received?.length).toBe(3 * PART_SIZE_BYTES);
   });
 
-  it('with partial checksums and a whole-file checksum, checks both and fails closed when they disagree', async () => {
-    // Correct parts but a stale whole-file checksum: the offer is inconsistent, so nothing is trusted.
+  it('with partial checksums, the parts prove every byte; the whole-file checksum is not computed again', async () => {
+    // Like nerves_hub_link's PartsUpdater: `checksum` is only the fallback when there are no partials.
     const stale = 'AB'.repeat(32);
-    const error = await rejection(() => collect(downloader().stream(url, { partialsChecksums: partials, checksum: stale, expectedSize: SIZE })));
-    expect(error.code).toBe('NH_DOWNLOAD_CHECKSUM_MISMATCH');
-    // The last part is held back until the whole file is proven: it never reached the consumer.
-    expect(error.received?.length).toBe(SIZE - (SIZE % PART_SIZE_BYTES || PART_SIZE_BYTES));
-    // Consistent checksums pass, byte for byte.
-    const got = await collect(downloader().stream(url, { partialsChecksums: partials, checksum, expectedSize: SIZE }));
+    const got = await collect(downloader().stream(url, { partialsChecksums: partials, checksum: stale, expectedSize: SIZE }));
     expect(got.equals(body)).toBe(true);
+    // A corrupt byte is still caught by its part, re-requested, and the result is exact.
+    fx.host.setFaults(NAME, { corruptByteAt: SIZE - 3, times: 1 });
+    const again = await collect(downloader().stream(url, { partialsChecksums: partials, checksum: stale, expectedSize: SIZE }));
+    expect(again.equals(body)).toBe(true);
+    // A list that does not cover the file (one part missing) fails closed before the last part is handed on.
+    const error = await rejection(() => collect(downloader().stream(url, { partialsChecksums: partials.slice(0, -1), checksum, expectedSize: SIZE })));
+    expect(error.code).toBe('NH_DOWNLOAD_CHECKSUM_MISMATCH');
+    expect(error.received?.length).toBeLessThan(SIZE);
   });
 
   it('gives up on a part after three checksum failures', async () => {

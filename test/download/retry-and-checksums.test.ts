@@ -90,6 +90,11 @@ describe('Sha256Parts and verifyFileChecksums', () => {
       expect(await verifyFileChecksums(file, { partialsChecksums: partials })).toEqual({ ok: false, sizeBytes: data.length, reason: 'part', partIndex: 1 });
       expect(await verifyFileChecksums(file, { checksum: partials[0] ?? '' })).toMatchObject({ ok: false, reason: 'checksum' });
       expect(await verifyFileChecksums(file, { partialsChecksums: partials.slice(0, 1) })).toMatchObject({ ok: false, reason: 'part-count' });
+      // The parts prove every byte: a whole-file checksum next to them adds nothing and is not used.
+      writeFileSync(file, data.fill(7));
+      const goodParts = [sha(data.subarray(0, PART_SIZE_BYTES)), sha(data.subarray(PART_SIZE_BYTES))];
+      expect(await verifyFileChecksums(file, { partialsChecksums: goodParts, checksum: 'AB'.repeat(32) })).toEqual({ ok: true, sizeBytes: data.length });
+      expect(await verifyFileChecksums(file, { checksum: 'AB'.repeat(32) })).toMatchObject({ ok: false, reason: 'checksum' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
