@@ -36,7 +36,8 @@ export function loadBlake2bSimdModule(): Promise<Blake2bSimdModule | undefined> 
     if (wasm === undefined) return undefined;
     const bytes = new Uint8Array(Buffer.from(BLAKE2B_SIMD_WASM_BASE64, 'base64'));
     if (!wasm.validate(bytes)) return undefined;
-    return wasm.compile(bytes);
+    // A runtime that validates but cannot compile it (out of memory, a CSP) falls back too.
+    return wasm.compile(bytes).catch(() => undefined);
   })();
   return compiling;
 }

@@ -206,3 +206,20 @@ describe('createBlake2b256 (SIMD module, hash-wasm fallback)', () => {
     expect(hasher.digestHex()).toBe('bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319');
   });
 });
+
+describe('createBlake2b256 when the module validates but does not compile', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('falls back to hash-wasm', async () => {
+    vi.resetModules();
+    const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<unknown> } }).WebAssembly;
+    vi.spyOn(wasm, 'compile').mockRejectedValue(new Error('no room'));
+    const fresh = await import('../../src/firmware/blake2b.js');
+    expect(await fresh.blake2b256Backend()).toBe('hash-wasm');
+    const hasher = await fresh.createBlake2b256();
+    hasher.update(Buffer.from('abc'));
+    expect(hasher.digestHex()).toBe('bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319');
+  });
+});
