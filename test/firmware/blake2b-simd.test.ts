@@ -12,6 +12,10 @@ import { Blake2bSimd, loadBlake2bSimdModule, type Blake2bSimdModule } from '../.
 import { blake2b256Backend, createBlake2b256, disableBlake2bSimdForTesting } from '../../src/firmware/blake2b.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const OUR_MODULE = Buffer.from(BLAKE2B_SIMD_WASM_BASE64, 'base64');
+/** True for our module's bytes (hash-wasm passes its own module as an ArrayBuffer or a view). */
+const isOurModule = (bytes: ArrayBufferView | ArrayBuffer) =>
+  (ArrayBuffer.isView(bytes) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.from(bytes)).equals(OUR_MODULE);
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /** Small seeded PRNG so a failure can be replayed (the seed is in the test name). */
@@ -197,7 +201,9 @@ describe('createBlake2b256 (SIMD module, hash-wasm fallback)', () => {
   it('falls back to hash-wasm when WebAssembly.validate rejects the module (no SIMD)', async () => {
     vi.resetModules();
     const wasm = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } }).WebAssembly;
-    const validate = vi.spyOn(wasm, 'validate').mockReturnValue(false);
+    const original = wasm.validate.bind(wasm);
+    // Only our module is refused: hash-wasm's own module must still load.
+    const validate = vi.spyOn(wasm, 'validate').mockImplementation((bytes) => !isOurModule(bytes) && original(bytes));
     const fresh = await import('../../src/firmware/blake2b.js');
     expect(await fresh.blake2b256Backend()).toBe('hash-wasm');
     expect(validate).toHaveBeenCalled();
@@ -215,9 +221,12 @@ describe('createBlake2b256 when the module validates but does not compile', () =
   it('falls back to hash-wasm', async () => {
     vi.resetModules();
     const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<unknown> } }).WebAssembly;
-    vi.spyOn(wasm, 'compile').mockRejectedValue(new Error('no room'));
+    const original = wasm.compile.bind(wasm);
+    // Only our module fails: hash-wasm compiles (and caches) its own with the same function.
+    const compile = vi.spyOn(wasm, 'compile').mockImplementation((bytes) => (isOurModule(bytes) ? Promise.reject(new Error('no room')) : original(bytes)));
     const fresh = await import('../../src/firmware/blake2b.js');
     expect(await fresh.blake2b256Backend()).toBe('hash-wasm');
+    expect(compile.mock.calls.some(([bytes]) => isOurModule(bytes))).toBe(true);
     const hasher = await fresh.createBlake2b256();
     hasher.update(Buffer.from('abc'));
     expect(hasher.digestHex()).toBe('bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319');
