@@ -65,6 +65,13 @@ export interface FirmwareArchiveCheckOptions {
   allowDeltaResources?: boolean;
   /** Task prefix whose `on-resource` must declare the delta source (default: any task). */
   deltaTask?: string;
+  /**
+   * Inflate into one reused buffer (see {@link ZipStreamHandler.transientChunks}). A clear win when
+   * verifying a file (256 MiB deflated: 1.15 → 0.65 s, RSS 97 → 62 MB); during a download it
+   * changed no time and raised the peak RSS (≈ 95 → 102–110 MB over 3+ runs each): with zlib's
+   * buffers gone the GC runs less often and the network's buffers pile up instead.
+   */
+  reuseInflateBuffer?: boolean;
 }
 
 interface DeclaredResource {
@@ -84,8 +91,6 @@ export function archivePathToResourceName(path: string): string {
  * {@link ZipStreamParser}. Every failure is a {@link FirmwareVerificationError}.
  */
 export class FirmwareArchiveCheck implements ZipStreamHandler {
-  /** Every sink here copies, hashes or scans its chunk at once (see {@link ZipStreamHandler}). */
-  readonly transientChunks = true;
   readonly #parser = new ZipStreamParser(this);
   #signature: Uint8Array | undefined;
   #signatureBytes = 0;
@@ -103,6 +108,11 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
   #currentLimit = 0;
 
   constructor(private readonly options: FirmwareArchiveCheckOptions) {}
+
+  /** Every sink here copies, hashes or scans its chunk at once; reuse is the caller's choice. */
+  get transientChunks(): boolean {
+    return this.options.reuseInflateBuffer === true;
+  }
 
   /** Metadata once meta.conf is verified. */
   get metadata(): FirmwareMetadata | undefined {

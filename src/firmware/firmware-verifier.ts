@@ -144,6 +144,7 @@ export class FirmwareVerifier {
       label: labelOf(input),
       fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
+      reuseInflateBuffer: true,
       ...this.#deltaOptions,
     });
     try {
