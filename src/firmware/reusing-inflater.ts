@@ -28,17 +28,14 @@ export class ReusingInflater {
   readonly #handle: ZlibHandle;
   readonly #state: WriteState;
   readonly #output = new Uint8Array(INFLATE_CHUNK_BYTES);
+  readonly #onOutput: (chunk: Uint8Array) => void;
   #zlibError: number | undefined;
   #sinkError: unknown;
   #ended = false;
 
   /** @internal Use {@link createReusingInflater}. */
-  constructor(
-    stream: InflateRaw,
-    handle: ZlibHandle,
-    state: WriteState,
-    private readonly onOutput: (chunk: Uint8Array) => void,
-  ) {
+  constructor(stream: InflateRaw, handle: ZlibHandle, state: WriteState, onOutput: (chunk: Uint8Array) => void) {
+    this.#onOutput = onOutput;
     this.#stream = stream;
     this.#handle = handle;
     this.#state = state;
@@ -84,7 +81,7 @@ export class ReusingInflater {
       const produced = out.length - availableOut;
       if (produced > 0) {
         try {
-          this.onOutput(out.subarray(0, produced));
+          this.#onOutput(out.subarray(0, produced));
         } catch (error) {
           this.#sinkError = error;
           throw error;
