@@ -14,7 +14,11 @@ import type { DownloadOptions } from '../download/download-options.js';
  * ```
  */
 export interface FirmwareDownloadSource {
-  /** Streams the bytes of `url` from `options.offset`, resuming and retrying; throws a `NervesHubError` (`NH_DOWNLOAD_*`) when it gives up. */
+  /**
+   * Streams the bytes of `url` from `options.offset`, resuming and retrying; throws a
+   * `NervesHubError` (`NH_DOWNLOAD_*`) when it gives up. Each yielded chunk is handed over: the
+   * SDK may keep it (e.g. to write it in a batch), so never reuse or change its memory.
+   */
   stream(url: string | URL, options?: DownloadOptions): AsyncIterable<Uint8Array>;
 }
 

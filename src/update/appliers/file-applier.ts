@@ -7,6 +7,7 @@ import { NervesHubError, isNervesHubError, invalidOptions } from '../../errors.j
 import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
 import { nextOrAbort, releaseSource } from '../../internal/abortable-source.js';
 import { ApplyErrorCodes, abortedApplyError } from './apply-errors.js';
+import { BatchedFileWriter } from '../batched-file-writer.js';
 
 /**
  * Options of {@link FileApplier}.
@@ -34,103 +35,6 @@ export const FILE_APPLIER_DEFAULTS = Object.freeze({
   /** Default {@link FileApplierOptions.mode}: `rw-r--r--`. */
   mode: 0o644,
 });
-
-/** Most bytes and chunks gathered into one `writev`: fewer, larger writes than one per network chunk. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-const WRITE_BATCH_CHUNKS = 256;
-/**
- * Written bytes after which a background `fdatasync` starts: the kernel then flushes while the
- * download goes on, and the final fsync only has the tail left (≈ 0.1 s less per 256 MiB here).
- */
-const BACKGROUND_SYNC_BYTES = 32 * 1024 * 1024;
-
-/** Writes every byte of `chunks`, in order, with as few `writev` calls as the kernel allows. */
-async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
-  let pending = chunks;
-  while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending);
-    let skip = bytesWritten;
-    const rest: Uint8Array[] = [];
-    for (const chunk of pending) {
-      if (skip >= chunk.length) {
-        skip -= chunk.length;
-        continue;
-      }
-      rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
-      skip = 0;
-    }
-    pending = rest;
-  }
-}
-
-/**
- * Batches chunks and keeps one batch write in flight while the next chunks are read, so disk
- * writes overlap with the download and verification instead of stalling them (the update is
- * otherwise a strict download → verify → write → download… sequence on one thread).
- */
-class BatchedWriter {
-  readonly #handle: FileHandle;
-  #batch: Uint8Array[] = [];
-  #batchBytes = 0;
-  #inFlight: Promise<void> = Promise.resolve();
-  #syncing: Promise<void> | undefined;
-  #unsyncedBytes = 0;
-  #failure: { error: unknown } | undefined;
-
-  constructor(handle: FileHandle) {
-    this.#handle = handle;
-  }
-
-  /** Queues `chunk`; waits only when a full batch must follow a write still in flight. */
-  async add(chunk: Uint8Array): Promise<void> {
-    if (chunk.length === 0) return;
-    this.#batch.push(chunk);
-    this.#batchBytes += chunk.length;
-    if (this.#batchBytes >= WRITE_BATCH_BYTES || this.#batch.length >= WRITE_BATCH_CHUNKS) await this.#startBatch();
-  }
-
-  /** Writes what is queued and waits for every write; throws the first write error. */
-  async flush(): Promise<void> {
-    if (this.#batch.length > 0) await this.#startBatch();
-    await this.settled();
-    this.#throwIfFailed();
-  }
-
-  /** Resolves once no write or background sync is in flight (never rejects: the handle may be closed afterwards). */
-  async settled(): Promise<void> {
-    await this.#inFlight;
-    await this.#syncing;
-  }
-
-  async #startBatch(): Promise<void> {
-    await this.#inFlight;
-    this.#throwIfFailed();
-    const batch = this.#batch;
-    this.#unsyncedBytes += this.#batchBytes;
-    this.#batch = [];
-    this.#batchBytes = 0;
-    // Never rejects, so a failure while the source is being read is not an unhandled rejection.
-    this.#inFlight = writeAll(this.#handle, batch).catch((error: unknown) => {
-      this.#failure ??= { error };
-    });
-    if (this.#unsyncedBytes >= BACKGROUND_SYNC_BYTES && this.#syncing === undefined) {
-      this.#unsyncedBytes = 0;
-      // Runs beside the next writes (another libuv thread); the final `sync()` still makes it all durable.
-      this.#syncing = this.#inFlight
-        .then(() => this.#handle.datasync())
-        .catch((error: unknown) => {
-          this.#failure ??= { error };
-        })
-        .finally(() => {
-          this.#syncing = undefined;
-        });
-    }
-  }
-
-  #throwIfFailed(): void {
-    if (this.#failure !== undefined) throw this.#failure.error;
-  }
-}
 
 /**
  * True when `path` begins with a zip local file header, as every firmware archive does. Anything
@@ -281,7 +185,7 @@ export class FileApplier implements FirmwareApplier {
     const temporary = join(directory, `.${basename(this.#path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
     inFlight.add(temporary);
     let handle: FileHandle | undefined;
-    let writer: BatchedWriter | undefined;
+    let writer: BatchedFileWriter | undefined;
     const iterator = source[Symbol.asyncIterator]();
     try {
       try {
@@ -289,7 +193,7 @@ export class FileApplier implements FirmwareApplier {
       } catch (error) {
         throw new NervesHubError(ApplyErrorCodes.failed, `cannot create a temporary file next to ${this.#path}: ${(error as Error).message}`, { cause: error });
       }
-      writer = new BatchedWriter(handle);
+      writer = new BatchedFileWriter(handle);
       let bytes = 0;
       for (;;) {
         let next: IteratorResult<Uint8Array> | 'aborted';
