@@ -39,7 +39,7 @@ function gated(handle: FileHandle) {
     maxInFlight = Math.max(maxInFlight, inFlight);
     if (!open) await new Promise<void>((resolve) => waiters.push(resolve));
     try {
-      return await real(buffers, position);
+      return await real(buffers, position ?? undefined);
     } finally {
       inFlight -= 1;
     }
