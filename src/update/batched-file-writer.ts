@@ -4,8 +4,8 @@ import type { FileHandle } from 'node:fs/promises';
 const WRITE_BATCH_BYTES = 1024 * 1024;
 const WRITE_BATCH_CHUNKS = 256;
 
-/** Defaults of {@link BatchedFileWriter}. */
-export const BATCHED_FILE_WRITER_DEFAULTS = Object.freeze({
+/** Defaults of {@link BatchedFileWriter}'s options. */
+const BATCHED_FILE_WRITER_DEFAULTS = Object.freeze({
   /**
    * Written bytes after which a background `fdatasync` starts: the kernel then flushes while the
    * download goes on, and the final fsync only has the tail left (≈ 0.1 s less per 256 MiB here).
