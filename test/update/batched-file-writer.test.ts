@@ -107,7 +107,8 @@ describe('BatchedFileWriter', () => {
     for (const c of later) await writer.add(c);
     expect(gate.calls).toHaveLength(1);
     gate.release();
-    await settle();
+    // settled() only waits for writes already under way; nothing calls flush().
+    await writer.settled();
     // No flush yet: a stalled download already has its bytes on disk.
     expect(gate.calls).toEqual([
       { chunks: 1, bytes: 1200, position: 0 },
