@@ -8,36 +8,27 @@
  * in-flight update. So `auth` and `join`, which connect as the device, run only when asked
  * (`join: true`, `--join`); the TLS step already proves the device certificate is accepted.
  */
-import { X509Certificate } from 'node:crypto';
-import type { Agent } from 'node:http';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
-import { createSecureContext } from 'node:tls';
-import type { TlsClientMaterial } from '../auth/certificate-provider.js';
 import { isNervesHubError, NervesHubError } from '../errors.js';
 import { redactUrl } from '../logging/redact.js';
 import { SocketErrorCodes } from '../socket/connect-errors.js';
 import type { FailureContext } from '../socket/connect-errors.js';
-import type { ResolvedSocketOptions } from '../socket/options.js';
-import { resolveSocketOptions } from '../socket/options.js';
-import { createProxyAgent } from '../socket/proxy-agent.js';
-import { buildTlsOptions } from '../socket/tls-options.js';
 import { describeClockOffset } from '../socket/attempt-preparer.js';
 import { createSharedSecretHeaders } from '../auth/shared-secret.js';
 import type { AgentConfig } from './agent-config.js';
 import { loadAgentConfig } from './agent-config.js';
-import type { AgentSocketOptions } from './agent.js';
-import { agentDeltaCapability, agentSocketOptions, commonName, readDeviceCertificate } from './agent.js';
-import type { ProbeTarget } from './doctor-probes.js';
+import { agentDeltaCapability, commonName } from './agent.js';
 import { probeTcp, probeTls, probeUpgrade, withTimeout } from './doctor-probes.js';
 import type { JoinFacts } from './doctor-join.js';
 import { joinOnce } from './doctor-join.js';
 import { checkDeltas } from './doctor-deltas.js';
+import { checkKeys } from './doctor-keys.js';
+import type { Prepared } from './doctor-prepare.js';
+import { prepare } from './doctor-prepare.js';
 import { PKCS11_DOCTOR_STEPS, PKCS11_FIXES, pkcs11PinFix, pkcs11Step } from './doctor-pkcs11.js';
 import { NERVESKEY_DOCTOR_STEPS, NervesKeyDoctor, nervesKeyFix } from './doctor-nerveskey.js';
 import type { I2cBusModule } from '../atecc508a/linux-i2c.js';
-import { UpdateJournal } from '../update/update-journal.js';
 
 /**
  * The steps, in order. PKCS#11 configs add {@link PKCS11_DOCTOR_STEPS} after `config`; NervesKey
@@ -138,23 +129,6 @@ const FIXES: Readonly<Record<string, string>> = Object.freeze({
   NH_FW_NO_KEYS: 'put the fwup public key that signs your firmware (the contents of fwup-key.pub) into "fwupPublicKeys", or add a firmware signing key to the NervesHub organisation',
   ...PKCS11_FIXES,
 });
-
-/** What the config step hands to the later steps. */
-interface Prepared {
-  config: AgentConfig;
-  socketOptions: AgentSocketOptions;
-  resolved: ResolvedSocketOptions;
-  tlsOptions: ConnectionOptions;
-  certificate: X509Certificate | undefined;
-  /** The NervesHub endpoint. */
-  target: ProbeTarget;
-  /** Where DNS and TCP are checked: the proxy when one is configured, else the endpoint. */
-  firstHop: ProbeTarget & { viaProxy: boolean };
-  /** Tunnels the TLS and upgrade probes through the proxy (`CONNECT`), when one is configured. */
-  agent: Agent | undefined;
-  /** The update in progress per the agent's journal: sent as `currently_downloading_uuid` by the join. */
-  inFlightUuid: string | null;
-}
 
 function isoDay(ms: number): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString().slice(0, 10) : 'an invalid date';
@@ -360,70 +334,8 @@ export async function runDoctorChecks(configFile: string, options: DoctorOptions
     return `joined topic "device" in ${joined.joinMs} ms, then left${kept}`;
   }, true);
 
-  await step('keys', async () => checkKeys((prepared?.config ?? loaded)!, joining, joined, results.find((r) => r.name === 'join')?.status === 'pass'));
+  await step('keys', async () => checkKeys((prepared?.config ?? loaded)!, joining, joined, results.find((r) => r.name === 'join')?.status === 'pass', DOCTOR_DEFAULTS.keysWaitMs));
 
   await step('deltas', async () => checkDeltas((prepared?.config ?? loaded)!));
   return results;
-}
-
-/**
- * Can this device ever apply an update? Only with fwup keys: configured ones (pinned), or the ones
- * NervesHub sends after a join that asked for them (none configured).
- */
-function checkKeys(config: AgentConfig, joining: boolean, joined: JoinFacts | undefined, joinPassed: boolean): string {
-  const configured = config.fwupPublicKeys.length;
-  if (configured > 0) return `${configured} fwup public key${configured === 1 ? '' : 's'} configured (fwupPublicKeys; pinned: the server cannot replace them)`;
-  if (!joining) {
-    return 'no fwupPublicKeys configured: the device uses the keys NervesHub sends at each join; run doctor with --join to check that it sends some (without keys no update can be applied)';
-  }
-  if (!joinPassed || joined === undefined) throw new NervesHubError('NH_FW_NO_KEYS', 'no fwupPublicKeys configured, and the join did not pass, so no keys from NervesHub either: this device cannot apply an update');
-  if (joined.serverKeys.length === 0) {
-    throw new NervesHubError(
-      'NH_FW_NO_KEYS',
-      `no fwupPublicKeys configured and NervesHub sent none within ${DOCTOR_DEFAULTS.keysWaitMs} ms of the join: this device can never apply an update (every offer fails with "Refusing unverified firmware")`,
-    );
-  }
-  const n = joined.serverKeys.length;
-  return `no fwupPublicKeys configured; NervesHub sent ${n} key${n === 1 ? '' : 's'} at the join, which the device uses (configure them to pin them)`;
-}
-
-/** Loads the config and builds exactly what the agent would connect with. */
-async function prepare(config: AgentConfig, timeoutMs: number): Promise<Prepared> {
-  const socketOptions = await agentSocketOptions(config);
-  const resolved = resolveSocketOptions(socketOptions);
-  let material: TlsClientMaterial | undefined;
-  let certificate: X509Certificate | undefined;
-  if (resolved.auth.type === 'certificate') {
-    material = await resolved.auth.provider.getTlsMaterial();
-    certificate =
-      config.auth.type === 'nerveskey'
-        ? new X509Certificate(material.certificateChain[0] as string) // rebuilt from the chip
-        : config.auth.type !== 'shared-secret'
-          ? await readDeviceCertificate(config.auth.certFile)
-          : undefined;
-  }
-  const built = buildTlsOptions(resolved, material);
-  try {
-    createSecureContext(built); // a key that does not match the certificate fails here, not in the handshake
-  } catch (error) {
-    throw new NervesHubError('NH_AUTH_CERT_FILE', `the TLS material cannot be used: ${(error as Error).message}`, { cause: error });
-  }
-  const url = new URL(resolved.endpoint);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(url.port || (resolved.secure ? 443 : 80));
-  const servername = resolved.tls.servername ?? (isIP(host) ? undefined : host);
-  const tlsOptions: ConnectionOptions = { ...built, ...(servername ? { servername } : {}) };
-  const target = { host, port, secure: resolved.secure, timeoutMs };
-  const proxy = resolved.proxy;
-  const firstHop = proxy
-    ? { host: proxy.hostname.replace(/^\[|\]$/g, ''), port: Number(proxy.port || 80), secure: false, timeoutMs, viaProxy: true }
-    : { ...target, viaProxy: false };
-  const agent = proxy ? createProxyAgent({ proxyUrl: proxy, secure: resolved.secure, connectTimeoutMs: timeoutMs }) : undefined;
-  return { config, socketOptions, resolved, tlsOptions, certificate, target, firstHop, agent, inFlightUuid: await inFlightUpdate(config) };
-}
-
-/** The update the agent's journal says is in progress (so a join keeps it), else null. Reads only. */
-async function inFlightUpdate(config: AgentConfig): Promise<string | null> {
-  const state = await new UpdateJournal({ stateDir: config.stateDir }).load();
-  return state.pending?.uuid ?? null;
 }

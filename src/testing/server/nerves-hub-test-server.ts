@@ -1,20 +1,15 @@
-import type { RawData, WebSocket } from 'ws';
 import { NervesHubError } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
-import { safeLog, silentLogger } from '../../logging/logger.js';
+import { silentLogger } from '../../logging/logger.js';
 import { FirmwareHost } from '../firmware-host.js';
 import type { IssuedCertificate } from '../test-ca.js';
 import { TestCertificateAuthority } from '../test-ca.js';
-import { routeDeviceMessage } from './device-channels.js';
-import type { ChannelContext } from './device-channels.js';
-import { DeviceConnection } from './device-connection.js';
 import { DeviceEndpoint } from './device-endpoint.js';
 import { DeviceRegistry } from './device-registry.js';
-import { decodePhoenixFrame } from './phoenix-frame.js';
+import { DeviceSessions } from './device-sessions.js';
 import { buildUpdatePayload } from './update-payload.js';
 import { Waiters } from './waiters.js';
 import type {
-  AuthMethod,
   ConnectionInfo,
   DeviceFrame,
   MalformedFrameRecord,
@@ -30,22 +25,10 @@ import type {
 
 /** Defaults of {@link NervesHubTestServer}, mirroring nerves_hub_web's configuration. */
 const SERVER_DEFAULTS = Object.freeze({
-  idleTimeoutMs: 180_000,
-  /** Phoenix `{:shutdown, :disconnected}` after the `disconnect` broadcast ends with a normal close. */
-  duplicateCloseCode: 1000,
   /** Close code used by {@link NervesHubTestServer.restart} (newer Phoenix drainer: Service Restart). */
   restartCloseCode: 1012,
-  /** Phoenix closes a socket whose frame it cannot decode (the handler crashes). */
-  malformedCloseCode: 1011,
   restartGraceMs: 200,
 });
-
-/** Parses `x.y.z` (missing/unparseable → 1.0.0, like the server). */
-function apiVersionAtLeast(value: unknown, major: number, minor: number): boolean {
-  const match = typeof value === 'string' ? /^(\d+)\.(\d+)\.(\d+)/.exec(value) : null;
-  const [maj, min] = match ? [Number(match[1]), Number(match[2])] : [1, 0];
-  return maj > major || (maj === major && min >= minor);
-}
 
 /**
  * A local NervesHub device endpoint for tests: HTTPS + WebSocket on 127.0.0.1 with real mTLS and
@@ -72,27 +55,19 @@ export class NervesHubTestServer {
   readonly #logger: Logger;
   readonly #registry = new DeviceRegistry();
   readonly #waiters = new Waiters();
-  /** Joins whose after-join pushes have been sent, per device. */
-  readonly #settledJoins = new Map<string, number>();
-  readonly #connections = new Set<DeviceConnection>();
-  readonly #frames: DeviceFrame[] = [];
-  readonly #sent: ServerFrame[] = [];
-  readonly #malformed: MalformedFrameRecord[] = [];
+  readonly #sessions: DeviceSessions;
   readonly #endpoint: DeviceEndpoint;
-  #extensions: string[];
-  #refusedExtensions = new Set<string>();
   #closed = false;
-  #deployment: UpdatePayload | undefined;
 
   private constructor(options: NervesHubTestServerOptions, ca: TestCertificateAuthority, serverCert: IssuedCertificate) {
     this.#options = options;
     this.ca = ca;
     this.#logger = options.logger ?? silentLogger;
     this.firmware = options.firmwareHost ?? new FirmwareHost();
-    this.#extensions = [...(options.extensions ?? [])];
     this.#registry.setFwupPublicKeys(options.fwupPublicKeys ?? []);
     this.#registry.setArchivePublicKeys(options.archivePublicKeys ?? []);
     this.#registry.registerSignerCa(ca.certPem);
+    this.#sessions = new DeviceSessions({ options, registry: this.#registry, logger: this.#logger, now: () => this.#now(), notify: () => this.#waiters.notify() });
     this.#endpoint = new DeviceEndpoint(
       {
         options,
@@ -101,7 +76,7 @@ export class NervesHubTestServer {
         logger: this.#logger,
         now: () => this.#now(),
         notify: () => this.#waiters.notify(),
-        onAccepted: (ws, identifier, method, connectionId) => this.#onOpen(ws, identifier, method, connectionId),
+        onAccepted: (ws, identifier, method, connectionId) => this.#sessions.accept(ws, identifier, method, connectionId),
       },
       serverCert,
     );
@@ -134,15 +109,15 @@ export class NervesHubTestServer {
   }
   /** Every frame devices sent, in arrival order (heartbeats and joins included). */
   get frames(): readonly DeviceFrame[] {
-    return this.#frames;
+    return this.#sessions.frames;
   }
   /** Every frame the server sent to devices. */
   get sentFrames(): readonly ServerFrame[] {
-    return this.#sent;
+    return this.#sessions.sent;
   }
   /** Frames that could not be decoded (each closed its connection with 1011). */
   get malformedFrames(): readonly MalformedFrameRecord[] {
-    return this.#malformed;
+    return this.#sessions.malformed;
   }
   /** Every WebSocket upgrade attempt on a socket path, accepted or refused. */
   get upgrades(): readonly UpgradeRecord[] {
@@ -200,20 +175,18 @@ export class NervesHubTestServer {
   }
   /** Sets the names the `extensions` join answers with. */
   setExtensions(names: readonly string[]): void {
-    this.#extensions = [...names];
+    this.#sessions.setExtensions(names);
   }
 
   // ------------------------------------------------------------------ observing
 
   /** Identifiers with an open, authenticated WebSocket. */
   connectedDevices(): string[] {
-    return [...new Set([...this.#connections].filter((c) => !c.closed).map((c) => c.identifier))];
+    return this.#sessions.connectedDevices();
   }
   /** A snapshot of the open connections. */
   connections(): ConnectionInfo[] {
-    return [...this.#connections]
-      .filter((c) => !c.closed)
-      .map((c) => ({ identifier: c.identifier, connectionId: c.connectionId, authMethod: c.authMethod, joinedTopics: [...c.joins.keys()], stalled: c.stalled }));
+    return this.#sessions.connectionInfo();
   }
   /** How many times `identifier` joined the `device` topic. */
   joinCount(identifier: string): number {
@@ -233,8 +206,8 @@ export class NervesHubTestServer {
     return this.#waiters.waitFor(
       'a matching device frame',
       () => {
-        for (; index < this.#frames.length; index++) {
-          const frame = this.#frames[index];
+        for (; index < this.#sessions.frames.length; index++) {
+          const frame = this.#sessions.frames[index];
           if (frame && predicate(frame)) return frame;
         }
         return undefined;
@@ -252,7 +225,7 @@ export class NervesHubTestServer {
     // update pushed next can't overtake the keys the device asked for.
     return this.#waiters.waitFor(
       `join #${count} of ${identifier}`,
-      () => ((this.#settledJoins.get(identifier) ?? 0) >= count ? this.lastJoinParams(identifier) : undefined),
+      () => (this.#sessions.settledJoinCount(identifier) >= count ? this.lastJoinParams(identifier) : undefined),
       options,
     );
   }
@@ -296,7 +269,7 @@ export class NervesHubTestServer {
    * @throws NervesHubError `NH_TEST_DEVICE_NOT_JOINED` when the device has no joined `device` channel.
    */
   push(identifier: string, event: string, payload: unknown): void {
-    const connection = this.#joinedConnection(identifier);
+    const connection = this.#sessions.joined(identifier);
     if (!connection) throw new NervesHubError('NH_TEST_DEVICE_NOT_JOINED', `device ${identifier} has not joined the device topic`);
     connection.push('device', event, payload);
   }
@@ -306,7 +279,7 @@ export class NervesHubTestServer {
    */
   pushUpdate(identifier: string, offer: UpdateOffer): UpdatePayload {
     const payload = buildUpdatePayload(offer);
-    const connection = this.#joinedConnection(identifier);
+    const connection = this.#sessions.joined(identifier);
     if (connection) connection.push('device', 'update', payload);
     else this.#registry.queueUpdate(identifier, payload);
     return payload;
@@ -318,18 +291,18 @@ export class NervesHubTestServer {
    * @throws NervesHubError `NH_TEST_DEVICE_NOT_JOINED` when the device has not joined `topic`.
    */
   pushTopic(identifier: string, topic: string, event: string, payload: unknown): void {
-    const connection = this.#connectionsOf(identifier).find((c) => c.joins.has(topic));
+    const connection = this.#sessions.of(identifier).find((c) => c.joins.has(topic));
     if (!connection) throw new NervesHubError('NH_TEST_DEVICE_NOT_JOINED', `device ${identifier} has not joined the ${topic} topic`);
     connection.push(topic, event, payload);
   }
   /** Answers the device's pushes of these extensions with `{status: "error", response: "detach"}` (a product setting turned off). */
   refuseExtensionPushes(names: readonly string[]): void {
-    this.#refusedExtensions = new Set(names);
+    this.#sessions.refuseExtensionPushes(names);
   }
   /** Pushes `event` to every device with a joined `device` topic. Returns how many got it. */
   broadcast(event: string, payload: unknown): number {
     let count = 0;
-    for (const connection of this.#connections) if (!connection.closed && connection.push('device', event, payload)) count += 1;
+    for (const connection of this.#sessions.all) if (!connection.closed && connection.push('device', event, payload)) count += 1;
     return count;
   }
   /**
@@ -339,13 +312,12 @@ export class NervesHubTestServer {
    * join. `undefined` removes the deployment. The penalty box and concurrency limits are not modelled.
    */
   setDeployment(offer: UpdateOffer | undefined): void {
-    this.#deployment = offer ? buildUpdatePayload({ deploymentId: 1, ...offer }) : undefined;
-    for (const connection of this.#connections) this.#offerDeployment(connection);
+    this.#sessions.setDeployment(offer);
   }
   /** Sends arbitrary text (e.g. a malformed frame) on the device's socket. Returns false when not connected. */
   sendRaw(identifier: string, text: string | Uint8Array): boolean {
     let sent = false;
-    for (const connection of this.#connectionsOf(identifier)) sent = connection.sendRaw(text) || sent;
+    for (const connection of this.#sessions.of(identifier)) sent = connection.sendRaw(text) || sent;
     return sent;
   }
   /** Publishes firmware bytes (or a file) on this server and returns the full presigned-style https URL. */
@@ -357,7 +329,7 @@ export class NervesHubTestServer {
 
   /** Destroys the sockets of `identifier` (or of every device) without a close frame. Returns how many. */
   dropConnections(identifier?: string): number {
-    const victims = [...this.#connections].filter((c) => !c.closed && (identifier === undefined || c.identifier === identifier));
+    const victims = [...this.#sessions.all].filter((c) => !c.closed && (identifier === undefined || c.identifier === identifier));
     for (const connection of victims) connection.terminate();
     return victims.length;
   }
@@ -371,11 +343,11 @@ export class NervesHubTestServer {
   }
   /** Makes the server hang for `identifier`: frames are still recorded but never answered; no pushes. */
   stall(identifier: string): void {
-    for (const connection of this.#connectionsOf(identifier)) connection.stalled = true;
+    for (const connection of this.#sessions.of(identifier)) connection.stalled = true;
   }
   /** Ends {@link stall}. */
   unstall(identifier: string): void {
-    for (const connection of this.#connectionsOf(identifier)) connection.stalled = false;
+    for (const connection of this.#sessions.of(identifier)) connection.stalled = false;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -387,11 +359,11 @@ export class NervesHubTestServer {
    */
   async restart(options: { downtimeMs?: number } = {}): Promise<void> {
     if (this.#closed) throw new NervesHubError('NH_TEST_SERVER_CLOSED', 'the test server is closed');
-    for (const connection of this.#connections) connection.close(SERVER_DEFAULTS.restartCloseCode, 'server restart');
+    for (const connection of this.#sessions.all) connection.close(SERVER_DEFAULTS.restartCloseCode, 'server restart');
     await this.#waiters
-      .waitFor('sockets to close', () => (this.#connections.size === 0 ? (true as const) : undefined), { timeoutMs: SERVER_DEFAULTS.restartGraceMs })
+      .waitFor('sockets to close', () => (this.#sessions.all.size === 0 ? (true as const) : undefined), { timeoutMs: SERVER_DEFAULTS.restartGraceMs })
       .catch(() => undefined);
-    for (const connection of this.#connections) connection.terminate();
+    for (const connection of this.#sessions.all) connection.terminate();
     await this.#endpoint.stopListening();
     if (options.downtimeMs) await new Promise((resolve) => setTimeout(resolve, options.downtimeMs));
     await this.#endpoint.listen(this.port);
@@ -402,7 +374,7 @@ export class NervesHubTestServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#waiters.failAll(new NervesHubError('NH_TEST_SERVER_CLOSED', 'the test server was closed'));
-    for (const connection of this.#connections) connection.terminate();
+    for (const connection of this.#sessions.all) connection.terminate();
     await this.#endpoint.close();
   }
 
@@ -410,94 +382,5 @@ export class NervesHubTestServer {
 
   #now(): number {
     return (this.#options.now ?? Date.now)();
-  }
-
-  /** Open connections of `identifier` (superseded or closing ones excluded). */
-  #connectionsOf(identifier: string): DeviceConnection[] {
-    return [...this.#connections].filter((c) => c.identifier === identifier && !c.closed);
-  }
-
-  #joinedConnection(identifier: string): DeviceConnection | undefined {
-    return this.#connectionsOf(identifier).find((c) => c.joins.has('device'));
-  }
-
-  #onOpen(ws: WebSocket, identifier: string, method: AuthMethod, connectionId: number): void {
-    const connection = new DeviceConnection(identifier, connectionId, method, ws, {
-      now: () => this.#now(),
-      onSent: (frame) => this.#sent.push(frame),
-    });
-    // A newer connection of the same device closes the older ones (the `disconnect` broadcast).
-    for (const older of this.#connectionsOf(identifier)) older.close(SERVER_DEFAULTS.duplicateCloseCode);
-    this.#connections.add(connection);
-    safeLog(this.#logger, 'info', 'test server: device connected', { identifier, method, connectionId });
-    const idleMs = this.#options.idleTimeoutMs ?? SERVER_DEFAULTS.idleTimeoutMs;
-    const idle = setTimeout(() => connection.terminate(), idleMs);
-    idle.unref();
-    ws.on('error', () => undefined);
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      idle.refresh();
-      this.#onMessage(connection, data, isBinary);
-    });
-    ws.on('close', () => {
-      clearTimeout(idle);
-      connection.closed = true;
-      this.#connections.delete(connection);
-      safeLog(this.#logger, 'info', 'test server: device disconnected', { identifier, connectionId });
-      this.#waiters.notify();
-    });
-    this.#waiters.notify();
-  }
-
-  #onMessage(connection: DeviceConnection, data: RawData, isBinary: boolean): void {
-    if (connection.closed) return; // superseded or being closed: Phoenix has stopped this socket
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
-    const text = bytes.toString('utf8');
-    const message = isBinary ? undefined : decodePhoenixFrame(text);
-    const at = this.#now();
-    if (!message) {
-      this.#malformed.push({ identifier: connection.identifier, connectionId: connection.connectionId, data: isBinary ? bytes.toString('base64') : text, at });
-      connection.close(SERVER_DEFAULTS.malformedCloseCode);
-      this.#waiters.notify();
-      return;
-    }
-    this.#frames.push({ identifier: connection.identifier, connectionId: connection.connectionId, ...message, at });
-    if (!connection.stalled) routeDeviceMessage(connection, message, this.#channelContext);
-    this.#waiters.notify();
-  }
-
-  readonly #channelContext: ChannelContext = {
-    extensionNames: () => this.#extensions,
-    refusedExtensions: () => this.#refusedExtensions,
-    onDeviceJoined: (connection, params) => {
-      this.#registry.recordJoin(connection.identifier, params);
-      // Like DeviceLink.after_join: the pushes follow the join reply asynchronously.
-      setImmediate(() => this.#afterJoin(connection, params));
-    },
-  };
-
-  #afterJoin(connection: DeviceConnection, params: Record<string, unknown>): void {
-    this.#settledJoins.set(connection.identifier, (this.#settledJoins.get(connection.identifier) ?? 0) + 1);
-    if (connection.closed) {
-      this.#waiters.notify();
-      return;
-    }
-    if (params['fwup_public_keys'] === 'on_connect') connection.push('device', 'fwup_public_keys', { keys: [...this.#registry.fwupPublicKeys] });
-    if (params['archive_public_keys'] === 'on_connect') connection.push('device', 'archive_public_keys', { keys: [...this.#registry.archivePublicKeys] });
-    if (apiVersionAtLeast(params['device_api_version'], 2, 2)) connection.push('device', 'extensions:get', {});
-    for (const payload of this.#registry.takeQueuedUpdates(connection.identifier)) connection.push('device', 'update', payload);
-    this.#offerDeployment(connection);
-    this.#waiters.notify();
-  }
-
-  #offerDeployment(connection: DeviceConnection): void {
-    const target = this.#deployment;
-    const params = connection.deviceJoinParams;
-    // The in-flight update of the real server: the same offer is not repeated on one connection.
-    const key = target ? JSON.stringify(target) : undefined;
-    if (!target || !params || connection.closed || connection.deploymentOffered === key) return;
-    const downloading = params['currently_downloading_uuid'];
-    if (params['nerves_fw_uuid'] === target.firmware_meta['uuid']) return;
-    if (typeof downloading === 'string' && downloading !== '') return;
-    if (connection.push('device', 'update', target)) connection.deploymentOffered = key;
   }
 }
