@@ -286,7 +286,7 @@ export class NervesHubTestServer {
   }
   /**
    * Pushes `event` on another joined topic (`extensions`, `console`) the way a channel does
-   * (`[join_ref, null, topic, event, payload]`); see also `test-server-services.ts` for the
+   * (`[join_ref, null, topic, event, payload]`); see also `service-requests.ts` for the
    * server side of health, geo, console and archives.
    * @throws NervesHubError `NH_TEST_DEVICE_NOT_JOINED` when the device has not joined `topic`.
    */
