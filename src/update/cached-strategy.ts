@@ -157,7 +157,6 @@ async function fetchInto(ctx: StrategyContext, partial: string, offset: number):
     // bytes on disk as soon as they arrive: a killed process resumes after them
     writeWhenIdle: true,
   });
-  let failed = false;
   try {
     await handle.truncate(offset);
     if (offset > 0) safeLog(ctx.logger, 'info', 'resuming cached firmware download', { uuid: info.firmwareMeta.uuid, offset });
@@ -184,12 +183,11 @@ async function fetchInto(ctx: StrategyContext, partial: string, offset: number):
     await writer.flush();
     await handle.sync();
   } catch (error) {
-    failed = true;
+    // What was received is proven (the downloader hands on checked parts only): keep it for the
+    // resume; a write error here must not hide the first error.
+    await writer.flush().catch(() => undefined);
     throw error;
   } finally {
-    // What was received is proven (the downloader hands on checked parts only): keep it for the
-    // resume even when the download failed; a write error then must not hide the first error.
-    if (failed) await writer.flush().catch(() => undefined);
     await writer.settled();
     await handle.close();
   }
