@@ -8,6 +8,16 @@ export interface InflateStep {
   ended: boolean;
 }
 
+/** What the zip parser needs from a raw-deflate decoder (stream-based or reusing one buffer). */
+export interface EntryInflater {
+  /** Feeds compressed bytes; every output byte has gone to the sink when it resolves. */
+  write(chunk: Uint8Array): Promise<InflateStep>;
+  /** Declares the input complete: throws `ZIP decompression failed (-5)` if the stream is incomplete. */
+  finish(): Promise<void>;
+  /** Releases zlib resources. */
+  close(): void;
+}
+
 /** zlib return code for an input that ended in the middle of a stream (libarchive reports it). */
 export const Z_BUF_ERROR = -5;
 
@@ -36,7 +46,7 @@ export class InflateError extends Error {
  * `onOutput` as zlib produces it, so nothing is buffered here; if `onOutput` throws, inflation stops
  * and the error is rethrown from {@link IncrementalInflater.write}.
  */
-export class IncrementalInflater {
+export class IncrementalInflater implements EntryInflater {
   readonly #stream: InflateRaw;
   #sinkError: unknown;
   #zlibError: (Error & { errno?: number }) | undefined;

@@ -1,5 +1,5 @@
 import { constants, createInflateRaw, type InflateRaw } from 'node:zlib';
-import { INFLATE_CHUNK_BYTES, InflateError, type InflateStep } from './inflater.js';
+import { INFLATE_CHUNK_BYTES, InflateError, type EntryInflater, type InflateStep } from './inflater.js';
 
 /** The parts of Node's zlib binding this uses (present since Node 0.x; checked before use). */
 interface ZlibHandle {
@@ -23,7 +23,7 @@ const EMPTY = new Uint8Array(0);
  * `onerror`, unchanged in Node 20–24); {@link createReusingInflater} returns `undefined` when they
  * are missing, and callers then use the stream-based {@link IncrementalInflater}.
  */
-export class ReusingInflater {
+export class ReusingInflater implements EntryInflater {
   readonly #stream: InflateRaw;
   readonly #handle: ZlibHandle;
   readonly #state: WriteState;

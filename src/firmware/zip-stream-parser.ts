@@ -1,5 +1,5 @@
 import { crc32 } from './crc32.js';
-import { IncrementalInflater, InflateError, Z_BUF_ERROR } from './inflater.js';
+import { IncrementalInflater, InflateError, Z_BUF_ERROR, type EntryInflater } from './inflater.js';
 import { createReusingInflater } from './reusing-inflater.js';
 import { CentralDirectoryCheck, type RecordedZipEntry } from './zip-central-directory.js';
 import { FirmwareVerificationError, malformed } from './verification-error.js';
@@ -98,7 +98,7 @@ export class ZipStreamParser {
   #entryFields = new Uint8Array(0);
   #entryExtra = new Uint8Array(0);
   #sink: ((data: Uint8Array) => void) | undefined;
-  #inflater: Pick<IncrementalInflater, 'write' | 'finish' | 'close'> | undefined;
+  #inflater: EntryInflater | undefined;
   #entryCrc = 0;
   #compressedRead = 0;
   #uncompressedRead = 0;
