@@ -99,3 +99,81 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** The fields a local header and its central directory header share. */
+export interface ZipEntryFields {
+  flags: number;
+  method: number;
+  dos: { time: number; date: number };
+  crc: number;
+  compressedSize: number;
+  size: number;
+  nameLength: number;
+  extraLength: number;
+}
+
+/** "Version needed to extract" as libarchive writes it: 1.0 for stored, 2.0 for deflated. */
+function versionNeeded(method: number): number {
+  return method === ZipMethod.stored ? 10 : 20;
+}
+
+/** A 30-byte local file header (name and extra field follow it). */
+export function localFileHeader(entry: ZipEntryFields): Uint8Array {
+  const header = new Uint8Array(ZipRecordSize.localFileHeader);
+  put32(header, 0, ZipSignature.localFile);
+  put16(header, 4, versionNeeded(entry.method));
+  put16(header, 6, entry.flags);
+  put16(header, 8, entry.method);
+  put16(header, 10, entry.dos.time);
+  put16(header, 12, entry.dos.date);
+  put32(header, 14, entry.crc);
+  put32(header, 18, entry.compressedSize);
+  put32(header, 22, entry.size);
+  put16(header, 26, entry.nameLength);
+  put16(header, 28, entry.extraLength);
+  return header;
+}
+
+/** A 16-byte data descriptor (with its signature, as libarchive writes it). */
+export function dataDescriptor(crc: number, compressedSize: number, size: number): Uint8Array {
+  const descriptor = new Uint8Array(16);
+  put32(descriptor, 0, ZipSignature.dataDescriptor);
+  put32(descriptor, 4, crc);
+  put32(descriptor, 8, compressedSize);
+  put32(descriptor, 12, size);
+  return descriptor;
+}
+
+/**
+ * A 46-byte central directory header for a regular 0644 file, "made by" Unix 3.0 unless `madeBy`
+ * says otherwise (fwup's signature entry says Unix 1.0: 0x030a).
+ */
+export function centralFileHeader(entry: ZipEntryFields & { localHeaderOffset: number; madeBy?: number }): Uint8Array {
+  const header = new Uint8Array(ZipRecordSize.centralFileHeader);
+  put32(header, 0, ZipSignature.centralFile);
+  put16(header, 4, entry.madeBy ?? 0x031e);
+  put16(header, 6, versionNeeded(entry.method));
+  put16(header, 8, entry.flags);
+  put16(header, 10, entry.method);
+  put16(header, 12, entry.dos.time);
+  put16(header, 14, entry.dos.date);
+  put32(header, 16, entry.crc);
+  put32(header, 20, entry.compressedSize);
+  put32(header, 24, entry.size);
+  put16(header, 28, entry.nameLength);
+  put16(header, 30, entry.extraLength);
+  put32(header, 38, 0o100644 * 0x10000);
+  put32(header, 42, entry.localHeaderOffset);
+  return header;
+}
+
+/** A 22-byte end of central directory record without a comment. */
+export function endOfCentralDirectory(entries: number, directorySize: number, directoryOffset: number): Uint8Array {
+  const end = new Uint8Array(ZipRecordSize.endOfCentralDirectory);
+  put32(end, 0, ZipSignature.endOfCentralDirectory);
+  put16(end, 8, entries);
+  put16(end, 10, entries);
+  put32(end, 12, directorySize);
+  put32(end, 16, directoryOffset);
+  return end;
+}

@@ -1,6 +1,16 @@
 import { createDeflateRaw } from 'node:zlib';
 import { crc32 } from './crc32.js';
-import { ZipFlag, ZipMethod, ZipSignature, concatBytes, extendedTimestampExtra, put16, put32, unixSecondsToDos } from './zip-records.js';
+import {
+  ZipFlag,
+  ZipMethod,
+  centralFileHeader,
+  concatBytes,
+  dataDescriptor,
+  endOfCentralDirectory,
+  extendedTimestampExtra,
+  localFileHeader,
+  unixSecondsToDos,
+} from './zip-records.js';
 
 /** How one entry is written. */
 export interface ZipEntryOptions {
@@ -70,18 +80,16 @@ export class ZipStreamWriter {
       precomputed = { crc: crc32(data), compressed };
     }
     const flags = options.dataDescriptor ? ZipFlag.dataDescriptor : 0;
-    const header = new Uint8Array(30);
-    put32(header, 0, ZipSignature.localFile);
-    put16(header, 4, method === ZipMethod.stored ? 10 : 20);
-    put16(header, 6, flags);
-    put16(header, 8, method);
-    put16(header, 10, options.mtimeSeconds === 0 ? 0 : dos.time);
-    put16(header, 12, options.mtimeSeconds === 0 ? 0 : dos.date);
-    put32(header, 14, precomputed?.crc ?? 0);
-    put32(header, 18, precomputed ? precomputed.compressed.length : method === ZipMethod.stored ? knownSize! : 0);
-    put32(header, 22, knownSize ?? 0);
-    put16(header, 26, nameBytes.length);
-    put16(header, 28, extra.length);
+    const header = localFileHeader({
+      flags,
+      method,
+      dos: options.mtimeSeconds === 0 ? { time: 0, date: 0 } : dos,
+      crc: precomputed?.crc ?? 0,
+      compressedSize: precomputed ? precomputed.compressed.length : method === ZipMethod.stored ? knownSize! : 0,
+      size: knownSize ?? 0,
+      nameLength: nameBytes.length,
+      extraLength: extra.length,
+    });
     await this.#out(concatBytes([header, nameBytes, extra]));
 
     let crc = 0;
@@ -118,12 +126,7 @@ export class ZipStreamWriter {
         await pumped;
       }
       if (knownSize !== undefined && knownSize !== size) throw new TypeError(`entry ${name}: size ${size} != ${knownSize}`);
-      const descriptor = new Uint8Array(16);
-      put32(descriptor, 0, ZipSignature.dataDescriptor);
-      put32(descriptor, 4, crc);
-      put32(descriptor, 8, compressedSize);
-      put32(descriptor, 12, size);
-      await this.#out(descriptor);
+      await this.#out(dataDescriptor(crc, compressedSize, size));
     }
     this.#records.push({ name: nameBytes, flags, method, dos, crc, compressedSize, size, offset, extra });
     if (options.mtimeSeconds === 0) this.#records[this.#records.length - 1]!.dos = { time: 0, date: 0 };
@@ -133,30 +136,10 @@ export class ZipStreamWriter {
   async finish(): Promise<void> {
     const start = this.#offset;
     for (const r of this.#records) {
-      const header = new Uint8Array(46);
-      put32(header, 0, ZipSignature.centralFile);
-      put16(header, 4, 0x031e);
-      put16(header, 6, r.method === ZipMethod.stored ? 10 : 20);
-      put16(header, 8, r.flags);
-      put16(header, 10, r.method);
-      put16(header, 12, r.dos.time);
-      put16(header, 14, r.dos.date);
-      put32(header, 16, r.crc);
-      put32(header, 20, r.compressedSize);
-      put32(header, 24, r.size);
-      put16(header, 28, r.name.length);
-      put16(header, 30, r.extra.length);
-      put32(header, 38, 0o100644 * 0x10000);
-      put32(header, 42, r.offset);
+      const header = centralFileHeader({ ...r, nameLength: r.name.length, extraLength: r.extra.length, localHeaderOffset: r.offset });
       await this.#out(concatBytes([header, r.name, r.extra]));
     }
-    const end = new Uint8Array(22);
-    put32(end, 0, ZipSignature.endOfCentralDirectory);
-    put16(end, 8, this.#records.length);
-    put16(end, 10, this.#records.length);
-    put32(end, 12, this.#offset - start);
-    put32(end, 16, start);
-    await this.#out(end);
+    await this.#out(endOfCentralDirectory(this.#records.length, this.#offset - start, start));
   }
 }
 

@@ -7,7 +7,20 @@ import type { FirmwareMetadata } from '../firmware/firmware-metadata.js';
 import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
 import { FirmwareVerificationError } from '../firmware/verification-error.js';
 import { ZipStreamParser } from '../firmware/zip-stream-parser.js';
-import { ZipRecordSize, ZipSignature, put16, put32, u16, u32 } from '../firmware/zip-records.js';
+import {
+  ZipFlag,
+  ZipMethod,
+  ZipRecordSize,
+  ZipSignature,
+  centralFileHeader,
+  dataDescriptor,
+  endOfCentralDirectory,
+  localFileHeader,
+  put32,
+  u16,
+  u32,
+  type ZipEntryFields,
+} from '../firmware/zip-records.js';
 import { decodeFwupPrivateKey, fwupSign } from './fwup-keys.js';
 
 /**
@@ -60,32 +73,19 @@ function invalid(message: string, cause?: unknown): NervesHubError {
 function signatureEntry(signature: Uint8Array): { local: Buffer; central: Buffer } {
   const name = Buffer.from(SIGNATURE_NAME, 'ascii');
   const crc = crc32(signature);
-  const local = Buffer.alloc(ZipRecordSize.localFileHeader);
-  put32(local, 0, ZipSignature.localFile);
-  put16(local, 4, 10);
-  put16(local, 6, 0x0008);
-  put16(local, 12, DOS_DATE_1980);
-  put32(local, 18, signature.length);
-  put32(local, 22, signature.length);
-  put16(local, 26, name.length);
-  put16(local, 28, SIGNATURE_EXTRA.length);
-  const descriptor = Buffer.alloc(16);
-  put32(descriptor, 0, ZipSignature.dataDescriptor);
-  put32(descriptor, 4, crc);
-  put32(descriptor, 8, signature.length);
-  put32(descriptor, 12, signature.length);
-  const central = Buffer.alloc(ZipRecordSize.centralFileHeader);
-  put32(central, 0, ZipSignature.centralFile);
-  put16(central, 4, 0x030a);
-  put16(central, 6, 10);
-  put16(central, 8, 0x0008);
-  put16(central, 14, DOS_DATE_1980);
-  put32(central, 16, crc);
-  put32(central, 20, signature.length);
-  put32(central, 24, signature.length);
-  put16(central, 28, name.length);
-  put16(central, 30, SIGNATURE_EXTRA.length);
-  put32(central, 38, 0o100644 * 0x10000);
+  const fields: ZipEntryFields = {
+    flags: ZipFlag.dataDescriptor,
+    method: ZipMethod.stored,
+    dos: { time: 0, date: DOS_DATE_1980 },
+    crc: 0,
+    compressedSize: signature.length,
+    size: signature.length,
+    nameLength: name.length,
+    extraLength: SIGNATURE_EXTRA.length,
+  };
+  const local = localFileHeader(fields);
+  const descriptor = dataDescriptor(crc, signature.length, signature.length);
+  const central = centralFileHeader({ ...fields, crc, localHeaderOffset: 0, madeBy: 0x030a });
   return {
     local: Buffer.concat([local, name, SIGNATURE_EXTRA, signature, descriptor]),
     central: Buffer.concat([central, name, SIGNATURE_EXTRA]),
@@ -253,12 +253,7 @@ export async function signFirmware(options: SignFirmwareOptions): Promise<SignFi
     const shift = entry.local.length - head.metaStart;
     const records = [entry.central, ...movedCentralRecords(cd, head, shift)];
     const centralBytes = Buffer.concat(records);
-    const end = Buffer.alloc(ZipRecordSize.endOfCentralDirectory);
-    put32(end, 0, ZipSignature.endOfCentralDirectory);
-    put16(end, 8, records.length);
-    put16(end, 10, records.length);
-    put32(end, 12, centralBytes.length);
-    put32(end, 16, cd.offset + shift);
+    const end = endOfCentralDirectory(records.length, centralBytes.length, cd.offset + shift);
 
     target = await open(tmp, 'wx', 0o644);
     await target.write(entry.local);
