@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NervesHubError } from '../errors.js';
 import { ensureAbsent, readPrivateFile, writeNewFile } from './key-files.js';
-import { KeyUsageBit, buildCertificate, commonNameOf, encodeName, fromPem, keyIdentifier, readCertificate, readCsr, toPem, type DerSigner } from './x509/certificate.js';
+import { KeyUsageBit, keyIdentifier } from '../x509/certificate-parts.js';
+import { buildCertificate, commonNameOf, encodeName, fromPem, readCertificate, readCsr, toPem, type DerSigner } from './x509/certificate.js';
 
 /** Defaults of the certificates made here (nerves_hub_cli's device template: 31 years, 20-byte serials). */
 export const CERTIFICATE_DEFAULTS = Object.freeze({

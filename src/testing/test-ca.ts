@@ -1,6 +1,7 @@
 import { createPublicKey, generateKeyPair, randomBytes, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { buildCertificate, encodeName, KeyUsage, type Extension } from './x509/certificate-builder.js';
+import { KeyUsageBit } from '../x509/certificate-parts.js';
+import { buildCertificate, encodeName, type Extension } from './x509/certificate-builder.js';
 
 /**
  * A certificate and its private key, as issued by {@link TestCertificateAuthority}.
@@ -105,7 +106,7 @@ export class TestCertificateAuthority {
       signingKey: privateKey,
       extensions: [
         { type: 'basicConstraints', ca: true, pathLength: 1 },
-        { type: 'keyUsage', bits: [KeyUsage.digitalSignature, KeyUsage.keyCertSign, KeyUsage.cRLSign] },
+        { type: 'keyUsage', bits: [KeyUsageBit.digitalSignature, KeyUsageBit.keyCertSign, KeyUsageBit.cRLSign] },
       ],
     });
     return new TestCertificateAuthority(cert, name, privateKey, spki);
@@ -115,7 +116,7 @@ export class TestCertificateAuthority {
   async issueServerCertificate(options: { commonName?: string; dnsNames?: string[]; ipAddresses?: string[]; notBefore?: Date; notAfter?: Date } = {}): Promise<IssuedCertificate> {
     return this.#issue({ commonName: options.commonName ?? 'localhost', notBefore: options.notBefore, notAfter: options.notAfter }, [
       { type: 'basicConstraints', ca: false },
-      { type: 'keyUsage', bits: [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] },
+      { type: 'keyUsage', bits: [KeyUsageBit.digitalSignature, KeyUsageBit.keyEncipherment] },
       { type: 'extKeyUsage', purposes: ['serverAuth'] },
       { type: 'subjectAltName', dnsNames: options.dnsNames ?? ['localhost'], ipAddresses: options.ipAddresses ?? ['127.0.0.1', '::1'] },
     ]);
@@ -125,7 +126,7 @@ export class TestCertificateAuthority {
   async issueDeviceCertificate(options: IssueOptions): Promise<IssuedCertificate> {
     return this.#issue(options, [
       { type: 'basicConstraints', ca: false },
-      { type: 'keyUsage', bits: [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] },
+      { type: 'keyUsage', bits: [KeyUsageBit.digitalSignature, KeyUsageBit.keyEncipherment] },
       { type: 'extKeyUsage', purposes: ['clientAuth'] },
     ]);
   }

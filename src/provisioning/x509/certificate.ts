@@ -4,24 +4,9 @@
  * general-purpose certificate toolkit.
  * @internal
  */
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { OID, extension, keyUsageBits } from '../../x509/certificate-parts.js';
 import { bitString, boolean, children, explicit, implicit, integer, octetString, oid, oidText, readTlv, sequence, set, time, tlv, utf8String } from '../../x509/der.js';
-
-/** Object identifiers used here. @internal */
-export const OID = Object.freeze({
-  ecdsaWithSha256: '1.2.840.10045.4.3.2',
-  commonName: '2.5.4.3',
-  organization: '2.5.4.10',
-  subjectKeyIdentifier: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  basicConstraints: '2.5.29.19',
-  authorityKeyIdentifier: '2.5.29.35',
-  extKeyUsage: '2.5.29.37',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
-});
-
-/** Key usage bits (RFC 5280 §4.2.1.3). @internal */
-export const KeyUsageBit = Object.freeze({ digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5, cRLSign: 6 });
 
 /** One extension of a certificate. @internal */
 export type Extension =
@@ -41,24 +26,6 @@ export interface SimpleName {
 export function encodeName(name: SimpleName): Buffer {
   const rdn = (type: string, value: string): Buffer => set(sequence(oid(type), utf8String(value)));
   return sequence(...(name.organization ? [rdn(OID.organization, name.organization)] : []), rdn(OID.commonName, name.commonName));
-}
-
-/** Key identifier of an SPKI: SHA-1 of its subjectPublicKey bits (RFC 5280 §4.2.1.2, method 1). @internal */
-export function keyIdentifier(spki: Uint8Array): Buffer {
-  const [, key] = children(readTlv(spki).content);
-  if (!key) throw new Error('not a SubjectPublicKeyInfo');
-  return createHash('sha1').update(key.content.subarray(1)).digest();
-}
-
-function keyUsageBits(bits: number[]): Buffer {
-  const max = Math.max(...bits);
-  const bytes = Buffer.alloc(Math.floor(max / 8) + 1);
-  for (const bit of bits) bytes[bit >> 3]! |= 0x80 >> (bit & 7);
-  return bitString(bytes, 7 - (max & 7));
-}
-
-function extension(id: string, critical: boolean, value: Uint8Array): Buffer {
-  return sequence(oid(id), ...(critical ? [boolean(true)] : []), octetString(value));
 }
 
 function encodeExtension(ext: Extension): Buffer {

@@ -4,26 +4,10 @@
  * install. Not a general-purpose certificate toolkit.
  * @internal
  */
-import { createHash, sign, type KeyObject } from 'node:crypto';
+import { sign, type KeyObject } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
-import { bitString, boolean, explicit, implicit, integer, octetString, oid, readTlv, sequence, set, time, tlv, utf8String, type Der } from '../../x509/der.js';
-
-const OID = {
-  ecdsaWithSha256: '1.2.840.10045.4.3.2',
-  commonName: '2.5.4.3',
-  organization: '2.5.4.10',
-  subjectKeyIdentifier: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  subjectAltName: '2.5.29.17',
-  basicConstraints: '2.5.29.19',
-  authorityKeyIdentifier: '2.5.29.35',
-  extKeyUsage: '2.5.29.37',
-  serverAuth: '1.3.6.1.5.5.7.3.1',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
-} as const;
-
-/** Key usage bits (RFC 5280 §4.2.1.3). */
-export const KeyUsage = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5, cRLSign: 6 } as const;
+import { OID, extension, keyIdentifier, keyUsageBits } from '../../x509/certificate-parts.js';
+import { bitString, boolean, explicit, implicit, integer, octetString, oid, sequence, set, time, tlv, utf8String, type Der } from '../../x509/der.js';
 
 /** One extension of a certificate. */
 export type Extension =
@@ -57,14 +41,6 @@ export function encodeName(name: { commonName: string; organization?: string }):
   return sequence(rdn(OID.commonName, name.commonName), ...(name.organization ? [rdn(OID.organization, name.organization)] : []));
 }
 
-/** Key identifier of an SPKI: SHA-1 of its subjectPublicKey bits (RFC 5280 §4.2.1.2, method 1). */
-export function keyIdentifier(spki: Uint8Array): Buffer {
-  const outer = readTlv(spki);
-  const algorithm = readTlv(outer.content);
-  const key = readTlv(outer.content, algorithm.end);
-  return createHash('sha1').update(key.content.subarray(1)).digest();
-}
-
 function ipBytes(ip: string): Buffer {
   if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
   if (!isIPv6(ip)) throw new Error(`not an IP address: ${ip}`);
@@ -74,17 +50,6 @@ function ipBytes(ip: string): Buffer {
   const t = tail === undefined ? [] : groups(tail);
   const all = [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   return Buffer.from(all.map((g) => g.padStart(4, '0')).join(''), 'hex');
-}
-
-function keyUsageBits(bits: number[]): Der {
-  const max = Math.max(...bits);
-  const bytes = Buffer.alloc(Math.floor(max / 8) + 1);
-  for (const bit of bits) bytes[bit >> 3]! |= 0x80 >> (bit & 7);
-  return bitString(bytes, 7 - (max & 7));
-}
-
-function extension(id: string, critical: boolean, value: Der): Der {
-  return sequence(oid(id), ...(critical ? [boolean(true)] : []), octetString(value));
 }
 
 function encodeExtension(ext: Extension): Der {
