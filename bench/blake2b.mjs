@@ -7,12 +7,12 @@
 // src/firmware/blake2b-simd.ts drives it. The three digests must agree.
 // Env: BENCH_RUNS (default 5). Single core: `taskset -c 0 node bench/blake2b.mjs`.
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { writeRandomFile } from './lib/random-file.mjs';
+import { fmt, median, timeCommand } from './lib/stats.mjs';
 
 const SIZE = 256 * 1024 * 1024;
 const PIECE = 1024 * 1024;
@@ -82,21 +82,12 @@ async function child(kind, path) {
   console.log(`${digest} ${Number(hashing) / 1e6}`);
 }
 
-/** Runs a command under /usr/bin/time: wall seconds, CPU seconds, the digest and (node) hashing ms. */
+/** Times a command: wall and CPU seconds, the digest and (node) hashing ms it prints. */
 function measure(command, args) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${r.status}): ${r.stdout} ${r.stderr}`);
-  const [wall, user, sys] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
-  const [digest, hashMs] = r.stdout.trim().split(/\s+/);
-  return { wall, cpu: user + sys, digest, hashMs: Number(hashMs) };
+  const { wall, cpu, stdout } = timeCommand(command, args);
+  const [digest, hashMs] = stdout.trim().split(/\s+/);
+  return { wall, cpu, digest, hashMs: Number(hashMs) };
 }
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
-const fmt = (n) => n.toFixed(2);
 
 async function main() {
   const work = join(root, 'bench', '.work', `blake2b-${process.pid}`);

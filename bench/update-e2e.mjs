@@ -30,6 +30,7 @@ import { cpus, loadavg } from 'node:os';
 import { setTimeout, clearTimeout } from 'node:timers';
 import { performance } from 'node:perf_hooks';
 import { writeRandomFile } from './lib/random-file.mjs';
+import { median } from './lib/stats.mjs';
 
 const SIZE = 256 * 1024 * 1024;
 const PART = 1024 * 1024;
@@ -180,11 +181,6 @@ async function runDevice(server, ctx, { strategy, idleMs, index, build = dist })
   }
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 mkdirSync(work, { recursive: true });
 let server;

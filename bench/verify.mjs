@@ -9,12 +9,12 @@
 // its verify runs are interleaved as "<archive>@B"), BENCH_STRICT=1 (exit 1 on a missed target).
 // Single core: `taskset -c 0 node bench/verify.mjs`.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { writeRandomFile } from './lib/random-file.mjs';
+import { fmt, median, timeCommand } from './lib/stats.mjs';
 
 const SIZE = 256 * 1024 * 1024;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -31,20 +31,6 @@ if (!existsSync(cli)) {
 }
 const { writeFirmware } = await import(join(root, 'dist', 'testing.js'));
 
-/** Runs a command under /usr/bin/time: wall seconds, CPU seconds (user + sys), peak RSS in MB. */
-function measure(command, args) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', command, ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${r.status}): ${r.stdout} ${r.stderr}`);
-  const [wall, user, sys, kib] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
-  return { wall, cpu: user + sys, rssMb: kib / 1024 };
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
-const fmt = (n) => n.toFixed(2);
 
 if (!existsSync('/usr/bin/time')) {
   console.error('/usr/bin/time is needed (peak RSS)');
@@ -81,9 +67,9 @@ try {
   const add = (key, value) => (rows[key] ??= []).push(value);
   for (let i = 0; i < RUNS; i++) {
     for (const [kind, path] of Object.entries(archives)) {
-      add(`${kind}:b2sum`, measure('b2sum', ['-l', '256', path]));
-      add(`${kind}:verify`, measure(process.execPath, [cli, 'verify', path, '--public-key', pub]));
-      if (abCli) add(`${kind}:verify@B`, measure(process.execPath, [abCli, 'verify', path, '--public-key', pub]));
+      add(`${kind}:b2sum`, timeCommand('b2sum', ['-l', '256', path]));
+      add(`${kind}:verify`, timeCommand(process.execPath, [cli, 'verify', path, '--public-key', pub]));
+      if (abCli) add(`${kind}:verify@B`, timeCommand(process.execPath, [abCli, 'verify', path, '--public-key', pub]));
     }
   }
 
