@@ -1,17 +1,15 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { NervesKeyCertificateProvider } from '../../src/atecc508a/index.js';
 import { AgentConfigError, parseAgentConfig } from '../../src/cli/agent-config.js';
 import { agentAuth, deviceIdentity } from '../../src/cli/agent.js';
+import { runCli } from '../cli/agent-process.js';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const MODULE = '/usr/lib/nerves_key_pkcs11.so';
 const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function config(auth: Record<string, unknown>): unknown {
   return {
@@ -76,14 +74,12 @@ describe('nerves-hub-link run with auth.type "nerveskey"', () => {
         const configPath = join(dir, 'device.json');
         // SoftHSM's module stands in for the chip's PKCS#11 module (the engine config only needs a module file).
         writeFileSync(configPath, JSON.stringify({ ...(config({ modulePath: SOFTHSM_MODULE }) as object), url: 'wss://127.0.0.1:9/socket', stateDir: 'state' }));
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', configPath, '--log-format', 'json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        const { child, exited, err } = runCli(['run', '--config', configPath, '--log-format', 'json']);
         const deadline = Date.now() + 20_000;
-        while (!stderr.includes('NH_ATECC_I2C_UNAVAILABLE') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        while (!err().includes('NH_ATECC_I2C_UNAVAILABLE') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
         child.kill('SIGTERM');
-        expect(await exited).toBe(0);
+        const { code, stderr } = await exited;
+        expect(code).toBe(0);
         expect(readFileSync(join(dir, 'state', 'openssl-pkcs11.cnf'), 'utf8')).toContain(`MODULE_PATH = ${SOFTHSM_MODULE}`);
         expect(stderr).toContain('device NervesKey on /dev/i2c-1');
         expect(stderr).toMatch(/NH_ATECC_I2C_UNAVAILABLE.*install i2c-bus|install i2c-bus.*NH_ATECC_I2C_UNAVAILABLE/);

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/commands/doctor.js';
@@ -13,18 +12,19 @@ import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-se
 import { TestCertificateAuthority } from '../../src/testing/test-ca.js';
 import { NervesHubSocket } from '../../src/socket/nerves-hub-socket.js';
 import { UpdateJournal } from '../../src/update/update-journal.js';
+import { writeAgentDir } from './agent-process.js';
 import { captureIo } from './cli-helpers.js';
 
 const FWUP_KEY = Buffer.alloc(32, 9).toString('base64');
 let server: NervesHubTestServer;
 let otherCa: TestCertificateAuthority;
-const dirs: string[] = [];
+const cleanup: Array<() => void> = [];
 beforeAll(async () => {
   [server, otherCa] = await Promise.all([NervesHubTestServer.start(), TestCertificateAuthority.create({ commonName: 'Unregistered CA' })]);
 });
 afterAll(async () => server.close());
 afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const c of cleanup.splice(0).reverse()) c();
 });
 
 interface Device {
@@ -41,24 +41,14 @@ async function registeredDevice(s: NervesHubTestServer = server): Promise<Device
 }
 
 function writeConfig(d: Device, overrides: Record<string, unknown> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'nhl-doctor-'));
-  dirs.push(dir);
-  writeFileSync(join(dir, 'cert.pem'), d.certPem);
-  writeFileSync(join(dir, 'key.pem'), d.keyPem);
-  writeFileSync(join(dir, 'ca.pem'), d.serverCaPem ?? server.serverCaPem);
   const config = {
     url: d.url ?? server.url,
-    auth: { type: 'certificate', certFile: 'cert.pem', keyFile: 'key.pem' },
-    serverCaFile: 'ca.pem',
     firmware: { uuid: randomUUID(), product: 'fixture', version: '0.0.1', platform: 'host', architecture: 'x86_64' },
     fwupPublicKeys: [FWUP_KEY],
     apply: { type: 'file', path: 'target.fw' },
-    stateDir: 'state',
     ...overrides,
   };
-  const path = join(dir, 'device.json');
-  writeFileSync(path, JSON.stringify(config));
-  return path;
+  return writeAgentDir({ certPem: d.certPem, keyPem: d.keyPem, serverCaPem: d.serverCaPem ?? server.serverCaPem }, config, { prefix: 'nhl-doctor-', cleanup }).configPath;
 }
 
 async function doctorJson(configPath: string, extra: string[] = ['--join']) {

@@ -1,16 +1,12 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/commands/run.js';
 import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';
+import { ROOT, registeredAgentDevice, runCli } from './agent-process.js';
 import { captureIo } from './cli-helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'fwup');
 const KEY = readFileSync(join(FIXTURES, 'keys', 'fwup-key.pub'), 'utf8').trim();
 const SIGNED = readFileSync(join(FIXTURES, 'fw', 'signed.fw'));
@@ -28,43 +24,20 @@ afterEach(() => {
 
 /** Writes a device.json (relative paths) for a fresh registered device; returns its paths. */
 async function device(overrides: Record<string, unknown> = {}) {
-  const id = `NH-RUN-${randomUUID().slice(0, 8)}`;
-  const cert = await server.issueDeviceCertificate(id);
-  const dir = mkdtempSync(join(tmpdir(), 'nhl-run-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'cert.pem'), cert.certPem);
-  writeFileSync(join(dir, 'key.pem'), cert.keyPem);
-  writeFileSync(join(dir, 'ca.pem'), server.serverCaPem);
-  writeFileSync(join(dir, 'target.fw'), 'previous firmware');
   const config = {
-    url: server.url,
-    auth: { type: 'certificate', certFile: 'cert.pem', keyFile: 'key.pem' },
-    serverCaFile: 'ca.pem',
     firmware: { uuid: randomUUID(), product: 'fixture', version: '0.0.1', platform: 'host', architecture: 'x86_64' },
     fwupVersion: '1.16.0',
     fwupPublicKeys: [KEY],
     apply: { type: 'file', path: 'target.fw' },
-    stateDir: 'state',
     reboot: { type: 'exit', code: 42 },
     ...overrides,
   };
-  const configPath = join(dir, 'device.json');
-  writeFileSync(configPath, JSON.stringify(config));
-  return { id, dir, configPath, target: join(dir, 'target.fw'), keyPem: cert.keyPem };
+  const d = await registeredAgentDevice(server, 'NH-RUN', config, { prefix: 'nhl-run-', files: { 'target.fw': 'previous firmware' }, cleanup });
+  return { ...d, target: join(d.dir, 'target.fw') };
 }
 
 function startAgent(configPath: string, args: string[] = []) {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', configPath, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  cleanup.push(() => child.kill('SIGKILL'));
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, out: () => stdout, err: () => stderr };
+  return runCli(['run', '--config', configPath, ...args], { cleanup });
 }
 
 function statusesOf(id: string): string[] {

@@ -3,19 +3,18 @@
 // applies the patches (the recorded-framing stand-in, or a real fwup where installed), or the SDK
 // rebuilds the full firmware against device.json's deltaSource and verifies it before a file
 // applier gets a byte. A tampered delta fails with the target untouched.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FirmwareVerifier } from '../../src/firmware/firmware-verifier.js';
 import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';
+import { ROOT, registeredAgentDevice, runCli } from '../cli/agent-process.js';
 import { DELTA_KEY, deltaFixture } from './delta-fixtures.js';
 import { zipEntries } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STANDIN_FWUP = join(ROOT, 'test', 'fixtures', 'bin', 'fwup');
 function realFwup(): string | undefined {
   try {
@@ -46,36 +45,17 @@ afterEach(() => {
 
 /** A registered device with a device.json in its own directory; `files` are written there first. */
 async function device(overrides: Record<string, unknown>, files: Record<string, Uint8Array> = {}) {
-  const id = `NH-DRUN-${randomUUID().slice(0, 8)}`;
-  const cert = await server.issueDeviceCertificate(id);
-  const dir = mkdtempSync(join(tmpdir(), 'nhl-delta-run-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'cert.pem'), cert.certPem);
-  writeFileSync(join(dir, 'key.pem'), cert.keyPem);
-  writeFileSync(join(dir, 'ca.pem'), server.serverCaPem);
-  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
   const config = {
-    url: server.url,
-    auth: { type: 'certificate', certFile: 'cert.pem', keyFile: 'key.pem' },
-    serverCaFile: 'ca.pem',
     firmware: { uuid: randomUUID(), product: 'delta-fixture', version: '2.0.1', platform: 'x86_64', architecture: 'x86_64' },
     fwupPublicKeys: [DELTA_KEY],
-    stateDir: 'state',
     reboot: { type: 'exit', code: 42 },
     ...overrides,
   };
-  const configPath = join(dir, 'device.json');
-  writeFileSync(configPath, JSON.stringify(config));
-  return { id, dir, configPath };
+  return registeredAgentDevice(server, 'NH-DRUN', config, { prefix: 'nhl-delta-run-', files, cleanup });
 }
 
 function startAgent(configPath: string) {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  cleanup.push(() => child.kill('SIGKILL'));
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, err: () => stderr };
+  return runCli(['run', '--config', configPath], { cleanup });
 }
 
 function offer(id: string, bytes: Uint8Array): void {
@@ -104,7 +84,7 @@ describe(`nerves-hub-link run takes a NervesHub delta (fwup: ${FWUP === STANDIN_
     const params = await server.waitForJoin(d.id, { timeoutMs: 15_000 });
     expect(params.fwup_version).toMatch(/^\d+\.\d+\.\d+/);
     offer(d.id, DELTA);
-    expect(await agent.exited).toBe(42);
+    expect((await agent.exited).code).toBe(42);
     expect(statusesOf(d.id)).toEqual(['received', 'started', 'completed']);
     expect(readFileSync(image).equals(AFTER_IMAGE)).toBe(true);
   });
@@ -114,7 +94,7 @@ describe(`nerves-hub-link run takes a NervesHub delta (fwup: ${FWUP === STANDIN_
     const agent = startAgent(d.configPath);
     expect(await server.waitForJoin(d.id, { timeoutMs: 15_000 })).toMatchObject({ fwup_version: '1.16.0' });
     offer(d.id, DELTA);
-    expect(await agent.exited).toBe(42);
+    expect((await agent.exited).code).toBe(42);
     expect(statusesOf(d.id)).toEqual(['received', 'started', 'completed']);
     const written = readFileSync(join(d.dir, 'current.fw'));
     expect(await resources(written)).toEqual(await resources(V2));
@@ -128,7 +108,7 @@ describe(`nerves-hub-link run takes a NervesHub delta (fwup: ${FWUP === STANDIN_
     const agent = startAgent(d.configPath);
     expect(await server.waitForJoin(d.id, { timeoutMs: 15_000 })).toMatchObject({ fwup_version: '1.16.0' });
     offer(d.id, DELTA);
-    expect(await agent.exited).toBe(42);
+    expect((await agent.exited).code).toBe(42);
     expect(statusesOf(d.id)).toEqual(['received', 'started', 'completed']);
     expect(await resources(readFileSync(join(d.dir, 'next.fw')))).toEqual(await resources(V2));
   });
@@ -145,7 +125,7 @@ describe(`nerves-hub-link run takes a NervesHub delta (fwup: ${FWUP === STANDIN_
     expect(server.connectedDevices()).toContain(d.id);
     expect(agent.err()).toMatch(/NH_(DELTA|FW)_/);
     agent.child.kill('SIGTERM');
-    expect(await agent.exited).toBe(0);
+    expect((await agent.exited).code).toBe(0);
     expect(readFileSync(join(d.dir, 'current.fw')).equals(V1)).toBe(true);
   });
 });

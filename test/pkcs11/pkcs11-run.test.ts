@@ -7,7 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';
-import { ROOT, SOFTHSM_MODULE, createTestToken, runNode, softHsmMissing } from './softhsm.js';
+import { runCli, writeAgentDir } from '../cli/agent-process.js';
+import { ROOT, SOFTHSM_MODULE, createTestToken, softHsmMissing } from './softhsm.js';
 
 const missing = softHsmMissing();
 if (missing) console.warn(`skipping the SoftHSM2 CLI tests: ${missing}`);
@@ -33,30 +34,20 @@ describe.skipIf(missing !== undefined)('nerves-hub-link run/doctor with a SoftHS
     cleanup.push(() => token.cleanup());
     const id = `NH-P11-RUN-${randomUUID().slice(0, 8)}`;
     const cert = await server.issueDeviceCertificate(id, { publicKeyPem: token.publicKeyPem });
-    writeFileSync(join(token.dir, 'cert.pem'), cert.certPem);
-    writeFileSync(join(token.dir, 'ca.pem'), server.serverCaPem);
-    writeFileSync(join(token.dir, 'target.fw'), 'previous firmware');
     const config = {
       url: server.url,
       auth: { type: 'pkcs11', uri: `pkcs11:token=${token.label};object=${token.keyLabel};type=private`, pinEnv: 'DEVICE_PIN', certFile: 'cert.pem', modulePath: SOFTHSM_MODULE, ...auth },
-      serverCaFile: 'ca.pem',
       firmware: { uuid: randomUUID(), product: 'fixture', version: '0.0.1', platform: 'host', architecture: 'x86_64' },
       fwupVersion: '1.16.0',
       fwupPublicKeys: [KEY],
       apply: { type: 'file', path: 'target.fw' },
-      stateDir: 'state',
       reboot: { type: 'exit', code: 42 },
     };
-    const configPath = join(token.dir, 'device.json');
-    writeFileSync(configPath, JSON.stringify(config));
+    const { configPath } = writeAgentDir({ certPem: cert.certPem, serverCaPem: server.serverCaPem }, config, { dir: token.dir, files: { 'target.fw': 'previous firmware' } });
     return { token, id, configPath, target: join(token.dir, 'target.fw') };
   }
 
-  const cli = (args: string[], env: NodeJS.ProcessEnv) => {
-    const r = runNode(['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeoutMs: 40_000 });
-    cleanup.push(() => r.child.kill('SIGKILL'));
-    return r;
-  };
+  const cli = (args: string[], env: NodeJS.ProcessEnv) => runCli(args, { env, timeoutMs: 40_000, cleanup });
 
   it('run: restarts itself with --openssl-config and applies an update with the token key', async () => {
     const d = await device();

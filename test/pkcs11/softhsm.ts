@@ -3,14 +3,14 @@
  * SOFTHSM2_CONF directory, generates a P-256 key in it, and runs the TLS part in a child Node
  * process started with the OpenSSL config (Node reads it only at startup).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeOpenSslConfig } from '../../src/pkcs11/openssl-engine.js';
+import { ROOT } from '../cli/agent-process.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { ROOT, runNode } from '../cli/agent-process.js';
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 
 function onPath(cmd: string): boolean {
@@ -76,23 +76,6 @@ export async function createTestToken(options: { label?: string; pin?: string; k
     tool,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
-}
-
-/** Runs a node child (tsx) and collects its output. */
-export function runNode(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  return { child, exited, out: () => stdout, err: () => stderr };
 }
 
 export const CHILD = join(ROOT, 'test', 'pkcs11', 'child', 'device-app.ts');

@@ -3,13 +3,14 @@
  * OpenSSL's pkcs11 engine, certified by our signer, and the device then joins with the token key.
  */
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPkcs11DeviceCsr, createSignerCaFiles } from '../../src/provisioning/index.js';
 import { commonNameOf, readCertificate } from '../../src/provisioning/x509/certificate.js';
 import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';
-import { SOFTHSM_MODULE, createTestToken, runNode, softHsmMissing, type TestToken } from '../pkcs11/softhsm.js';
+import { runCli, writeAgentDir } from '../cli/agent-process.js';
+import { SOFTHSM_MODULE, createTestToken, softHsmMissing, type TestToken } from '../pkcs11/softhsm.js';
 import { cli } from './helpers.js';
 
 const missing = softHsmMissing();
@@ -54,21 +55,18 @@ describe.skipIf(missing !== undefined)('certificate requests for a key in a PKCS
 
     server.registerSignerCa(readFileSync(join(t.dir, 'signer-cert.pem'), 'utf8'));
     server.registerDevice(id);
-    writeFileSync(join(t.dir, 'ca.pem'), server.serverCaPem);
-    writeFileSync(
-      join(t.dir, 'device.json'),
-      JSON.stringify({
+    const { configPath } = writeAgentDir(
+      { serverCaPem: server.serverCaPem },
+      {
         url: server.url,
         auth: { type: 'pkcs11', uri: uriOf(t), pinEnv: 'DEVICE_PIN', certFile: `${id}-cert.pem`, modulePath: SOFTHSM_MODULE },
-        serverCaFile: 'ca.pem',
         firmware: { uuid: '7b0c4e1a-1111-4222-8333-944455556666', product: 'hsm', version: '0.0.1', platform: 'host', architecture: 'x86_64' },
         fwupPublicKeys: [readFileSync(join(import.meta.dirname, '..', 'fixtures', 'fwup', 'keys', 'fwup-key.pub'), 'utf8')],
         apply: { type: 'file', path: 'target.fw' },
-        stateDir: 'state',
-      }),
+      },
+      { dir: t.dir },
     );
-    const agent = runNode(['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', join(t.dir, 'device.json')], { env, timeoutMs: 40_000 });
-    cleanup.push(() => agent.child.kill('SIGKILL'));
+    const agent = runCli(['run', '--config', configPath], { env, timeoutMs: 40_000, cleanup });
     await server.waitForJoin(id, { timeoutMs: 20_000 });
     agent.child.kill('SIGTERM');
     expect((await agent.exited).code).toBe(0);

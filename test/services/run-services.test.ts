@@ -1,17 +1,14 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../../src/cli/agent-config.js';
 import { NervesHubTestServer } from '../../src/testing/server/nerves-hub-test-server.js';
 import { consoleInput, requestHealthCheck, requestLocation, waitForConsoleOutput } from '../../src/testing/server/service-requests.js';
+import { ROOT, registeredAgentDevice, runCli } from '../cli/agent-process.js';
 import { until } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KEY = readFileSync(join(ROOT, 'test', 'fixtures', 'fwup', 'keys', 'fwup-key.pub'), 'utf8').trim();
 
 let server: NervesHubTestServer;
@@ -34,21 +31,11 @@ const BASE = {
 };
 
 async function startAgent(overrides: Record<string, unknown>) {
-  const id = `NH-RUNSVC-${randomUUID().slice(0, 8)}`;
-  const cert = await server.issueDeviceCertificate(id);
-  const dir = mkdtempSync(join(tmpdir(), 'nhl-runsvc-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'cert.pem'), cert.certPem);
-  writeFileSync(join(dir, 'key.pem'), cert.keyPem);
-  writeFileSync(join(dir, 'ca.pem'), server.serverCaPem);
-  const config = { ...BASE, url: server.url, serverCaFile: 'ca.pem', firmware: { ...BASE.firmware, uuid: randomUUID() }, fwupVersion: '1.16.0', ...overrides };
-  writeFileSync(join(dir, 'device.json'), JSON.stringify(config));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', join(dir, 'device.json')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  cleanup.push(() => child.kill('SIGKILL'));
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const config = { ...BASE, url: server.url, firmware: { ...BASE.firmware, uuid: randomUUID() }, fwupVersion: '1.16.0', ...overrides };
+  const { id, dir, configPath } = await registeredAgentDevice(server, 'NH-RUNSVC', config, { prefix: 'nhl-runsvc-', cleanup });
+  const agent = runCli(['run', '--config', configPath], { timeoutMs: 60_000, cleanup });
   await server.waitForJoin(id, { timeoutMs: 15_000 });
-  return { id, dir, err: () => stderr };
+  return { id, dir, err: agent.err };
 }
 
 describe('nerves-hub-link run: device services', () => {
