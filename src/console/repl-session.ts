@@ -1,5 +1,4 @@
 import { PassThrough } from 'node:stream';
-import { start } from 'node:repl';
 import type { ConsoleSession, ConsoleSize } from './console-session.js';
 
 /** A PassThrough that looks like a terminal to readline (columns/rows, `resize`). */
@@ -29,6 +28,9 @@ export function createReplSession(size: ConsoleSize, options: { prompt?: string;
   output.on('data', (chunk: string) => {
     for (const l of outputListeners) l(chunk);
   });
+  // Loaded on first use, not at import: node:repl pulls in readline, vm and domain (≈ 4 MB RSS),
+  // and loading domain reroutes every EventEmitter emit in the host app through it.
+  const { start } = process.getBuiltinModule('node:repl');
   const server = start({ prompt: options.prompt ?? 'node> ', input, output, terminal: true, useColors: true, useGlobal: false, preview: false });
   Object.assign(server.context, options.context ?? {});
   server.on('exit', () => {
