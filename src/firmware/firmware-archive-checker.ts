@@ -66,10 +66,11 @@ export interface FirmwareArchiveCheckOptions {
   /** Task prefix whose `on-resource` must declare the delta source (default: any task). */
   deltaTask?: string;
   /**
-   * Inflate into one reused buffer (see {@link ZipStreamHandler.transientChunks}). A clear win when
-   * verifying a file (256 MiB deflated: 1.15 → 0.65 s, RSS 97 → 62 MB); during a download it
-   * changed no time and raised the peak RSS (≈ 95 → 102–110 MB over 3+ runs each): with zlib's
-   * buffers gone the GC runs less often and the network's buffers pile up instead.
+   * Inflate into one reused buffer (see {@link ZipStreamHandler.transientChunks}) instead of zlib's
+   * stream API, which allocates a fresh output buffer per chunk. Verifying a 256 MiB deflated file:
+   * 1.15 → 0.65 s, RSS 97 → 62 MB; in a download (pass-through) no time changed and the peak RSS
+   * went 96–98 → 89–93 MB (5 same-run A/B rounds, bench/update-e2e.mjs, 2026-11-30). (An earlier
+   * build measured the opposite, 95 → 102–110 MB, while `node:repl` was still loaded at import.)
    */
   reuseInflateBuffer?: boolean;
 }

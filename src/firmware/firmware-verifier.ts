@@ -198,6 +198,7 @@ export class FirmwareVerifier {
       label: 'the archive',
       fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
+      reuseInflateBuffer: true,
       ...this.#deltaOptions,
       ...(onMetadata ? { onMetadata: (metadata) => onMetadata.call(options, metadata) } : {}),
     });

@@ -79,18 +79,20 @@ describe('deflated archives (fwup -c style)', () => {
 
   it('feeds zlib in large batches, not one thread-pool round trip per 16 KiB network chunk', async () => {
     const archive = await build(payload());
-    // passThrough (a download) uses zlib's stream API; verify() inflates into one reused buffer.
+    // passThrough (a download) and verify() both inflate into one reused buffer (zlib's stream API
+    // stays for sinks that keep chunks, like the delta rebuild).
     const streamWrites = vi.spyOn(IncrementalInflater.prototype, 'write');
     const reusingWrites = vi.spyOn(ReusingInflater.prototype, 'write');
     const { error } = await passThroughAll(archive, 16 * 1024);
     expect(error).toBeUndefined();
     // ~3 MiB of compressed input arrives in ~190 chunks; batched it is a handful of zlib writes.
-    expect(streamWrites.mock.calls.length).toBeGreaterThan(0);
-    expect(streamWrites.mock.calls.length).toBeLessThanOrEqual(12);
-    expect(reusingWrites).not.toHaveBeenCalled();
-    expect(await verifier.verify(iterate(chunked(archive, 16 * 1024)))).toMatchObject({ valid: true });
     expect(reusingWrites.mock.calls.length).toBeGreaterThan(0);
     expect(reusingWrites.mock.calls.length).toBeLessThanOrEqual(12);
+    const afterPassThrough = reusingWrites.mock.calls.length;
+    expect(await verifier.verify(iterate(chunked(archive, 16 * 1024)))).toMatchObject({ valid: true });
+    expect(reusingWrites.mock.calls.length - afterPassThrough).toBeGreaterThan(0);
+    expect(reusingWrites.mock.calls.length - afterPassThrough).toBeLessThanOrEqual(12);
+    expect(streamWrites).not.toHaveBeenCalled();
   });
 
   it('rejects a flipped byte inside the compressed resource, and never passes the whole archive on', async () => {
