@@ -1,4 +1,5 @@
 import type { Blake2b256 } from './blake2b.js';
+import type { Blake2bWorkerHasher } from './blake2b-worker.js';
 import { formatFwupTimestamp, type FirmwareMetadata } from './firmware-metadata.js';
 import { FWUP_UUID_NAMESPACE, uuidFromDigest } from './firmware-uuid.js';
 import { DeltaEntryCheck, type FirmwareDeltaResource } from './delta-resource.js';
@@ -73,6 +74,12 @@ export interface FirmwareArchiveCheckOptions {
    * build measured the opposite, 95 → 102–110 MB, while `node:repl` was still loaded at import.)
    */
   reuseInflateBuffer?: boolean;
+  /**
+   * Hashes resources of at least `minBytes` on a worker thread ({@link Blake2bWorkerHasher}),
+   * started by `create` at the first one; `create` returning `undefined` (or throwing) keeps the
+   * hashing on this thread.
+   */
+  workerHashing?: { minBytes: number; create(): Blake2bWorkerHasher | undefined };
 }
 
 interface DeclaredResource {
@@ -107,6 +114,10 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
   readonly #verifiedResources: FirmwareResource[] = [];
   #currentBytes = 0;
   #currentLimit = 0;
+  /** The worker hasher, once a large resource started it (`null`: it could not start). */
+  #worker: Blake2bWorkerHasher | null | undefined;
+  /** The current resource is hashed by {@link FirmwareArchiveCheck.#worker}. */
+  #currentOnWorker = false;
 
   constructor(private readonly options: FirmwareArchiveCheckOptions) {}
 
@@ -148,9 +159,11 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     await this.#parser.finish();
   }
 
-  /** Releases zlib state. */
+  /** Releases zlib state and the hashing worker. */
   dispose(): void {
     this.#parser.dispose();
+    this.#worker?.close();
+    this.#worker = undefined;
   }
 
   // ---- ZipStreamHandler -------------------------------------------------------------------
@@ -183,9 +196,9 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     };
   }
 
-  entryEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): void {
+  async entryEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): Promise<void> {
     if (this.#verifiedMetadata) {
-      this.#resourceEnd(entry, totals);
+      await this.#resourceEnd(entry, totals);
     } else if (entry.index === 0 && entry.name === SIGNATURE_ENTRY) {
       if (this.#signatureBytes !== ED25519_SIGNATURE_LENGTH) {
         throw malformed(`Unexpected meta.conf.ed25519 size: ${this.#signatureBytes}`);
@@ -313,10 +326,12 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
       this.#currentDelta = delta;
       return (data) => delta.push(data);
     }
-    const { hasher } = this.options;
-    hasher.reset();
     this.#currentBytes = 0;
     this.#currentLimit = expected;
+    const worker = this.#workerFor(expected);
+    this.#currentOnWorker = worker !== undefined;
+    const hasher = worker ?? this.options.hasher;
+    if (worker === undefined) this.options.hasher.reset();
     return (data) => {
       this.#currentBytes += data.length;
       if (this.#currentBytes > this.#currentLimit) {
@@ -326,7 +341,21 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     };
   }
 
-  #resourceEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): void {
+  /** The worker hasher for a resource of `length` bytes, when worker hashing applies and could start. */
+  #workerFor(length: number): Blake2bWorkerHasher | undefined {
+    const offload = this.options.workerHashing;
+    if (offload === undefined || length < offload.minBytes || this.#worker === null) return undefined;
+    if (this.#worker === undefined) {
+      try {
+        this.#worker = offload.create() ?? null;
+      } catch {
+        this.#worker = null;
+      }
+    }
+    return this.#worker ?? undefined;
+  }
+
+  async #resourceEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): Promise<void> {
     const name = archivePathToResourceName(entry.name);
     if (name === '') return;
     if (this.#currentDelta !== undefined) {
@@ -341,7 +370,7 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     }
     const expected = declaration.blake2b256;
     if (expected === undefined || expected.length !== 64) throw malformed(`invalid blake2b-256 hash for '${name}'`);
-    const actual = this.options.hasher.digestHex();
+    const actual = this.#currentOnWorker && this.#worker ? await this.#worker.digestHex() : this.options.hasher.digestHex();
     if (actual !== expected) {
       throw new FirmwareVerificationError('NH_FW_DIGEST_MISMATCH', `Detected blake2b digest mismatch for ${name}`);
     }

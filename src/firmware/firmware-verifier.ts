@@ -1,4 +1,5 @@
 import { createBlake2b256 } from './blake2b.js';
+import { workerHashing } from './blake2b-worker.js';
 import { firmwareChunks, type FirmwareInput } from './byte-source.js';
 import { FirmwareArchiveCheck, type FirmwareArchiveCheckOptions, type FirmwareResource } from './firmware-archive-checker.js';
 import type { FirmwareDeltaResource } from './delta-resource.js';
@@ -71,12 +72,22 @@ export interface FirmwareVerifierOptions {
   allowDeltaResources?: boolean;
   /** With {@link allowDeltaResources}: the fwup task prefix that must declare the delta source (default: any task). */
   deltaTask?: string;
+  /**
+   * Resources of at least this many bytes are hashed (BLAKE2b-256) on a worker thread, beside the
+   * reading, inflating and CRC-32 on the calling thread: a 256 MiB archive verifies in ≈ 0.6× the
+   * time, for ≈ 9 MB more RSS while it runs. Default {@link FIRMWARE_VERIFIER_DEFAULTS}
+   * (16 MiB); `Infinity` keeps all hashing on the calling thread. Applies to
+   * {@link FirmwareVerifier.verify}; {@link FirmwareVerifier.passThrough} hashes on the calling thread.
+   */
+  workerHashingMinBytes?: number;
 }
 
 /** Defaults of {@link FirmwareVerifier}. */
 export const FIRMWARE_VERIFIER_DEFAULTS = Object.freeze({
   /** The fwup release whose verdicts this verifier reproduces. */
   fwupVersion: '1.16.0',
+  /** Resources from this size on are hashed on a worker thread by `verify()` (16 MiB). */
+  workerHashingMinBytes: 16 * 1024 * 1024,
 });
 
 function labelOf(input: FirmwareInput): string {
@@ -103,6 +114,7 @@ export class FirmwareVerifier {
   readonly #keys: TrustedKey[];
   readonly #fwupVersion: string;
   readonly #deltaOptions: Pick<FirmwareArchiveCheckOptions, 'allowDeltaResources' | 'deltaTask'>;
+  readonly #workerHashingMinBytes: number;
 
   /**
    * @throws NervesHubError `NH_INVALID_OPTIONS` when a key cannot be parsed (fwup: "Error decoding public key")
@@ -120,6 +132,11 @@ export class FirmwareVerifier {
       }
     });
     this.#fwupVersion = options.fwupVersion ?? FIRMWARE_VERIFIER_DEFAULTS.fwupVersion;
+    const minBytes = options.workerHashingMinBytes ?? FIRMWARE_VERIFIER_DEFAULTS.workerHashingMinBytes;
+    if (typeof minBytes !== 'number' || Number.isNaN(minBytes) || minBytes < 0) {
+      throw invalidOptions(`FirmwareVerifier: workerHashingMinBytes must be a number >= 0 (got ${String(minBytes)})`);
+    }
+    this.#workerHashingMinBytes = minBytes;
     this.#deltaOptions = {
       allowDeltaResources: options.allowDeltaResources === true,
       ...(typeof options.deltaTask === 'string' ? { deltaTask: options.deltaTask } : {}),
@@ -145,6 +162,7 @@ export class FirmwareVerifier {
       fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
       reuseInflateBuffer: true,
+      ...(await this.#workerHashing()),
       ...this.#deltaOptions,
     });
     try {
@@ -163,6 +181,13 @@ export class FirmwareVerifier {
     } finally {
       check.dispose();
     }
+  }
+
+  /** The worker hashing option, unless disabled (`Infinity`) or unavailable (no SIMD WebAssembly). */
+  async #workerHashing(): Promise<Pick<FirmwareArchiveCheckOptions, 'workerHashing'>> {
+    if (this.#workerHashingMinBytes === Infinity) return {};
+    const option = await workerHashing(this.#workerHashingMinBytes);
+    return option === undefined ? {} : { workerHashing: option };
   }
 
   /**

@@ -27,7 +27,7 @@ export interface ZipStreamHandler {
    */
   readonly transientChunks?: boolean;
   /** The entry's data ended and its zip CRC and sizes checked out. */
-  entryEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): void;
+  entryEnd(entry: ZipLocalEntry, totals: ZipEntryTotals): void | Promise<void>;
   /** The central directory (or end record) was reached: there are no more local entries. */
   localEntriesEnd(): void;
 }
@@ -190,7 +190,7 @@ export class ZipStreamParser {
       } else if (this.#state === 'data') {
         if (!(await this.#readData(eof))) return;
       } else if (this.#state === 'descriptor') {
-        if (!this.#readDescriptor(eof)) return;
+        if (!(await this.#readDescriptor(eof))) return;
       } else {
         if (this.#queued > 0) throw malformed('Unexpected data after the end of the ZIP archive');
         return;
@@ -435,7 +435,7 @@ export class ZipStreamParser {
 
   // ---- descriptor and entry end -----------------------------------------------------------
 
-  #readDescriptor(eof: boolean): boolean {
+  async #readDescriptor(eof: boolean): Promise<boolean> {
     const entry = this.#entry!;
     let declared: ZipEntryTotals;
     if (entry.hasDataDescriptor) {
@@ -493,7 +493,7 @@ export class ZipStreamParser {
       offset: entry.localHeaderOffset,
       ...totals,
     });
-    this.handler.entryEnd(entry, totals);
+    await this.handler.entryEnd(entry, totals);
     this.#entry = undefined;
     this.#sink = undefined;
     this.#state = 'record';

@@ -32,7 +32,7 @@ export async function unzipEntries(archive: Uint8Array): Promise<Array<[string, 
       parts = [];
       return (data) => parts.push(new Uint8Array(data));
     },
-    entryEnd: (entry) => entries.push([entry.name, Buffer.concat(parts)]),
+    entryEnd: (entry) => void entries.push([entry.name, Buffer.concat(parts)]),
     localEntriesEnd: () => undefined,
   });
   try {
