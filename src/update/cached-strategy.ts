@@ -6,6 +6,7 @@ import { NervesHubError, isNervesHubError, invalidOptions } from '../errors.js';
 import { safeLog } from '../logging/logger.js';
 import { PART_SIZE_BYTES, verifyFileChecksums } from '../download/sha256-parts.js';
 import { BatchedFileWriter } from './batched-file-writer.js';
+import { DownloadVerification } from './download-verification.js';
 import type { StrategyContext, UpdateStrategy } from './update-strategy.js';
 
 /** Defaults of the cached strategy. */
@@ -122,15 +123,22 @@ async function resumeOffset(ctx: StrategyContext, partial: string): Promise<numb
 /**
  * Downloads (resuming) into `<cacheDir>/<uuid>.fw.partial` and renames it to `<uuid>.fw` once
  * complete. A partial file the server refuses to continue (416) is discarded and the download
- * starts over from byte 0, once; a body that runs past the announced size deletes the partial.
+ * starts over from byte 0, once; a body that runs past the announced size deletes the partial, as
+ * does an archive that fails verification. Resolves `true` when the file was verified while it
+ * downloaded (a download from byte 0), `false` when it still has to be (a resumed one).
  */
-async function downloadToCache(ctx: StrategyContext, paths: { partial: string; complete: string }): Promise<void> {
+async function downloadToCache(ctx: StrategyContext, paths: { partial: string; complete: string }): Promise<boolean> {
   const offset = await resumeOffset(ctx, paths.partial);
+  let verified: boolean;
   for (let restarted = false; ; restarted = true) {
     try {
-      await fetchInto(ctx, paths.partial, restarted ? 0 : offset);
+      verified = await fetchInto(ctx, paths.partial, restarted ? 0 : offset);
       break;
     } catch (error) {
+      if (error instanceof RejectedArchive) {
+        await removeQuietly(paths.partial);
+        throw error.cause;
+      }
       const verdict = ctx.signal.aborted ? 'keep' : partialVerdict(error);
       if (verdict === 'keep') throw error;
       await removeQuietly(paths.partial);
@@ -142,14 +150,22 @@ async function downloadToCache(ctx: StrategyContext, paths: { partial: string; c
     }
   }
   await rename(paths.partial, paths.complete);
+  return verified;
 }
+
+/** The archive failed the verification that ran beside its download (`cause`: the `NH_FW_*` error). */
+class RejectedArchive extends Error {}
 
 /**
  * Streams the firmware into the partial file from `offset` (resumed files are re-checked against
- * `checksum`/`partials_checksums` as a whole). The file never grows past `info.size`.
+ * `checksum`/`partials_checksums` as a whole). The file never grows past `info.size`. A download
+ * from byte 0 is verified as it arrives ({@link DownloadVerification}): resolves `true` then.
  */
-async function fetchInto(ctx: StrategyContext, partial: string, offset: number): Promise<void> {
-  const { info, signal } = ctx;
+async function fetchInto(ctx: StrategyContext, partial: string, offset: number): Promise<boolean> {
+  const { info } = ctx;
+  // A resumed file's first bytes come from an earlier run: it is verified as a whole afterwards.
+  const verification = offset === 0 ? new DownloadVerification((source, signal) => verifyArchive(ctx, source, signal), ctx.signal) : undefined;
+  const signal = verification?.signal ?? ctx.signal;
   const handle = await open(partial, offset === 0 ? 'w' : 'r+', 0o600);
   const writer = new BatchedFileWriter(handle, {
     position: offset,
@@ -179,10 +195,15 @@ async function fetchInto(ctx: StrategyContext, partial: string, offset: number):
       }
       position += chunk.length;
       await writer.add(chunk);
+      await verification?.push(chunk);
     }
     await writer.flush();
     await handle.sync();
+    await verification?.finish();
   } catch (error) {
+    const rejection = verification?.rejection;
+    if (rejection !== undefined) throw new RejectedArchive('the archive failed verification', { cause: rejection.error });
+    await verification?.abandon(error);
     // What was received is proven (the downloader hands on checked parts only): keep it for the
     // resume; a write error here must not hide the first error.
     await writer.flush().catch(() => undefined);
@@ -202,26 +223,29 @@ async function fetchInto(ctx: StrategyContext, partial: string, offset: number):
       );
     }
   }
+  return verification !== undefined;
 }
 
-/** Verifies the complete cached archive; throws a `NervesHubError` (`NH_FW_*`) when it is not valid. */
-async function verifyCachedFile(ctx: StrategyContext, path: string): Promise<void> {
-  const { verifier, signal } = ctx;
+/** Verifies an archive read from `source`; throws a `NervesHubError` (`NH_FW_*`) when it is not valid. */
+async function verifyArchive(ctx: StrategyContext, source: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void> {
+  const { verifier } = ctx;
   if (verifier.verify === undefined) {
-    for await (const chunk of verifier.passThrough(readCachedFile(path, signal), { signal })) void chunk; // draining proves it
+    for await (const chunk of verifier.passThrough(source, { signal })) void chunk; // draining proves it
     return;
   }
-  // Read with fresh buffers (the verifier may hold chunks), rather than handing it the path.
-  const result = await verifier.verify(readCachedFile(path, signal), { signal });
+  const result = await verifier.verify(source, { signal });
   if (!result.valid) throw new NervesHubError(result.code, result.message);
 }
 
 /**
  * Creates the cached strategy (like nerves_hub_link's CachingUpdater, plus verification before
  * apply): download into `<cacheDir>/<uuid>.fw.partial`, resumable across process restarts (the
- * next attempt requests `Range: bytes=<partial size>-`), then verify the complete file with the
- * `FirmwareVerifier`, and only then stream it into the applier, so the applier never sees an
- * unverified byte. A file that fails verification is deleted. Cached files of other firmware are
+ * next attempt requests `Range: bytes=<partial size>-`), verify the complete archive with the
+ * `FirmwareVerifier`, and only then stream the file into the applier, so the applier never sees an
+ * unverified byte. A download from byte 0 is verified as it arrives, beside the download (the
+ * bytes verified are the bytes written to the file; a wrongly signed archive stops the download
+ * at its first bytes); a resumed download or a file already in the cache is verified after. A
+ * file that fails verification is deleted. Cached files of other firmware are
  * deleted when a new one starts; a successfully applied file is deleted too.
  *
  * Choose it when the applier cannot roll back a half-written image (e.g. a plain file or
@@ -254,9 +278,10 @@ export function cachedStrategy(options: { cacheDir: string }): UpdateStrategy {
     await pruneOtherFirmware(cacheDir, cacheStem(uuid));
     const paths = cachePaths(cacheDir, uuid);
     await claimCache(ctx, paths);
+    let verified = false;
     if ((await sizeOf(paths.complete)) === null) {
       try {
-        await downloadToCache(ctx, paths);
+        verified = await downloadToCache(ctx, paths);
       } catch (error) {
         // nothing left to resume: no record either
         if (((await sizeOf(paths.partial)) ?? 0) === 0) await removeQuietly(paths.identity);
@@ -269,7 +294,8 @@ export function cachedStrategy(options: { cacheDir: string }): UpdateStrategy {
 
     await ctx.onStage('verify');
     try {
-      await verifyCachedFile(ctx, paths.complete);
+      // Read with fresh buffers (the verifier may hold chunks), rather than handing it the path.
+      if (!verified) await verifyArchive(ctx, readCachedFile(paths.complete, ctx.signal), ctx.signal);
     } catch (error) {
       if (!ctx.signal.aborted) {
         await removeQuietly(paths.complete);

@@ -72,12 +72,13 @@ describe('restart accounting of the cached strategy', () => {
     const uuid = randomUUID();
     const base = { url, caPem: hosting.fx.caPem, uuid, size: SIGNED.length, publicKey: fixtureKey(), stateDir, cacheDir };
 
-    // First run: downloads the whole file, then is killed while verifying it.
+    // First run: the verification beside the download stalls, so it is killed in the download stage.
     const first = await runChild({ ...base, mode: 'offer', stallIn: 'verify' });
     expect(first.killed).toBe(true);
     expect(statuses(first.lines)).toEqual(['received', 'started']);
-    expect(existsSync(cachePaths(cacheDir, uuid).complete)).toBe(true);
-    expect((await new UpdateJournal({ stateDir }).load()).pending).toMatchObject({ uuid, attempts: 1, stage: 'verify' });
+    expect(existsSync(cachePaths(cacheDir, uuid).complete)).toBe(false);
+    expect(existsSync(cachePaths(cacheDir, uuid).partial)).toBe(true);
+    expect((await new UpdateJournal({ stateDir }).load()).pending).toMatchObject({ uuid, attempts: 1, stage: 'download' });
 
     // Restarts that are killed while re-verifying, one more than the limit.
     const seen: string[] = [];
@@ -88,7 +89,9 @@ describe('restart accounting of the cached strategy', () => {
       expect(run.killed).toBe(true);
     }
     expect(seen).toEqual([]); // nothing to report: no download, no apply, no failure
-    expect((await new UpdateJournal({ stateDir }).load()).pending).toMatchObject({ uuid, attempts: 1, stage: 'verify' });
+    // The first restart finished the download (counted: it was interrupted downloading); none after it counts.
+    expect(existsSync(cachePaths(cacheDir, uuid).complete)).toBe(true);
+    expect((await new UpdateJournal({ stateDir }).load()).pending).toMatchObject({ uuid, attempts: 2, stage: 'verify' });
 
     // The next restart is left alone: it verifies, applies and completes.
     const last = await runChild({ ...base, mode: 'resume' });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createFirmware, createFwupKeyPair } from '../../src/testing/create-firmware.js';
 import { join } from 'node:path';
 import { Downloader } from '../../src/download/downloader.js';
 import { FileApplier } from '../../src/update/appliers/file-applier.js';
@@ -145,6 +146,24 @@ describe('UpdateManager, cached strategy', () => {
     expect(outcome.reason).toMatch(/^Update failed : firmware .* failed verification 3 times on this device/);
     expect(reporter.statuses()).toEqual(['failed']);
     expect(requestsFor(name)).toHaveLength(3);
+  });
+
+  it('a wrongly signed archive stops the download at its start (verified as it arrives): nothing cached, nothing applied', async () => {
+    const e = env();
+    // 16 MiB signed by a key the device does not trust: the signature fails on the first bytes.
+    const stranger = createFwupKeyPair();
+    const fw = await createFirmware({ resources: { 'rootfs.img': randomBytes(16 * 1024 * 1024) }, meta: { product: 'fixture', version: '0.3.0' }, privateKey: stranger.privateKey, compression: 0 });
+    const { url } = publish(fw);
+    const { m, applier, reporter } = manager(e);
+    const outcome = await m.handleUpdate(offerFor(url, fw));
+    expect(outcome.status).toBe('failed');
+    expect(outcome.reason).toMatch(/^Update failed : firmware verification failed \(NH_FW_/);
+    expect(applier.calls).toBe(0);
+    expect(readdirSync(e.cacheDir)).toEqual([]);
+    expect(readFileSync(e.target).equals(PREVIOUS)).toBe(true);
+    // The download was stopped long before its end (16 MiB; the verifier runs at most 2 MiB behind).
+    const downloaded = Math.max(0, ...reporter.progress().filter((p) => p.stage === 'downloading').map((p) => p.value));
+    expect(downloaded).toBeLessThan(50);
   });
 
   it('a re-offer of an interrupted firmware resumes from the partial file with Range, bytes identical', async () => {
