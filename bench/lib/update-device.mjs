@@ -6,7 +6,7 @@
 //   child  → { type: 'outcome', outcome, at }  (each update outcome)
 //   parent → { type: 'stop' }             child → { type: 'done', maxRssKiB, cpuMs } then exits.
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { setInterval, clearInterval, setTimeout } from 'node:timers';
 import { performance } from 'node:perf_hooks';
 
@@ -28,6 +28,23 @@ function timedApplier(inner, logger) {
       return inner.apply(watched(), context).finally(() => logger.log('info', 'applier: done (fsync, rename)'));
     },
   };
+}
+/** CPU of the main thread and of all others (thread pool, GC helpers) from /proc (Linux). */
+function threadCpu() {
+  const byName = new Map();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // Node 20 names no thread: the main thread is the one whose id is the pid.
+      const name = Number(tid) === process.pid ? 'main' : 'other';
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
+      byName.set(name, (byName.get(name) ?? 0) + ticks * 10);
+    }
+  } catch {
+    return 'n/a';
+  }
+  return [...byName].sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${ms}`).join(', ');
 }
 const cpuMs = (usage) => (usage.user + usage.system) / 1000;
 
@@ -101,6 +118,7 @@ process.once('message', async (config) => {
     if (message?.type !== 'stop') return;
     await link.stop();
     clearInterval(sampler);
+    if (process.env.BENCH_VERBOSE === '1') process.stderr.write(`  threads (CPU ms): ${threadCpu()}\n`);
     send({ type: 'done', maxRssKiB: process.resourceUsage().maxRSS, cpuMs: cpuMs(process.cpuUsage()), peaks });
     process.disconnect();
   });
