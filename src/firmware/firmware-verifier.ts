@@ -77,7 +77,10 @@ export interface FirmwareVerifierOptions {
    * reading, inflating and CRC-32 on the calling thread: a 256 MiB archive verifies in ≈ 0.6× the
    * time, for ≈ 9 MB more RSS while it runs. Default {@link FIRMWARE_VERIFIER_DEFAULTS}
    * (16 MiB); `Infinity` keeps all hashing on the calling thread. Applies to
-   * {@link FirmwareVerifier.verify}; {@link FirmwareVerifier.passThrough} hashes on the calling thread.
+   * {@link FirmwareVerifier.verify} on machines with two cores or more;
+   * {@link FirmwareVerifier.passThrough} hashes on the calling thread. If the worker cannot run
+   * (it fails or stops), the verification fails rather than passing: set `Infinity` where workers
+   * are not available.
    */
   workerHashingMinBytes?: number;
 }
