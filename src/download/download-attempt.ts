@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { Http1Response } from './http1-response.js';
 import type { BodySizeGuard } from './body-size-guard.js';
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
 import type { OpenHttpRequest } from './http-connect.js';
@@ -134,7 +134,7 @@ export interface AttemptSettings {
   redactedUrl: string;
   log: DownloadLog;
   /** Sends the GET for `cursor.position` (following redirects), tracking each request in `connection`. */
-  request(cursor: DownloadCursor, connection: { handle?: OpenHttpRequest }): Promise<IncomingMessage>;
+  request(cursor: DownloadCursor, connection: { handle?: OpenHttpRequest }): Promise<Http1Response>;
   onRequest?(info: { attempt: number; offset: number }): void;
   onProgress?(progress: { received: number; total: number | undefined }): void;
 }
@@ -215,7 +215,7 @@ export class DownloadAttempt {
     this.#reader = undefined;
   }
 
-  async *#readBody(res: IncomingMessage, skipBytes: number, length: number | undefined, retry: RetryOptions): AsyncGenerator<Uint8Array, void, undefined> {
+  async *#readBody(res: Http1Response, skipBytes: number, length: number | undefined, retry: RetryOptions): AsyncGenerator<Uint8Array, void, undefined> {
     const cursor = this.#cursor;
     const reader = new ResponseReader(res, retry.idleTimeoutMs, () => new TransientFailure(`no data for idleTimeoutMs (${retry.idleTimeoutMs} ms)`));
     this.#reader = reader;

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { Http1Response } from './http1-response.js';
 import type { Logger } from '../logging/logger.js';
 import { safeLog, silentLogger } from '../logging/logger.js';
 import { redactUrl } from '../logging/redact.js';
@@ -53,7 +53,7 @@ export interface DownloaderOptions {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-function header(res: IncomingMessage, name: string): string | undefined {
+function header(res: Http1Response, name: string): string | undefined {
   const value = res.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
@@ -159,6 +159,12 @@ export class Downloader {
     }
     this.#maxBytesWhenSizeUnknown = maxBytes;
     this.#allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      // Sent as written: no way to split the request through a configured header.
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || typeof value !== 'string' || /[\r\n\0]/.test(value)) {
+        throw invalidOptions(`headers: ${JSON.stringify(name)} is not a valid HTTP header name and value`);
+      }
+    }
     this.#headers = { ...options.headers };
     this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.#logger = options.logger ?? silentLogger;
@@ -245,7 +251,7 @@ export class Downloader {
     lifetime: AbortSignal,
     current: { handle?: OpenHttpRequest },
     log: DownloadLog,
-  ): Promise<IncomingMessage> {
+  ): Promise<Http1Response> {
     let target = original;
     for (let redirects = 0; ; redirects += 1) {
       lifetime.throwIfAborted();
@@ -267,7 +273,7 @@ export class Downloader {
         () => handle.destroy(new TransientFailure(`no response within idleTimeoutMs (${this.#retry.idleTimeoutMs} ms)`)),
         this.#retry.idleTimeoutMs,
       );
-      let res: IncomingMessage;
+      let res: Http1Response;
       try {
         res = await handle.response;
       } catch (error) {

@@ -1,7 +1,8 @@
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { readHttp1Response, type Http1Response } from './http1-response.js';
 
 /** What {@link openHttpRequest} needs besides the URL. */
 export interface HttpRequestSpec {
@@ -15,7 +16,7 @@ export interface HttpRequestSpec {
 
 /** A request in flight: its response (headers received) and a way to tear it down. */
 export interface OpenHttpRequest {
-  response: Promise<IncomingMessage>;
+  response: Promise<Http1Response>;
   /** Destroys the request, its tunnel and response; idempotent. */
   destroy(error?: Error): void;
 }
@@ -29,37 +30,72 @@ function defaultPort(url: URL): number {
   return url.protocol === 'https:' ? 443 : 80;
 }
 
+/** Header names as HTTP tokens; values without CR, LF or NUL (no request splitting through a configured header). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** The request head: request line, `Host`, the caller's headers, `Connection: close`. */
+function requestHead(method: string, target: string, host: string, headers: Record<string, string>): string {
+  const lines = [`${method} ${target} HTTP/1.1`, `Host: ${host}`];
+  for (const [name, value] of Object.entries(headers)) {
+    if (!TOKEN.test(name) || /[\r\n\0]/.test(value)) throw new TypeError(`invalid HTTP header ${JSON.stringify(name)}`);
+    if (['host', 'connection', 'content-length', 'transfer-encoding'].includes(name.toLowerCase())) continue;
+    lines.push(`${name}: ${value}`);
+  }
+  lines.push('Connection: close', '', '');
+  return lines.join('\r\n');
+}
+
+/** The `Host` header value: the host (IPv6 in brackets) with the port unless it is the scheme's default. */
+function hostHeader(url: URL): string {
+  return url.host;
+}
+
 /**
- * Sends one request without connection reuse (`agent: false`), so nothing stays open after it.
- * Never follows redirects; the caller decides.
+ * Sends one request on a connection of its own (closed after it: `Connection: close`), reading the
+ * response with {@link readHttp1Response} so body chunks are the socket's own buffers. Never follows
+ * redirects; the caller decides.
  */
 export function openHttpRequest(url: URL, spec: HttpRequestSpec): OpenHttpRequest {
+  const sockets: Duplex[] = [];
   const requests: ClientRequest[] = [];
   let destroyed: Error | undefined;
   let rejectResponse: (error: Error) => void = () => {};
   const destroy = (error?: Error): void => {
     destroyed ??= error ?? new Error('request destroyed');
     for (const request of requests) request.destroy(destroyed);
+    for (const socket of sockets) socket.destroy(destroyed);
     rejectResponse(destroyed);
   };
-  const response = new Promise<IncomingMessage>((resolve, reject) => {
+  const response = new Promise<Http1Response>((resolve, reject) => {
     rejectResponse = reject;
     const host = bareHost(url.hostname);
     const port = defaultPort(url);
-    const path = `${url.pathname}${url.search}`;
-    const track = (request: ClientRequest): ClientRequest => {
-      requests.push(request);
-      request.on('error', reject);
-      if (destroyed) request.destroy(destroyed);
-      return request;
-    };
     const tlsOptions = { ca: spec.ca, servername: net.isIP(host) ? undefined : host };
+    /** Writes the request on `socket` once it is connected and reads the response from it. */
+    const send = (socket: Duplex, connectEvent: string, target: string, hostValue: string): void => {
+      sockets.push(socket);
+      socket.on('error', reject);
+      if (destroyed) {
+        socket.destroy(destroyed);
+        return;
+      }
+      let head: string;
+      try {
+        head = requestHead(spec.method, target, hostValue, spec.headers);
+      } catch (error) {
+        socket.destroy(error as Error);
+        return;
+      }
+      socket.once(connectEvent, () => {
+        socket.write(head, 'latin1');
+        readHttp1Response(socket, { head: spec.method === 'HEAD' }).then(resolve, reject);
+      });
+    };
+    const path = `${url.pathname}${url.search}`;
 
     if (spec.proxy === undefined) {
-      const module = url.protocol === 'https:' ? https : http;
-      const request = track(module.request({ host, port, path, method: spec.method, headers: spec.headers, agent: false, ...(url.protocol === 'https:' ? tlsOptions : {}) }));
-      request.on('response', resolve);
-      request.end();
+      if (url.protocol === 'https:') send(tls.connect({ host, port, ...tlsOptions }), 'secureConnect', path, hostHeader(url));
+      else send(net.connect({ host, port }), 'connect', path, hostHeader(url));
       return;
     }
 
@@ -67,33 +103,22 @@ export function openHttpRequest(url: URL, spec: HttpRequestSpec): OpenHttpReques
     const proxyPort = defaultPort(spec.proxy);
     if (url.protocol === 'http:') {
       // Plain HTTP through a proxy: absolute-form request target.
-      const request = track(http.request({ host: proxyHost, port: proxyPort, path: url.href, method: spec.method, headers: { ...spec.headers, host: url.host }, agent: false }));
-      request.on('response', resolve);
-      request.end();
+      send(net.connect({ host: proxyHost, port: proxyPort }), 'connect', url.href, hostHeader(url));
       return;
     }
     const authority = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
-    const connect = track(http.request({ host: proxyHost, port: proxyPort, method: 'CONNECT', path: authority, headers: { host: authority }, agent: false }));
+    const connect = http.request({ host: proxyHost, port: proxyPort, method: 'CONNECT', path: authority, headers: { host: authority }, agent: false });
+    requests.push(connect);
+    connect.on('error', reject);
+    if (destroyed) connect.destroy(destroyed);
     connect.on('connect', (proxyResponse: IncomingMessage, socket: net.Socket) => {
       if (proxyResponse.statusCode !== 200) {
         socket.destroy();
         reject(new Error(`proxy refused CONNECT with status ${proxyResponse.statusCode ?? 0}`));
         return;
       }
-      const request = track(
-        https.request({
-          host,
-          port,
-          path,
-          method: spec.method,
-          headers: spec.headers,
-          // No agent: with `agent: false` Node would build a fresh Agent that ignores createConnection.
-          createConnection: () => tls.connect({ socket, ...tlsOptions }),
-        }),
-      );
-      request.on('close', () => socket.destroy());
-      request.on('response', resolve);
-      request.end();
+      sockets.push(socket);
+      send(tls.connect({ socket, ...tlsOptions }), 'secureConnect', path, hostHeader(url));
     });
     connect.end();
   });

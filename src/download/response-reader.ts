@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { Http1Response } from './http1-response.js';
 
 /**
  * Chunks queued before the response is paused (back-pressure toward the server). TLS chunks are
@@ -12,7 +12,7 @@ const HIGH_WATER_CHUNKS = 64;
  * waiting for the network (a slow consumer pauses the socket instead of tripping it).
  */
 export class ResponseReader {
-  readonly #response: IncomingMessage;
+  readonly #response: Http1Response;
   readonly #idleTimeoutMs: number;
   readonly #idleError: () => Error;
   readonly #queue: Buffer[] = [];
@@ -20,7 +20,7 @@ export class ResponseReader {
   #error: Error | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(response: IncomingMessage, idleTimeoutMs: number, idleError: () => Error) {
+  constructor(response: Http1Response, idleTimeoutMs: number, idleError: () => Error) {
     this.#response = response;
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#idleError = idleError;
