@@ -19,7 +19,8 @@
 // interleaved with the main build's as rows "<strategy>@B", for same-run A/B comparisons), BENCH_STRATEGIES (default "streaming,cached"), BENCH_IDLE_MS,
 // BENCH_HEARTBEAT_MS (default 5000), BENCH_CPU_PROF=<dir> (profile the device child),
 // BENCH_VERBOSE=1 (device timeline and memory peaks), BENCH_MEM_LOG=1 (memory every 50 ms),
-// BENCH_DEVICE_NODE_ARGS="--trace-gc …" (extra node flags for the device), BENCH_DIST=<dir>
+// BENCH_DEVICE_NODE_ARGS="--trace-gc …" (extra node flags for the device), BENCH_PASSTHROUGH_WORKER=1
+// (the device's verifier hashes on a worker thread during the download: workerHashingInPassThrough), BENCH_DIST=<dir>
 // (another build, e.g. a copy of dist/ for A/B runs), BENCH_STRICT=1 (exit 1 on a missed target).
 import { mkdirSync, rmSync, writeFileSync, existsSync, createReadStream, statSync } from 'node:fs';
 import { spawn, fork } from 'node:child_process';

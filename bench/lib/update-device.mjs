@@ -52,6 +52,9 @@ process.once('message', async (config) => {
   if (config?.type !== 'config') throw new Error('expected a config message first');
   const { NervesHubLink, FileApplier } = await import(join(config.dist, 'index.js'));
   const { Downloader } = await import(join(config.dist, 'advanced.js'));
+  const { FirmwareVerifier } = await import(join(config.dist, 'index.js'));
+  // BENCH_PASSTHROUGH_WORKER=1: BLAKE2b on a worker thread during the streaming download too.
+  const passThroughWorker = process.env.BENCH_PASSTHROUGH_WORKER === '1';
   const ca = readFileSync(config.caPath, 'utf8');
   const certPem = readFileSync(config.certPath, 'utf8');
   const keyPem = readFileSync(config.keyPath, 'utf8');
@@ -97,6 +100,7 @@ process.once('message', async (config) => {
       strategy: config.strategy,
       stateDir: config.stateDir,
       downloader: new Downloader({ ca, ...(logger ? { logger } : {}) }),
+      ...(passThroughWorker ? { createVerifier: (publicKeys, delta) => new FirmwareVerifier({ publicKeys, ...delta, workerHashingInPassThrough: true }) } : {}),
     },
   });
   link.onUpdateOutcome((outcome) => send({ type: 'outcome', outcome, at: Date.now() }));

@@ -77,12 +77,26 @@ export interface FirmwareVerifierOptions {
    * reading, inflating and CRC-32 on the calling thread: a 256 MiB archive verifies in ≈ 0.6× the
    * time, for ≈ 9 MB more RSS while it runs. Default {@link FIRMWARE_VERIFIER_DEFAULTS}
    * (16 MiB); `Infinity` keeps all hashing on the calling thread. Applies to
-   * {@link FirmwareVerifier.verify} on machines with two cores or more;
-   * {@link FirmwareVerifier.passThrough} hashes on the calling thread. If the worker cannot run
+   * {@link FirmwareVerifier.verify} on machines with two cores or more, and to
+   * {@link FirmwareVerifier.passThrough} with {@link FirmwareVerifierOptions.workerHashingInPassThrough}. If the worker cannot run
    * (it fails or stops), the verification fails rather than passing: set `Infinity` where workers
    * are not available.
    */
   workerHashingMinBytes?: number;
+  /**
+   * Also hash on the worker thread in {@link FirmwareVerifier.passThrough} (the streaming update).
+   * Measured on a 2-core machine, 256 MiB deflated firmware: the update took ≈ 15 % less time
+   * (median 1.48 vs 1.78 s, 8 alternating rounds) and its peak RSS rose from 83–87 to 92–105 MB.
+   * Default `false`: a download keeps its memory lowest. Through `NervesHubLink`, pass
+   * `update.createVerifier`.
+   *
+   * @example
+   * ```ts
+   * const createVerifier = (publicKeys: readonly string[], delta: VerifierDeltaOptions) =>
+   *   new FirmwareVerifier({ publicKeys, ...delta, workerHashingInPassThrough: true });
+   * ```
+   */
+  workerHashingInPassThrough?: boolean;
 }
 
 /** Defaults of {@link FirmwareVerifier}. */
@@ -118,6 +132,7 @@ export class FirmwareVerifier {
   readonly #fwupVersion: string;
   readonly #deltaOptions: Pick<FirmwareArchiveCheckOptions, 'allowDeltaResources' | 'deltaTask'>;
   readonly #workerHashingMinBytes: number;
+  readonly #workerHashingInPassThrough: boolean;
 
   /**
    * @throws NervesHubError `NH_INVALID_OPTIONS` when a key cannot be parsed (fwup: "Error decoding public key")
@@ -140,6 +155,7 @@ export class FirmwareVerifier {
       throw invalidOptions(`FirmwareVerifier: workerHashingMinBytes must be a number >= 0 (got ${String(minBytes)})`);
     }
     this.#workerHashingMinBytes = minBytes;
+    this.#workerHashingInPassThrough = options.workerHashingInPassThrough === true;
     this.#deltaOptions = {
       allowDeltaResources: options.allowDeltaResources === true,
       ...(typeof options.deltaTask === 'string' ? { deltaTask: options.deltaTask } : {}),
@@ -227,6 +243,7 @@ export class FirmwareVerifier {
       fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
       reuseInflateBuffer: true,
+      ...(this.#workerHashingInPassThrough ? await this.#workerHashing() : {}),
       ...this.#deltaOptions,
       ...(onMetadata ? { onMetadata: (metadata) => onMetadata.call(options, metadata) } : {}),
     });

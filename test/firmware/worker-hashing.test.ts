@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createBlake2b256 } from '../../src/firmware/blake2b.js';
 import { loadBlake2bSimdModule } from '../../src/firmware/blake2b-simd.js';
@@ -64,6 +65,23 @@ describe('FirmwareVerifier with worker hashing', () => {
         const onThread = await new FirmwareVerifier({ publicKeys: [key], workerHashingMinBytes: Infinity }).verify(fixturePath(`fw/${fixture}`));
         expect(onWorker).toEqual(onThread);
       }
+    });
+  }
+
+  for (const fixture of FIRMWARE_FILES) {
+    it(`${fixture}: passThrough with workerHashingInPassThrough yields and refuses exactly as on the calling thread`, async () => {
+      const bytes = new Uint8Array(readFileSync(fixturePath(`fw/${fixture}`)));
+      const run = async (onWorker: boolean): Promise<{ out: number; error?: string }> => {
+        const verifier = new FirmwareVerifier({ publicKeys: [KEY_A], workerHashingMinBytes: onWorker ? 0 : Infinity, workerHashingInPassThrough: onWorker });
+        let out = 0;
+        try {
+          for await (const chunk of verifier.passThrough(iterate(chunked(bytes, 4096)))) out += chunk.length;
+          return { out };
+        } catch (error) {
+          return { out, error: (error as { code?: string }).code ?? String(error) };
+        }
+      };
+      expect(await run(true)).toEqual(await run(false));
     });
   }
 
