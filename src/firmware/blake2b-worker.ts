@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { NervesHubError } from '../errors.js';
 import { Worker } from 'node:worker_threads';
 import { BLAKE2B_SIMD_INPUT_PTR, BLAKE2B_SIMD_INPUT_SIZE, BLAKE2B_SIMD_OUT_PTR } from './blake2b-simd-wasm.js';
 import { loadBlake2bSimdModule, type Blake2bSimdModule } from './blake2b-simd.js';
@@ -75,10 +76,13 @@ try {
 }
 `;
 
-/** The worker stopped or failed: hashing cannot go on (the verification fails closed). */
-export class Blake2bWorkerError extends Error {
+/**
+ * The hashing worker stopped or failed (`NH_VERIFY_WORKER_FAILED`): the verification cannot go on
+ * and fails closed. Says nothing about the firmware, so it is not counted against its UUID.
+ */
+export class Blake2bWorkerError extends NervesHubError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('NH_VERIFY_WORKER_FAILED', message, options);
     this.name = 'Blake2bWorkerError';
   }
 }

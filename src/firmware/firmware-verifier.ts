@@ -166,7 +166,8 @@ export class FirmwareVerifier {
    * Verifies a whole archive. Failures of the archive are results (`valid: false`), not throws;
    * it throws only on abort (the signal's reason) and on I/O errors of the input (e.g. ENOENT).
    *
-   * @throws the signal's reason on abort; the input's I/O error (e.g. `ENOENT`).
+   * @throws the signal's reason on abort; the input's I/O error (e.g. `ENOENT`); `NervesHubError`
+   *   `NH_VERIFY_WORKER_FAILED` when the hashing worker thread fails (see `workerHashingMinBytes`).
    *
    * @param input - file path, Node readable, or async iterable of byte chunks
    * @param options - `signal` aborts the verification in progress

@@ -54,6 +54,7 @@ describe('BLAKE2b on a worker thread', () => {
     hasher.close();
     expect(() => hasher.update(randomBytes(8 * 1024 * 1024))).toThrow(Blake2bWorkerError);
     await expect(hasher.digestHex()).rejects.toBeInstanceOf(Blake2bWorkerError);
+    await expect(hasher.digestHex()).rejects.toMatchObject({ code: 'NH_VERIFY_WORKER_FAILED' });
   });
 });
 
