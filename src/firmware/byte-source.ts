@@ -5,8 +5,12 @@ import { invalidOptions } from '../errors.js';
 /** Anything the verifier reads an archive from. */
 export type FirmwareInput = string | Uint8Array | NodeJS.ReadableStream | AsyncIterable<Uint8Array>;
 
-/** Read size for archive files: 4 MiB measured ~10 % faster than 1 MiB (fewer reads and hash calls), +6 MB RSS. */
-export const FILE_READ_CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * Read size for archive files. 4 MiB was ~10 % faster than 1 MiB while hashing ran inline; with
+ * the hashing worker, 1 MiB reads (and a 2 MiB ring) keep the worker fed between reads: stored
+ * 256 MiB verify 0.59 → 0.53 s, deflated unchanged, peak RSS −4 to −6 MB (7 same-run A/B rounds).
+ */
+export const FILE_READ_CHUNK_BYTES = 1024 * 1024;
 
 async function* readFileChunks(
   path: string,

@@ -341,17 +341,22 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     };
   }
 
+  /** Starts the hashing worker before the first large resource (when worker hashing applies). */
+  prestartWorker(): void {
+    const offload = this.options.workerHashing;
+    if (offload === undefined || this.#worker !== undefined) return;
+    try {
+      this.#worker = offload.create() ?? null;
+    } catch {
+      this.#worker = null;
+    }
+  }
+
   /** The worker hasher for a resource of `length` bytes, when worker hashing applies and could start. */
   #workerFor(length: number): Blake2bWorkerHasher | undefined {
     const offload = this.options.workerHashing;
-    if (offload === undefined || length < offload.minBytes || this.#worker === null) return undefined;
-    if (this.#worker === undefined) {
-      try {
-        this.#worker = offload.create() ?? null;
-      } catch {
-        this.#worker = null;
-      }
-    }
+    if (offload === undefined || length < offload.minBytes) return undefined;
+    this.prestartWorker();
     return this.#worker ?? undefined;
   }
 

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { createBlake2b256 } from './blake2b.js';
 import { workerHashing } from './blake2b-worker.js';
 import { firmwareChunks, type FirmwareInput } from './byte-source.js';
@@ -186,6 +187,10 @@ export class FirmwareVerifier {
       ...this.#deltaOptions,
     });
     try {
+      // A file that large holds a large resource: start the worker now, beside reading meta.conf
+      // (≈ 35 ms that the first resource bytes would otherwise wait for).
+      const fileSize = typeof input === 'string' ? ((await stat(input).catch(() => undefined))?.size ?? 0) : 0;
+      if (fileSize > 0 && fileSize >= this.#workerHashingMinBytes) check.prestartWorker();
       for await (const chunk of firmwareChunks(input, signal, true)) {
         signal?.throwIfAborted();
         await check.push(chunk);

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBlake2b256 } from '../../src/firmware/blake2b.js';
 import { loadBlake2bSimdModule } from '../../src/firmware/blake2b-simd.js';
@@ -93,6 +95,14 @@ describe('FirmwareVerifier with worker hashing', () => {
     const result = await verifier.verify(iterate(chunked(good, 1024 * 1024)));
     expect(result.valid).toBe(true);
     if (result.valid) expect(result.resources[0]!.blake2b256).toBe(await mainThreadHex(rootfs));
+    // From a file path (the worker is started before meta.conf is read): the same result.
+    const dir = mkdtempSync(join(tmpdir(), 'nhl-worker-'));
+    try {
+      writeFileSync(join(dir, 'big.fw'), good);
+      expect(await verifier.verify(join(dir, 'big.fw'))).toEqual(result);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
 
     // Same archive, one resource byte changed and the zip CRC fixed up: only BLAKE2b can tell.
     const other = Buffer.from(rootfs);
