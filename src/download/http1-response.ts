@@ -4,6 +4,8 @@ import type { Duplex } from 'node:stream';
 
 /** Largest response head accepted (Node's own default `maxHeaderSize`). */
 const MAX_HEAD_BYTES = 16 * 1024;
+/** Body bytes kept for a caller that has not resumed the response yet, before the socket waits. */
+const MAX_KEPT_BYTES = 1024 * 1024;
 /** Largest chunk-size line of a chunked body (size, extensions, CRLF). */
 const MAX_CHUNK_LINE_BYTES = 1024;
 /** Headers a response may carry only once (a second, different value is refused, like llhttp). */
@@ -44,6 +46,7 @@ export class Http1Response extends EventEmitter {
   #paused = true;
   /** Body bytes received before the first resume(), handed on then. */
   #pending: Buffer[] = [];
+  #pendingBytes = 0;
   #started = false;
   /** Kept bytes were handed on: new ones go straight through. */
   #flowing = false;
@@ -69,9 +72,10 @@ export class Http1Response extends EventEmitter {
   }
 
   /**
-   * Reads from the socket again. The response starts paused (the socket too), as the caller
-   * attaches its listeners after the head arrived: the first resume hands on the body bytes that
-   * came with the head, or ends an empty body.
+   * Reads from the socket again. The response starts paused, as the caller attaches its listeners
+   * after the head arrived: body bytes that arrive before the first resume are kept (up to
+   * {@link MAX_KEPT_BYTES}, then the socket waits), and handed on, or an empty body ended, on the
+   * tick after it.
    */
   resume(): this {
     this.#paused = false;
@@ -109,6 +113,7 @@ export class Http1Response extends EventEmitter {
   /** Sets the framing once the head is known (`head`: the request was HEAD); `first`: body bytes that came with the head. @internal */
   startBody(head: boolean, first: Buffer): void {
     if (first.length > 0) this.#pending.push(first);
+    this.#pendingBytes = first.length;
     const status = this.statusCode;
     const te = this.headers['transfer-encoding'];
     const length = this.headers['content-length'];
@@ -138,6 +143,8 @@ export class Http1Response extends EventEmitter {
   feed(chunk: Buffer): void {
     if (!this.#flowing) {
       if (chunk.length > 0) this.#pending.push(chunk);
+      this.#pendingBytes += chunk.length;
+      if (this.#pendingBytes > MAX_KEPT_BYTES) this.#socket.pause();
       return;
     }
     if (this.#failed) return;
