@@ -1,4 +1,4 @@
-import type { Http1Response } from './http1-response.js';
+import { isValidHeader, type Http1Response } from './http1-response.js';
 import type { Logger } from '../logging/logger.js';
 import { safeLog, silentLogger } from '../logging/logger.js';
 import { redactUrl } from '../logging/redact.js';
@@ -161,7 +161,7 @@ export class Downloader {
     this.#allowInsecureHttp = options.allowInsecureHttpDownloadsForTesting === true;
     for (const [name, value] of Object.entries(options.headers ?? {})) {
       // Sent as written: no way to split the request through a configured header.
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || typeof value !== 'string' || /[\r\n\0]/.test(value)) {
+      if (!isValidHeader(name, value)) {
         throw invalidOptions(`headers: ${JSON.stringify(name)} is not a valid HTTP header name and value`);
       }
     }

@@ -2,7 +2,7 @@ import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { readHttp1Response, type Http1Response } from './http1-response.js';
+import { isValidHeader, readHttp1Response, type Http1Response } from './http1-response.js';
 
 /** What {@link openHttpRequest} needs besides the URL. */
 export interface HttpRequestSpec {
@@ -30,24 +30,16 @@ function defaultPort(url: URL): number {
   return url.protocol === 'https:' ? 443 : 80;
 }
 
-/** Header names as HTTP tokens; values without CR, LF or NUL (no request splitting through a configured header). */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
 /** The request head: request line, `Host`, the caller's headers, `Connection: close`. */
 function requestHead(method: string, target: string, host: string, headers: Record<string, string>): string {
   const lines = [`${method} ${target} HTTP/1.1`, `Host: ${host}`];
   for (const [name, value] of Object.entries(headers)) {
-    if (!TOKEN.test(name) || /[\r\n\0]/.test(value)) throw new TypeError(`invalid HTTP header ${JSON.stringify(name)}`);
+    if (!isValidHeader(name, value)) throw new TypeError(`invalid HTTP header ${JSON.stringify(name)}`);
     if (['host', 'connection', 'content-length', 'transfer-encoding'].includes(name.toLowerCase())) continue;
     lines.push(`${name}: ${value}`);
   }
   lines.push('Connection: close', '', '');
   return lines.join('\r\n');
-}
-
-/** The `Host` header value: the host (IPv6 in brackets) with the port unless it is the scheme's default. */
-function hostHeader(url: URL): string {
-  return url.host;
 }
 
 /**
@@ -72,7 +64,7 @@ export function openHttpRequest(url: URL, spec: HttpRequestSpec): OpenHttpReques
     const port = defaultPort(url);
     const tlsOptions = { ca: spec.ca, servername: net.isIP(host) ? undefined : host };
     /** Writes the request on `socket` once it is connected and reads the response from it. */
-    const send = (socket: Duplex, connectEvent: string, target: string, hostValue: string): void => {
+    const send = (socket: Duplex, connectEvent: string, target: string): void => {
       sockets.push(socket);
       socket.on('error', reject);
       if (destroyed) {
@@ -81,7 +73,7 @@ export function openHttpRequest(url: URL, spec: HttpRequestSpec): OpenHttpReques
       }
       let head: string;
       try {
-        head = requestHead(spec.method, target, hostValue, spec.headers);
+        head = requestHead(spec.method, target, url.host, spec.headers);
       } catch (error) {
         socket.destroy(error as Error);
         return;
@@ -94,8 +86,8 @@ export function openHttpRequest(url: URL, spec: HttpRequestSpec): OpenHttpReques
     const path = `${url.pathname}${url.search}`;
 
     if (spec.proxy === undefined) {
-      if (url.protocol === 'https:') send(tls.connect({ host, port, ...tlsOptions }), 'secureConnect', path, hostHeader(url));
-      else send(net.connect({ host, port }), 'connect', path, hostHeader(url));
+      if (url.protocol === 'https:') send(tls.connect({ host, port, ...tlsOptions }), 'secureConnect', path);
+      else send(net.connect({ host, port }), 'connect', path);
       return;
     }
 
@@ -103,7 +95,7 @@ export function openHttpRequest(url: URL, spec: HttpRequestSpec): OpenHttpReques
     const proxyPort = defaultPort(spec.proxy);
     if (url.protocol === 'http:') {
       // Plain HTTP through a proxy: absolute-form request target.
-      send(net.connect({ host: proxyHost, port: proxyPort }), 'connect', url.href, hostHeader(url));
+      send(net.connect({ host: proxyHost, port: proxyPort }), 'connect', url.href);
       return;
     }
     const authority = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
@@ -118,7 +110,7 @@ export function openHttpRequest(url: URL, spec: HttpRequestSpec): OpenHttpReques
         return;
       }
       sockets.push(socket);
-      send(tls.connect({ socket, ...tlsOptions }), 'secureConnect', path, hostHeader(url));
+      send(tls.connect({ socket, ...tlsOptions }), 'secureConnect', path);
     });
     connect.end();
   });

@@ -17,6 +17,15 @@ const FIRST_VALUE_WINS = new Set([
 ]);
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/**
+ * True for a header a request may carry as written: the name an HTTP token, the value free of CR,
+ * LF and NUL (so no header can split the request).
+ * @internal
+ */
+export function isValidHeader(name: string, value: unknown): boolean {
+  return TOKEN.test(name) && typeof value === 'string' && !/[\r\n\0]/.test(value);
+}
+
 /** A response that is not HTTP/1.x, or whose framing cannot be trusted: the download fails on it. */
 export class HttpProtocolError extends Error {
   readonly code = 'HPE_INVALID_RESPONSE';
@@ -103,11 +112,6 @@ export class Http1Response extends EventEmitter {
   /** True while paused. */
   isPaused(): boolean {
     return this.#paused;
-  }
-
-  /** Closes the connection; a body not yet complete ends with `close` and no `end`. */
-  destroy(error?: Error): void {
-    this.#socket.destroy(error);
   }
 
   /** Sets the framing once the head is known (`head`: the request was HEAD); `first`: body bytes that came with the head. @internal */

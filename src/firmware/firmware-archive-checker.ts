@@ -116,8 +116,8 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
   #currentLimit = 0;
   /** The worker hasher, once a large resource started it (`null`: it could not start). */
   #worker: Blake2bWorkerHasher | null | undefined;
-  /** The current resource is hashed by {@link FirmwareArchiveCheck.#worker}. */
-  #currentOnWorker = false;
+  /** The worker hashing the current resource (`undefined`: the calling thread's hasher). */
+  #currentWorker: Blake2bWorkerHasher | undefined;
 
   constructor(private readonly options: FirmwareArchiveCheckOptions) {}
 
@@ -329,7 +329,7 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     this.#currentBytes = 0;
     this.#currentLimit = expected;
     const worker = this.#workerFor(expected);
-    this.#currentOnWorker = worker !== undefined;
+    this.#currentWorker = worker;
     const hasher = worker ?? this.options.hasher;
     if (worker === undefined) this.options.hasher.reset();
     return (data) => {
@@ -375,7 +375,7 @@ export class FirmwareArchiveCheck implements ZipStreamHandler {
     }
     const expected = declaration.blake2b256;
     if (expected === undefined || expected.length !== 64) throw malformed(`invalid blake2b-256 hash for '${name}'`);
-    const actual = this.#currentOnWorker && this.#worker ? await this.#worker.digestHex() : this.options.hasher.digestHex();
+    const actual = this.#currentWorker ? await this.#currentWorker.digestHex() : this.options.hasher.digestHex();
     if (actual !== expected) {
       throw new FirmwareVerificationError('NH_FW_DIGEST_MISMATCH', `Detected blake2b digest mismatch for ${name}`);
     }

@@ -177,20 +177,23 @@ export class FirmwareVerifier {
     if (this.#keys.length === 0) return { valid: false, code: 'NH_FW_NO_KEYS', message: FailureReasons.noKeys };
     const { signal } = options;
     signal?.throwIfAborted();
+    const worker = await this.#workerHashing();
     const check = new FirmwareArchiveCheck({
       keys: this.#keys,
       label: labelOf(input),
       fwupVersion: this.#fwupVersion,
       hasher: await createBlake2b256(),
       reuseInflateBuffer: true,
-      ...(await this.#workerHashing()),
+      ...worker,
       ...this.#deltaOptions,
     });
     try {
-      // A file that large holds a large resource: start the worker now, beside reading meta.conf
-      // (≈ 35 ms that the first resource bytes would otherwise wait for).
-      const fileSize = typeof input === 'string' ? ((await stat(input).catch(() => undefined))?.size ?? 0) : 0;
-      if (fileSize > 0 && fileSize >= this.#workerHashingMinBytes) check.prestartWorker();
+      if (worker.workerHashing !== undefined && typeof input === 'string') {
+        // A file that large holds a large resource: start the worker now, beside reading meta.conf
+        // (≈ 35 ms that the first resource bytes would otherwise wait for).
+        const fileSize = (await stat(input).catch(() => undefined))?.size ?? 0;
+        if (fileSize >= worker.workerHashing.minBytes) check.prestartWorker();
+      }
       for await (const chunk of firmwareChunks(input, signal, true)) {
         signal?.throwIfAborted();
         await check.push(chunk);
