@@ -117,20 +117,25 @@ function versionNeeded(method: number): number {
   return method === ZipMethod.stored ? 10 : 20;
 }
 
+/** The shared run of a local and a central header, from "version needed" to the extra length. */
+function putEntryFields(header: Uint8Array, at: number, entry: ZipEntryFields): void {
+  put16(header, at, versionNeeded(entry.method));
+  put16(header, at + 2, entry.flags);
+  put16(header, at + 4, entry.method);
+  put16(header, at + 6, entry.dos.time);
+  put16(header, at + 8, entry.dos.date);
+  put32(header, at + 10, entry.crc);
+  put32(header, at + 14, entry.compressedSize);
+  put32(header, at + 18, entry.size);
+  put16(header, at + 22, entry.nameLength);
+  put16(header, at + 24, entry.extraLength);
+}
+
 /** A 30-byte local file header (name and extra field follow it). */
 export function localFileHeader(entry: ZipEntryFields): Uint8Array {
   const header = new Uint8Array(ZipRecordSize.localFileHeader);
   put32(header, 0, ZipSignature.localFile);
-  put16(header, 4, versionNeeded(entry.method));
-  put16(header, 6, entry.flags);
-  put16(header, 8, entry.method);
-  put16(header, 10, entry.dos.time);
-  put16(header, 12, entry.dos.date);
-  put32(header, 14, entry.crc);
-  put32(header, 18, entry.compressedSize);
-  put32(header, 22, entry.size);
-  put16(header, 26, entry.nameLength);
-  put16(header, 28, entry.extraLength);
+  putEntryFields(header, 4, entry);
   return header;
 }
 
@@ -152,16 +157,7 @@ export function centralFileHeader(entry: ZipEntryFields & { localHeaderOffset: n
   const header = new Uint8Array(ZipRecordSize.centralFileHeader);
   put32(header, 0, ZipSignature.centralFile);
   put16(header, 4, entry.madeBy ?? 0x031e);
-  put16(header, 6, versionNeeded(entry.method));
-  put16(header, 8, entry.flags);
-  put16(header, 10, entry.method);
-  put16(header, 12, entry.dos.time);
-  put16(header, 14, entry.dos.date);
-  put32(header, 16, entry.crc);
-  put32(header, 20, entry.compressedSize);
-  put32(header, 24, entry.size);
-  put16(header, 28, entry.nameLength);
-  put16(header, 30, entry.extraLength);
+  putEntryFields(header, 6, entry);
   put32(header, 38, 0o100644 * 0x10000);
   put32(header, 42, entry.localHeaderOffset);
   return header;

@@ -10,6 +10,7 @@ import {
   extendedTimestampExtra,
   localFileHeader,
   unixSecondsToDos,
+  type ZipEntryFields,
 } from './zip-records.js';
 
 /** How one entry is written. */
@@ -26,16 +27,11 @@ export interface ZipEntryOptions {
   size?: number;
 }
 
-interface CentralRecord {
+/** What the central directory needs of a written entry. */
+interface CentralRecord extends Omit<ZipEntryFields, 'nameLength' | 'extraLength'> {
   name: Uint8Array;
-  flags: number;
-  method: number;
-  dos: { time: number; date: number };
-  crc: number;
-  compressedSize: number;
-  size: number;
-  offset: number;
   extra: Uint8Array;
+  offset: number;
 }
 
 const UNIX_EXTRA = Uint8Array.from([0x75, 0x78, 0x0b, 0x00, 0x01, 0x04, 0, 0, 0, 0, 0x04, 0, 0, 0, 0]);
@@ -60,7 +56,8 @@ export class ZipStreamWriter {
   async addEntry(name: string, data: Uint8Array | AsyncIterable<Uint8Array>, options: ZipEntryOptions): Promise<void> {
     const nameBytes = new TextEncoder().encode(name);
     const method = options.compressionLevel > 0 ? ZipMethod.deflated : ZipMethod.stored;
-    const dos = unixSecondsToDos(options.mtimeSeconds);
+    // mtime 0 is written as DOS time and date 0, not clamped to 1980-01-01, in both headers.
+    const dos = options.mtimeSeconds === 0 ? { time: 0, date: 0 } : unixSecondsToDos(options.mtimeSeconds);
     const extra = concatBytes([
       extendedTimestampExtra(options.extendedTimestamp ? options.mtimeSeconds : undefined),
       UNIX_EXTRA,
@@ -83,7 +80,7 @@ export class ZipStreamWriter {
     const header = localFileHeader({
       flags,
       method,
-      dos: options.mtimeSeconds === 0 ? { time: 0, date: 0 } : dos,
+      dos,
       crc: precomputed?.crc ?? 0,
       compressedSize: precomputed ? precomputed.compressed.length : method === ZipMethod.stored ? knownSize! : 0,
       size: knownSize ?? 0,
@@ -129,7 +126,6 @@ export class ZipStreamWriter {
       await this.#out(dataDescriptor(crc, compressedSize, size));
     }
     this.#records.push({ name: nameBytes, flags, method, dos, crc, compressedSize, size, offset, extra });
-    if (options.mtimeSeconds === 0) this.#records[this.#records.length - 1]!.dos = { time: 0, date: 0 };
   }
 
   /** Writes the central directory and end record. */
