@@ -3,6 +3,7 @@ import type { BodySizeGuard } from './body-size-guard.js';
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
 import type { OpenHttpRequest } from './http-connect.js';
 import { judgeResponse } from './resume-rules.js';
+import type { PartBuffers } from './part-buffers.js';
 import { ResponseReader } from './response-reader.js';
 import { worstCaseRequestTimeoutMs, type RetryOptions } from './retry-options.js';
 import { PartChecksumMismatch, VerifiedParts } from './verified-parts.js';
@@ -130,6 +131,8 @@ export class DownloadCursor {
 export interface AttemptSettings {
   retry: RetryOptions;
   guard: BodySizeGuard;
+  /** Where the body is copied to. */
+  buffers: PartBuffers;
   /** The URL as it may be logged. */
   redactedUrl: string;
   log: DownloadLog;
@@ -217,7 +220,13 @@ export class DownloadAttempt {
 
   async *#readBody(res: Http1Response, skipBytes: number, length: number | undefined, retry: RetryOptions): AsyncGenerator<Uint8Array, void, undefined> {
     const cursor = this.#cursor;
-    const reader = new ResponseReader(res, retry.idleTimeoutMs, () => new TransientFailure(`no data for idleTimeoutMs (${retry.idleTimeoutMs} ms)`));
+    const reader = new ResponseReader(
+      res,
+      retry.idleTimeoutMs,
+      () => new TransientFailure(`no data for idleTimeoutMs (${retry.idleTimeoutMs} ms)`),
+      this.#settings.buffers,
+      Math.max(0, cursor.position - skipBytes),
+    );
     this.#reader = reader;
     const limitMs = worstCaseRequestTimeoutMs(length, retry);
     this.#worstCaseTimer = setTimeout(() => {
@@ -226,7 +235,9 @@ export class DownloadAttempt {
       reader.fail(error);
     }, Math.min(limitMs, MAX_TIMER_MS));
     let skip = skipBytes;
-    for (let chunk = await reader.next(); chunk !== null; chunk = await reader.next()) {
+    // With part checksums the cursor holds bytes back until their part is complete: take whole parts.
+    const wholeParts = cursor.verified !== undefined;
+    for (let chunk = await reader.next(wholeParts); chunk !== null; chunk = await reader.next(wholeParts)) {
       if (skip > 0) {
         if (chunk.length <= skip) {
           skip -= chunk.length;

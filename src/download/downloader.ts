@@ -7,6 +7,7 @@ import type { DownloadOptions } from './download-options.js';
 import { invalidOptions } from '../errors.js';
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
 import { openHttpRequest, type OpenHttpRequest } from './http-connect.js';
+import { PartBuffers } from './part-buffers.js';
 import { DownloadAttempt, DownloadCursor, MAX_TIMER_MS, TransientFailure, isPartMismatch } from './download-attempt.js';
 import type { AttemptSettings, DownloadLog } from './download-attempt.js';
 import { DownloadLifetime } from './download-lifetime.js';
@@ -178,7 +179,23 @@ export class Downloader {
    * @throws DownloadError with one of {@link DownloadErrorCodes} (e.g. `NH_DOWNLOAD_URL_EXPIRED`,
    *   `NH_DOWNLOAD_CHECKSUM_MISMATCH`, `NH_DOWNLOAD_ABORTED`).
    */
-  async *stream(url: string | URL, options: DownloadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+  stream(url: string | URL, options: DownloadOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.#stream(url, options, new PartBuffers());
+  }
+
+  /**
+   * {@link Downloader.stream} for a consumer that says when it is done with the bytes
+   * (`doneThrough(offset)`: it keeps no view of the stream before `offset`), so the download's
+   * buffers are reused instead of one fresh 1 MiB buffer per part: the streaming update lends
+   * them to the SDK's own appliers.
+   * @internal
+   */
+  lend(url: string | URL, options: DownloadOptions = {}): { chunks: AsyncGenerator<Uint8Array, void, undefined>; doneThrough(offset: number): void } {
+    const buffers = new PartBuffers({ lend: true });
+    return { chunks: this.#stream(url, options, buffers), doneThrough: (offset) => buffers.doneThrough(offset) };
+  }
+
+  async *#stream(url: string | URL, options: DownloadOptions, buffers: PartBuffers): AsyncGenerator<Uint8Array, void, undefined> {
     const original = checkDownloadUrl(url, { allowInsecureHttp: this.#allowInsecureHttp });
     const offset = checkedOffset(options);
     const signal = options.signal;
@@ -191,6 +208,7 @@ export class Downloader {
     const settings: AttemptSettings = {
       retry: this.#retry,
       guard: new BodySizeGuard(options.expectedSize, this.#maxBytesWhenSizeUnknown),
+      buffers,
       redactedUrl: redactUrl(original),
       log,
       request: (c, connection) => this.#request(original, c.position, c.etag, c.attempts, lifetime.signal, connection, log),
@@ -203,8 +221,12 @@ export class Downloader {
         lifetime.current = attempt;
         try {
           lifetime.signal.throwIfAborted();
-          yield* attempt.run();
-          yield* cursor.finish();
+          for (const source of [attempt.run(), cursor.finish()]) {
+            for await (const chunk of source) {
+              yield chunk;
+              buffers.handedOn(chunk, cursor.delivered);
+            }
+          }
           log('info', 'download complete', { bytes: cursor.receivedBytes, attempts: cursor.attempts });
           return;
         } catch (error) {

@@ -42,10 +42,31 @@ function requestHead(method: string, target: string, host: string, headers: Reco
   return lines.join('\r\n');
 }
 
+/** Bytes of the buffer a direct connection reads into (one per connection, reused by every read). */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * Opens a socket that reads into one buffer of its own (Node's `onread`) instead of allocating a
+ * buffer per read: a 256 MiB download otherwise leaves 16 384 buffers of 16 KiB for the garbage
+ * collector (≈ 30 MB of peak RSS and ≈ 0.1 s of CPU here). Its `data` events carry views of that
+ * buffer, valid only during the event: {@link readHttp1Response} copies what it keeps.
+ */
+function readingIntoOneBuffer<T extends net.Socket>(connect: (onread: net.OnReadOpts) => T): T {
+  // The callback runs only once the socket reads, after `connect` returned.
+  const socket: T = connect({
+    buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+    callback: (bytes: number, buffer: Uint8Array) => {
+      socket.emit('data', Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+      return true;
+    },
+  });
+  return socket;
+}
+
 /**
  * Sends one request on a connection of its own (closed after it: `Connection: close`), reading the
- * response with {@link readHttp1Response} so body chunks are the socket's own buffers. Never follows
- * redirects; the caller decides.
+ * response with {@link readHttp1Response}: its body `data` events are views valid only during the
+ * event (the caller copies what it keeps). Never follows redirects; the caller decides.
  */
 export function openHttpRequest(url: URL, spec: HttpRequestSpec): OpenHttpRequest {
   const sockets: Duplex[] = [];
@@ -86,8 +107,8 @@ export function openHttpRequest(url: URL, spec: HttpRequestSpec): OpenHttpReques
     const path = `${url.pathname}${url.search}`;
 
     if (spec.proxy === undefined) {
-      if (url.protocol === 'https:') send(tls.connect({ host, port, ...tlsOptions }), 'secureConnect', path);
-      else send(net.connect({ host, port }), 'connect', path);
+      if (url.protocol === 'https:') send(readingIntoOneBuffer((onread) => tls.connect({ host, port, ...tlsOptions, onread } as tls.ConnectionOptions)), 'secureConnect', path);
+      else send(readingIntoOneBuffer((onread) => net.connect({ host, port, onread })), 'connect', path);
       return;
     }
 

@@ -40,8 +40,10 @@ type Framing = { kind: 'length'; remaining: number } | { kind: 'chunked'; state:
 /**
  * An HTTP/1.x response read straight from its socket, with the events and flow control the
  * downloader uses of Node's `IncomingMessage` (`data`, `end`, `error`, `close`, `pause`, `resume`).
- * Body chunks are views of the socket's own buffers: Node's HTTP client copies every body chunk
- * into a fresh buffer (≈ 0.15–0.2 s of CPU and 256 MiB of garbage per 256 MiB firmware).
+ * A `data` event's chunk is a view of the socket's read buffer, valid only during the event (the
+ * listener copies what it keeps, once, into the buffers it hands on): Node's HTTP client copies
+ * every body chunk into a fresh buffer (≈ 0.15–0.2 s of CPU and 256 MiB of garbage per 256 MiB
+ * firmware).
  * Content-Length, chunked and close-delimited bodies; anything ambiguous (both Content-Length and
  * Transfer-Encoding, two different lengths, a folded or malformed header) is refused.
  * @internal
@@ -143,10 +145,11 @@ export class Http1Response extends EventEmitter {
     return this.#framing.kind === 'none' || (this.#framing.kind === 'length' && this.#framing.remaining === 0);
   }
 
-  /** Feeds body bytes from the socket (kept until the first resume()). @internal */
+  /** Feeds body bytes from the socket (copied and kept until the first resume()); `chunk` may be reused after the call. @internal */
   feed(chunk: Buffer): void {
     if (!this.#flowing) {
-      if (chunk.length > 0) this.#pending.push(chunk);
+      // A copy: the socket reuses its read buffer.
+      if (chunk.length > 0) this.#pending.push(Buffer.from(chunk));
       this.#pendingBytes += chunk.length;
       if (this.#pendingBytes > MAX_KEPT_BYTES) this.#socket.pause();
       return;
@@ -307,7 +310,8 @@ export function readHttp1Response(socket: Duplex, options: { head: boolean }): P
         response.feed(chunk);
         return;
       }
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      // Copies: the socket reuses its read buffer.
+      buffered = buffered.length === 0 ? Buffer.from(chunk) : Buffer.concat([buffered, chunk]);
       for (;;) {
         const end = headEnd(buffered);
         if (end < 0) {

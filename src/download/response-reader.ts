@@ -1,32 +1,61 @@
 import type { Http1Response } from './http1-response.js';
+import type { PartBuffers } from './part-buffers.js';
 
 /**
- * Chunks queued before the response is paused (back-pressure toward the server). TLS chunks are
- * ≤ 16 KiB, so about 1 MiB: enough to keep the server sending while the consumer hashes a part
- * (8 chunks made the connection stop and restart several times per MiB).
+ * Received bytes not yet taken by the consumer before the response is paused (back-pressure
+ * toward the server): enough to keep the server sending while the consumer hashes a part.
  */
-const HIGH_WATER_CHUNKS = 64;
+const HIGH_WATER_BYTES = 2 * 1024 * 1024;
+/** Below this, a paused response reads again. */
+const LOW_WATER_BYTES = 1024 * 1024;
+
+/** A buffer being filled with body bytes, and how much of it was handed on. */
+interface Slot {
+  readonly buffer: Buffer;
+  filled: number;
+  taken: number;
+}
 
 /**
- * Pulls a response body chunk by chunk with an idle timeout that only runs while the reader is
- * waiting for the network (a slow consumer pauses the socket instead of tripping it).
+ * Pulls a response body with an idle timeout that only runs while the reader is waiting for the
+ * network (a slow consumer pauses the socket instead of tripping it). The body is copied once, as
+ * it arrives, into buffers of one part (1 MiB, aligned to the file's parts) from
+ * {@link PartBuffers}; {@link ResponseReader.next} hands on everything received and not yet
+ * taken as one view. So a consumer that keeps up gets each network read as it comes, and one that
+ * falls behind gets up to a part at once: its per-chunk work (hashing calls, zlib writes, async
+ * steps) is then done once per part instead of once per 16 KiB TLS record.
  */
 export class ResponseReader {
   readonly #response: Http1Response;
   readonly #idleTimeoutMs: number;
   readonly #idleError: () => Error;
-  readonly #queue: Buffer[] = [];
+  readonly #buffers: PartBuffers;
+  /** Slots in file order; the last one is being filled. */
+  readonly #slots: Slot[] = [];
+  /** Capacity of the next slot (the first one ends at a part boundary of the file). */
+  #nextCapacity: number;
+  /** Received bytes not yet taken. */
+  #untaken = 0;
   #ended = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(response: Http1Response, idleTimeoutMs: number, idleError: () => Error) {
+  /**
+   * @param response - the response, head received
+   * @param idleTimeoutMs - longest wait for the network while the consumer waits
+   * @param idleError - the error of an idle timeout
+   * @param buffers - where the part buffers come from
+   * @param offset - file offset of the body's first byte (parts are aligned to the file)
+   */
+  constructor(response: Http1Response, idleTimeoutMs: number, idleError: () => Error, buffers: PartBuffers, offset: number) {
     this.#response = response;
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#idleError = idleError;
+    this.#buffers = buffers;
+    this.#nextCapacity = buffers.partBytes - (offset % buffers.partBytes);
     response.on('data', (chunk: Buffer) => {
-      this.#queue.push(chunk);
-      if (this.#queue.length >= HIGH_WATER_CHUNKS) response.pause();
+      this.#copy(chunk);
+      if (this.#untaken >= HIGH_WATER_BYTES) response.pause();
       this.#notify();
     });
     response.on('end', () => {
@@ -45,14 +74,25 @@ export class ResponseReader {
     this.#notify();
   }
 
-  /** The next chunk, or `null` at the end of the body. Throws on a drop, idle timeout or {@link fail}. */
-  async next(): Promise<Buffer | null> {
+  /**
+   * Everything received and not yet taken, as one view (up to the end of its part buffer), or
+   * `null` at the end of the body. With `wholeParts`, waits until the view reaches the end of its
+   * part (or of the body): for a consumer that holds bytes back per part anyway (the part
+   * checksums), so it takes each part in one piece. Throws on a drop, idle timeout (no byte for
+   * `idleTimeoutMs`) or {@link fail}. The bytes are never written again by the reader: the view
+   * may be kept.
+   */
+  async next(wholeParts = false): Promise<Buffer | null> {
     for (;;) {
       if (this.#error) throw this.#error;
-      const chunk = this.#queue.shift();
-      if (chunk !== undefined) {
-        if (this.#queue.length < HIGH_WATER_CHUNKS / 2 && this.#response.isPaused()) this.#response.resume();
-        return chunk;
+      const slot = this.#slots[0];
+      if (slot !== undefined && slot.filled > slot.taken && (!wholeParts || this.#ended || slot.filled === slot.buffer.length)) {
+        const view = slot.buffer.subarray(slot.taken, slot.filled);
+        slot.taken = slot.filled;
+        this.#untaken -= view.length;
+        if (slot.taken === slot.buffer.length) this.#slots.shift();
+        if (this.#untaken < LOW_WATER_BYTES && this.#response.isPaused()) this.#response.resume();
+        return view;
       }
       if (this.#ended) return null;
       this.#response.resume();
@@ -65,6 +105,24 @@ export class ResponseReader {
         };
       });
     }
+  }
+
+  /** Copies `chunk` (a view the socket reuses) into the part buffers. */
+  #copy(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      let slot = this.#slots.at(-1);
+      if (slot === undefined || slot.filled === slot.buffer.length) {
+        slot = { buffer: this.#buffers.take(this.#nextCapacity), filled: 0, taken: 0 };
+        this.#nextCapacity = this.#buffers.partBytes;
+        this.#slots.push(slot);
+      }
+      const n = Math.min(chunk.length - at, slot.buffer.length - slot.filled);
+      chunk.copy(slot.buffer, slot.filled, at, at + n);
+      slot.filled += n;
+      at += n;
+    }
+    this.#untaken += chunk.length;
   }
 
   #notify(): void {

@@ -55,7 +55,8 @@ async function fetchRaw(pieces: (string | Buffer)[], method: 'GET' | 'HEAD' = 'G
   let ended = false;
   let error: Error | undefined;
   await new Promise<void>((resolve) => {
-    res.on('data', (c: Buffer) => chunks.push(c));
+    // A body chunk is a view of the socket's read buffer, valid only during the event: copy it.
+    res.on('data', (c: Buffer) => chunks.push(Buffer.from(c)));
     res.on('end', () => (ended = true));
     res.on('error', (e: Error) => (error = e));
     res.on('close', () => resolve());
