@@ -56,9 +56,18 @@ export class BatchedFileWriter {
   #syncing: Promise<void> | undefined;
   #unsyncedBytes = 0;
   #failure: { error: unknown } | undefined;
+  readonly #onWritten: ((endPosition: number) => void) | undefined;
 
-  constructor(handle: FileHandle, options: { position?: number; backgroundSyncBytes?: number; writeWhenIdle?: boolean } = {}) {
+  /**
+   * @param options - `onWritten(endPosition)` runs after each write: every chunk before that file
+   *   position is written and no longer referenced
+   */
+  constructor(
+    handle: FileHandle,
+    options: { position?: number; backgroundSyncBytes?: number; writeWhenIdle?: boolean; onWritten?: (endPosition: number) => void } = {},
+  ) {
     this.#handle = handle;
+    this.#onWritten = options.onWritten;
     this.#writeWhenIdle = options.writeWhenIdle === true;
     this.#position = options.position ?? 0;
     this.#syncEveryBytes = options.backgroundSyncBytes ?? BATCHED_FILE_WRITER_DEFAULTS.backgroundSyncBytes;
@@ -111,9 +120,11 @@ export class BatchedFileWriter {
     this.#batchBytes = 0;
     this.#writing = true;
     // Never rejects, so a failure while the source is being read is not an unhandled rejection.
+    const end = this.#position;
     this.#inFlight = writeAll(this.#handle, batch, position).then(
       () => {
         this.#writing = false;
+        this.#onWritten?.(end);
         if (this.#ready()) this.#startBatch();
       },
       (error: unknown) => {

@@ -7,6 +7,11 @@ import { safeLog } from '../logging/logger.js';
 import { PART_SIZE_BYTES, verifyFileChecksums } from '../download/sha256-parts.js';
 import { BatchedFileWriter } from './batched-file-writer.js';
 import { DownloadVerification } from './download-verification.js';
+import { offerChunkRecycling } from './chunk-recycling.js';
+import { lentFileChunks } from './lent-file-chunks.js';
+import type { DownloadOptions } from '../download/download-options.js';
+import { lendingStream, type LendingStream } from '../download/lending-stream.js';
+import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
 import type { StrategyContext, UpdateStrategy } from './update-strategy.js';
 
 /** Defaults of the cached strategy. */
@@ -164,31 +169,54 @@ class RejectedArchive extends Error {}
 async function fetchInto(ctx: StrategyContext, partial: string, offset: number): Promise<boolean> {
   const { info } = ctx;
   // A resumed file's first bytes come from an earlier run: it is verified as a whole afterwards.
-  const verification = offset === 0 ? new DownloadVerification((source, signal) => verifyArchive(ctx, source, signal), ctx.signal) : undefined;
+  // The download's buffers are reused once the file writer and the verifier are both done with them:
+  // the SDK's verify() keeps no view of a chunk once it asks for the next (another verifier might).
+  const lend = offset > 0 || ctx.verifier.verify === FirmwareVerifier.prototype.verify;
+  let written = offset;
+  let consumed = offset === 0 ? 0 : Infinity;
+  const release = (): void => download.doneThrough(Math.min(written, consumed));
+  const verification =
+    offset === 0
+      ? new DownloadVerification(
+          (source, signal) => verifyArchive(ctx, source, signal),
+          ctx.signal,
+          (bytes) => {
+            consumed = bytes;
+            release();
+          },
+        )
+      : undefined;
   const signal = verification?.signal ?? ctx.signal;
+  const options: DownloadOptions = {
+    signal,
+    offset,
+    expectedSize: info.size,
+    checksum: info.checksum,
+    partialsChecksums: info.partialsChecksums,
+    onRequest: ({ attempt, offset: at }) => ctx.onConnect(attempt, at),
+    onProgress: ({ received, total }) => {
+      if (total !== undefined && total > 0) ctx.onDownloadProgress((received / total) * 100);
+    },
+  };
+  const download: LendingStream = lend
+    ? lendingStream(ctx.downloader, info.firmwareUrl, options)
+    : { chunks: ctx.downloader.stream(info.firmwareUrl, options), doneThrough: () => {} };
   const handle = await open(partial, offset === 0 ? 'w' : 'r+', 0o600);
   const writer = new BatchedFileWriter(handle, {
     position: offset,
     backgroundSyncBytes: CACHED_STRATEGY_DEFAULTS.syncEveryBytes,
     // bytes on disk as soon as they arrive: a killed process resumes after them
     writeWhenIdle: true,
+    onWritten: (end) => {
+      written = end;
+      release();
+    },
   });
   try {
     await handle.truncate(offset);
     if (offset > 0) safeLog(ctx.logger, 'info', 'resuming cached firmware download', { uuid: info.firmwareMeta.uuid, offset });
     let position = offset;
-    const download = ctx.downloader.stream(info.firmwareUrl, {
-      signal,
-      offset,
-      expectedSize: info.size,
-      checksum: info.checksum,
-      partialsChecksums: info.partialsChecksums,
-      onRequest: ({ attempt, offset: at }) => ctx.onConnect(attempt, at),
-      onProgress: ({ received, total }) => {
-        if (total !== undefined && total > 0) ctx.onDownloadProgress((received / total) * 100);
-      },
-    });
-    for await (const chunk of download) {
+    for await (const chunk of download.chunks) {
       if (info.size !== undefined && position + chunk.length > info.size) {
         // Defence in depth: the SDK's Downloader stops there itself; a custom source might not.
         throw new NervesHubError('NH_DOWNLOAD_BODY_TOO_LONG', `the download ran past the announced ${info.size} bytes`);
@@ -306,8 +334,15 @@ export function cachedStrategy(options: { cacheDir: string }): UpdateStrategy {
 
     await ctx.onStage('apply');
     // A delta is rebuilt (and verified again on the way) rather than applied as downloaded.
-    const archive = readCachedFile(paths.complete, ctx.signal);
-    const applied = ctx.verifier.rewritesArchive === true ? ctx.verifier.passThrough(archive, { signal: ctx.signal }) : archive;
+    let applied: AsyncIterable<Uint8Array>;
+    if (ctx.verifier.rewritesArchive === true) {
+      applied = ctx.verifier.passThrough(readCachedFile(paths.complete, ctx.signal), { signal: ctx.signal });
+    } else {
+      // The file's bytes go to the applier as they are: its buffers are reused once it wrote them.
+      const file = lentFileChunks(paths.complete, ctx.signal);
+      applied = file.chunks;
+      offerChunkRecycling(applied, file.doneThrough);
+    }
     await ctx.applier.apply(applied, {
       signal: ctx.signal,
       publicKeys: ctx.publicKeys,

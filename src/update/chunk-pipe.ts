@@ -16,9 +16,17 @@ export class ChunkPipe implements AsyncIterable<Uint8Array> {
   #iterating = false;
   #wakeConsumer: (() => void) | undefined;
   #wakeProducer: (() => void) | undefined;
+  readonly #onConsumed: ((bytes: number) => void) | undefined;
+  #consumedBytes = 0;
 
-  constructor(highWaterBytes: number) {
+  /**
+   * @param highWaterBytes - queued bytes at which {@link ChunkPipe.push} waits
+   * @param onConsumed - told, each time the consumer asks for the next chunk, how many bytes it
+   *   took before it (for a consumer that keeps no view of a chunk once it asks for the next)
+   */
+  constructor(highWaterBytes: number, onConsumed?: (bytes: number) => void) {
     this.#highWaterBytes = highWaterBytes;
+    this.#onConsumed = onConsumed;
   }
 
   /** True once the consumer stopped before taking every chunk up to {@link ChunkPipe.end}. */
@@ -61,6 +69,8 @@ export class ChunkPipe implements AsyncIterable<Uint8Array> {
           this.#queuedBytes -= chunk.length;
           if (this.#queuedBytes < this.#highWaterBytes) this.#wake('producer');
           yield chunk;
+          this.#consumedBytes += chunk.length;
+          this.#onConsumed?.(this.#consumedBytes);
           continue;
         }
         if (this.#ended) return;

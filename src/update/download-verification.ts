@@ -15,7 +15,7 @@ const VERIFY_AHEAD_BYTES = 2 * 1024 * 1024;
  * @internal
  */
 export class DownloadVerification {
-  readonly #pipe = new ChunkPipe(VERIFY_AHEAD_BYTES);
+  readonly #pipe: ChunkPipe;
   readonly #stop = new AbortController();
   readonly #done: Promise<void>;
   #verdict: { error: unknown } | undefined;
@@ -27,8 +27,10 @@ export class DownloadVerification {
    * @param verify - verifies the archive read from `source`; throws when it is not valid (any
    *   error rejects the archive, unless `signal` aborted)
    * @param signal - the update's signal
+   * @param onConsumed - see {@link ChunkPipe}: the verifier took this many bytes and asked for more
    */
-  constructor(verify: (source: AsyncIterable<Uint8Array>, signal: AbortSignal) => Promise<void>, signal: AbortSignal) {
+  constructor(verify: (source: AsyncIterable<Uint8Array>, signal: AbortSignal) => Promise<void>, signal: AbortSignal, onConsumed?: (bytes: number) => void) {
+    this.#pipe = new ChunkPipe(VERIFY_AHEAD_BYTES, onConsumed);
     this.signal = AbortSignal.any([signal, this.#stop.signal]);
     this.#done = verify(this.#pipe, this.signal).then(
       () => {

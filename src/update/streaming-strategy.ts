@@ -1,4 +1,7 @@
 import { NervesHubError } from '../errors.js';
+import { lendingStream } from '../download/lending-stream.js';
+import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
+import { offerChunkRecycling } from './chunk-recycling.js';
 import type { StrategyContext, UpdateStrategy } from './update-strategy.js';
 
 /**
@@ -37,7 +40,7 @@ async function runStreamingUpdate(ctx: StrategyContext): Promise<void> {
   // after that, so until then the latest percent is held (a wrongly signed firmware reports none).
   let signatureProven = false;
   let heldPercent: number | undefined;
-  const download = ctx.downloader.stream(info.firmwareUrl, {
+  const download = lendingStream(ctx.downloader, info.firmwareUrl, {
     signal: pipeline.signal,
     expectedSize: info.size,
     checksum: info.checksum,
@@ -50,7 +53,7 @@ async function runStreamingUpdate(ctx: StrategyContext): Promise<void> {
       else heldPercent = percent;
     },
   });
-  const verified = ctx.verifier.passThrough(download, { signal: pipeline.signal });
+  const verified = ctx.verifier.passThrough(download.chunks, { signal: pipeline.signal });
 
   // Remembers the first download/verification error (the applier may wrap or replace it) and
   // aborts the applier so a bad archive can never be completed.
@@ -71,8 +74,13 @@ async function runStreamingUpdate(ctx: StrategyContext): Promise<void> {
     }
   }
 
+  // The SDK's pass-through yields the archive's bytes in order, as views of the download's buffers,
+  // and keeps none it has yielded: what the applier is done with, the download may reuse. (Another
+  // verifier might keep what it yielded: then nothing is reused.)
+  const chunks = watched();
+  if (ctx.verifier.passThrough === FirmwareVerifier.prototype.passThrough) offerChunkRecycling(chunks, download.doneThrough);
   try {
-    await ctx.applier.apply(watched(), {
+    await ctx.applier.apply(chunks, {
       signal: pipeline.signal,
       publicKeys: ctx.publicKeys,
       onProgress: (percent) => ctx.onApplyProgress(percent),

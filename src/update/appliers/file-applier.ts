@@ -8,6 +8,7 @@ import type { ApplyContext, FirmwareApplier } from '../firmware-applier.js';
 import { nextOrAbort, releaseSource } from '../../internal/abortable-source.js';
 import { ApplyErrorCodes, abortedApplyError } from './apply-errors.js';
 import { BatchedFileWriter } from '../batched-file-writer.js';
+import { chunkRecyclerOf } from '../chunk-recycling.js';
 
 /**
  * Options of {@link FileApplier}.
@@ -193,7 +194,9 @@ export class FileApplier implements FirmwareApplier {
       } catch (error) {
         throw new NervesHubError(ApplyErrorCodes.failed, `cannot create a temporary file next to ${this.#path}: ${(error as Error).message}`, { cause: error });
       }
-      writer = new BatchedFileWriter(handle);
+      // Chunks whose source lets us hand them back are released once written (their buffers are reused).
+      const doneThrough = chunkRecyclerOf(source);
+      writer = new BatchedFileWriter(handle, doneThrough ? { onWritten: doneThrough } : {});
       let bytes = 0;
       for (;;) {
         let next: IteratorResult<Uint8Array> | 'aborted';

@@ -1,0 +1,164 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Downloader } from '../../src/download/downloader.js';
+import type { DownloadOptions } from '../../src/download/download-options.js';
+import { PART_SIZE_BYTES } from '../../src/download/sha256-parts.js';
+import { FirmwareVerifier } from '../../src/firmware/firmware-verifier.js';
+import { createFirmware } from '../../src/testing/create-firmware.js';
+import { FileApplier } from '../../src/update/appliers/file-applier.js';
+import type { ApplyContext, FirmwareApplier } from '../../src/update/firmware-applier.js';
+import { UpdateManager } from '../../src/update/update-manager.js';
+import type { BuiltInStrategyName } from '../../src/update/update-strategy.js';
+import { FWUP_FIXTURES, RecordingReporter, fixtureKey, offerFor, useFirmwareHost } from './helpers/update-harness.js';
+
+/**
+ * The streaming and cached updates lend the download's (and the cache file's) 1 MiB buffers to
+ * the SDK's FileApplier and take them back once written. These tests prove that this reuse
+ * happens, and that it never happens behind the back of code that may still hold the chunks: an
+ * applier that wraps the FileApplier, or a verifier other than the SDK's own.
+ */
+const hosting = useFirmwareHost();
+const FAST_RETRY = { timeBetweenRetriesMs: 5, retryJitterRatio: 0, idleTimeoutMs: 2000 };
+let firmware: Uint8Array;
+let partials: string[];
+let counter = 0;
+
+beforeAll(async () => {
+  const privateKey = readFileSync(join(FWUP_FIXTURES, 'keys', 'fwup-key.priv'), 'utf8');
+  firmware = await createFirmware({ resources: { 'rootfs.img': randomBytes(8 * PART_SIZE_BYTES) }, meta: { product: 'fixture', version: '0.4.0' }, privateKey, compression: 0 });
+  partials = [];
+  for (let at = 0; at < firmware.length; at += PART_SIZE_BYTES) {
+    partials.push(createHash('sha256').update(firmware.subarray(at, at + PART_SIZE_BYTES)).digest('hex').toUpperCase());
+  }
+});
+
+/** A Downloader that records what its lending consumer says it is done with. */
+class RecordingDownloader extends Downloader {
+  readonly done: number[] = [];
+  override lend(url: string | URL, options?: DownloadOptions): ReturnType<Downloader['lend']> {
+    const lent = super.lend(url, options);
+    return {
+      chunks: lent.chunks,
+      doneThrough: (offset) => {
+        this.done.push(offset);
+        lent.doneThrough(offset);
+      },
+    };
+  }
+}
+
+/** Wraps an applier and keeps every chunk it passes on, with a copy to compare at the end. */
+class KeepingApplier implements FirmwareApplier {
+  readonly kept: Array<{ chunk: Uint8Array; copy: Buffer }> = [];
+  constructor(private readonly inner: FirmwareApplier) {}
+  apply(source: AsyncIterable<Uint8Array>, context: ApplyContext): Promise<void> {
+    const kept = this.kept;
+    async function* passOn(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of source) {
+        kept.push({ chunk, copy: Buffer.from(chunk) });
+        yield chunk;
+      }
+    }
+    return this.inner.apply(passOn(), context);
+  }
+  changedChunks(): number {
+    return this.kept.filter(({ chunk, copy }) => !Buffer.from(chunk).equals(copy)).length;
+  }
+}
+
+/** A verifier whose pass-through is not the SDK's own (it keeps what it yields). */
+class KeepingVerifier extends FirmwareVerifier {
+  readonly kept: Array<{ chunk: Uint8Array; copy: Buffer }> = [];
+  override async *passThrough(source: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): AsyncGenerator<Uint8Array> {
+    for await (const chunk of super.passThrough(source, options)) {
+      this.kept.push({ chunk, copy: Buffer.from(chunk) });
+      yield chunk;
+    }
+  }
+}
+
+/** A verifier whose verify() is not the SDK's own (it keeps the chunks it reads). */
+class KeepingVerifyVerifier extends FirmwareVerifier {
+  readonly kept: Array<{ chunk: Uint8Array; copy: Buffer }> = [];
+  override verify(input: Parameters<FirmwareVerifier['verify']>[0], options?: { signal?: AbortSignal }): ReturnType<FirmwareVerifier['verify']> {
+    const kept = this.kept;
+    async function* keep(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of input as AsyncIterable<Uint8Array>) {
+        kept.push({ chunk, copy: Buffer.from(chunk) });
+        yield chunk;
+      }
+    }
+    return super.verify(keep(), options);
+  }
+}
+
+function run(strategy: BuiltInStrategyName, applierOf: (file: FileApplier) => FirmwareApplier, verifier?: FirmwareVerifier) {
+  const dir = hosting.dirs.make();
+  const target = join(dir, 'target.img');
+  writeFileSync(target, 'previous\n');
+  const downloader = new RecordingDownloader({ ca: hosting.fx.caPem, retry: FAST_RETRY });
+  const manager = new UpdateManager({
+    client: { updateAvailable: () => ({ action: 'apply' }), reboot: () => {} },
+    reporter: new RecordingReporter(),
+    applier: applierOf(new FileApplier({ path: target })),
+    publicKeys: () => [fixtureKey()],
+    downloader,
+    strategy,
+    ...(strategy === 'cached' ? { stateDir: join(dir, 'state') } : {}),
+    ...(verifier ? { createVerifier: () => verifier } : {}),
+    progressIntervalMs: 0,
+  });
+  const name = `fw-${++counter}.fw`;
+  const url = hosting.fx.baseUrl + hosting.fx.host.add(name, firmware);
+  const outcome = manager.handleUpdate(offerFor(url, firmware, { partialsChecksums: partials }));
+  return { outcome, target, downloader };
+}
+
+describe.each(['streaming', 'cached'] as const)('%s update: lent buffers', (strategy) => {
+  it('the FileApplier hands the download buffers back as it writes, and the file is the firmware', async () => {
+    const { outcome, target, downloader } = run(strategy, (file) => file);
+    expect((await outcome).status).toBe('completed');
+    expect(readFileSync(target).equals(firmware)).toBe(true);
+    expect(downloader.done.length).toBeGreaterThan(0);
+    expect(downloader.done).toEqual([...downloader.done].sort((a, b) => a - b));
+    expect(downloader.done.at(-1)).toBeGreaterThanOrEqual(firmware.length - PART_SIZE_BYTES);
+  });
+
+  it('an applier wrapping the FileApplier keeps its chunks unchanged: nothing is reused behind it', async () => {
+    let keeping: KeepingApplier | undefined;
+    const { outcome, target, downloader } = run(strategy, (file) => (keeping = new KeepingApplier(file)));
+    expect((await outcome).status).toBe('completed');
+    expect(readFileSync(target).equals(firmware)).toBe(true);
+    expect(keeping!.kept.length).toBeGreaterThan(0);
+    expect(Buffer.concat(keeping!.kept.map((k) => k.copy)).equals(firmware)).toBe(true);
+    expect(keeping!.changedChunks()).toBe(0);
+    // The streaming download lends to the applier only: wrapped, it lends nothing.
+    if (strategy === 'streaming') expect(downloader.done).toEqual([]);
+  });
+});
+
+describe('streaming update with a verifier other than the SDK’s', () => {
+  it('lends nothing: the verifier’s kept chunks stay unchanged', async () => {
+    const verifier = new KeepingVerifier({ publicKeys: [fixtureKey()] });
+    const { outcome, target, downloader } = run('streaming', (file) => file, verifier);
+    expect((await outcome).status).toBe('completed');
+    expect(readFileSync(target).equals(firmware)).toBe(true);
+    expect(downloader.done).toEqual([]);
+    expect(verifier.kept.filter(({ chunk, copy }) => !Buffer.from(chunk).equals(copy))).toEqual([]);
+    expect(Buffer.concat(verifier.kept.map((k) => k.copy)).equals(firmware)).toBe(true);
+  });
+});
+
+describe('cached update with a verifier other than the SDK’s', () => {
+  it('lends the download to nobody: the chunks the verifier kept stay unchanged', async () => {
+    const verifier = new KeepingVerifyVerifier({ publicKeys: [fixtureKey()] });
+    const { outcome, target, downloader } = run('cached', (file) => file, verifier);
+    expect((await outcome).status).toBe('completed');
+    expect(readFileSync(target).equals(firmware)).toBe(true);
+    expect(downloader.done).toEqual([]);
+    expect(verifier.kept.length).toBeGreaterThan(0);
+    expect(verifier.kept.filter(({ chunk, copy }) => !Buffer.from(chunk).equals(copy))).toEqual([]);
+  });
+});
