@@ -169,6 +169,9 @@ async function runDevice(server, ctx, { strategy, idleMs, index, build = dist })
     const done = nextMessage(child, 'done', 20_000);
     child.send({ type: 'stop' });
     const { maxRssKiB, cpuMs, peaks } = await done;
+    // The applied file must be the archive, byte for byte (outside the timing).
+    const written = await checksums(join(dir, 'target.fw'));
+    if (written.checksum !== ctx.checksum) throw new Error(`the applied file differs from the archive (SHA-256 ${written.checksum})`);
     if (process.env.BENCH_VERBOSE === '1') {
       console.log(`  ${id}: peaks (MB) ${Object.entries(peaks).map(([k, v]) => `${k} ${(v / 1048576).toFixed(1)}`).join(', ')}`);
     }

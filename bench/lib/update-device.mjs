@@ -38,21 +38,30 @@ function threadCpu() {
       // Node 20 names no thread: the main thread is the one whose id is the pid.
       const name = Number(tid) === process.pid ? 'main' : 'other';
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
-      byName.set(name, (byName.get(name) ?? 0) + ticks * 10);
+      // utime, stime in clock ticks (100/s)
+      const [user, system] = byName.get(name) ?? [0, 0];
+      byName.set(name, [user + Number(fields[11]) * 10, system + Number(fields[12]) * 10]);
     }
   } catch {
     return 'n/a';
   }
-  return [...byName].sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${ms}`).join(', ');
+  return [...byName]
+    .sort((a, b) => b[1][0] + b[1][1] - a[1][0] - a[1][1])
+    .map(([n, [user, system]]) => `${n} ${user + system} (user ${user}, sys ${system})`)
+    .join(', ');
 }
 const cpuMs = (usage) => (usage.user + usage.system) / 1000;
 
 process.once('message', async (config) => {
+  if (process.env.BENCH_MEM_LOG === '1') process.stderr.write(`mem start: rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB\n`);
   if (config?.type !== 'config') throw new Error('expected a config message first');
   const { NervesHubLink, FileApplier } = await import(join(config.dist, 'index.js'));
   const { Downloader } = await import(join(config.dist, 'advanced.js'));
   const { FirmwareVerifier } = await import(join(config.dist, 'index.js'));
+  const memMark = (what) => {
+    if (process.env.BENCH_MEM_LOG === '1') process.stderr.write(`mem ${what}: rss ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB\n`);
+  };
+  memMark('after imports');
   // BENCH_PASSTHROUGH_WORKER=1: BLAKE2b on a worker thread during the streaming download too.
   const passThroughWorker = process.env.BENCH_PASSTHROUGH_WORKER === '1';
   const ca = readFileSync(config.caPath, 'utf8');
@@ -67,7 +76,7 @@ process.once('message', async (config) => {
     sampler ??= setInterval(() => {
       const m = process.memoryUsage();
       for (const key of Object.keys(peaks)) peaks[key] = Math.max(peaks[key], m[key]);
-      if (process.env.BENCH_MEM_LOG === '1') process.stderr.write(`mem ${Date.now() % 100000} rss ${(m.rss / 1048576).toFixed(0)} ab ${(m.arrayBuffers / 1048576).toFixed(0)}\n`);
+      if (process.env.BENCH_MEM_LOG === '1') process.stderr.write(`mem ${Date.now() % 100000} rss ${(m.rss / 1048576).toFixed(0)} heapTotal ${(m.heapTotal / 1048576).toFixed(0)} heapUsed ${(m.heapUsed / 1048576).toFixed(0)} external ${(m.external / 1048576).toFixed(0)} ab ${(m.arrayBuffers / 1048576).toFixed(0)}\n`);
     }, 50);
     sampler.unref();
   };
@@ -106,6 +115,7 @@ process.once('message', async (config) => {
   link.onUpdateOutcome((outcome) => send({ type: 'outcome', outcome, at: Date.now() }));
 
   async function afterJoin() {
+    memMark('joined');
     send({ type: 'joined' });
     if (config.idleMs > 0) {
       await sleep(1000); // let the join settle (flags refresh, journal check)
