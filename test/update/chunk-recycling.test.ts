@@ -8,10 +8,11 @@ import { PART_SIZE_BYTES } from '../../src/download/sha256-parts.js';
 import { FirmwareVerifier } from '../../src/firmware/firmware-verifier.js';
 import { createFirmware } from '../../src/testing/create-firmware.js';
 import { FileApplier } from '../../src/update/appliers/file-applier.js';
+import { FwupApplier } from '../../src/update/appliers/fwup-applier.js';
 import type { ApplyContext, FirmwareApplier } from '../../src/update/firmware-applier.js';
 import { UpdateManager } from '../../src/update/update-manager.js';
 import type { BuiltInStrategyName } from '../../src/update/update-strategy.js';
-import { FWUP_FIXTURES, RecordingReporter, fixtureKey, offerFor, useFirmwareHost } from './helpers/update-harness.js';
+import { FWUP_FIXTURES, RecordingReporter, fixtureFirmware, fixtureKey, offerFor, useFirmwareHost } from './helpers/update-harness.js';
 
 /**
  * The streaming and cached updates lend the download's (and the cache file's) 1 MiB buffers to
@@ -160,5 +161,28 @@ describe('cached update with a verifier other than the SDK’s', () => {
     expect(downloader.done).toEqual([]);
     expect(verifier.kept.length).toBeGreaterThan(0);
     expect(verifier.kept.filter(({ chunk, copy }) => !Buffer.from(chunk).equals(copy))).toEqual([]);
+  });
+});
+
+describe('streaming update into the FwupApplier (fwup stand-in)', () => {
+  it('hands each chunk back once it is framed into fwup’s stdin (the packets are copies)', async () => {
+    const signed = fixtureFirmware('signed.fw');
+    const dir = hosting.dirs.make();
+    const device = join(dir, 'device.img');
+    const downloader = new RecordingDownloader({ ca: hosting.fx.caPem, retry: FAST_RETRY });
+    const manager = new UpdateManager({
+      client: { updateAvailable: () => ({ action: 'apply' }), reboot: () => {} },
+      reporter: new RecordingReporter(),
+      applier: new FwupApplier({ devicePath: device, task: 'complete', fwupPath: join(import.meta.dirname, '..', 'fixtures', 'bin', 'fwup') }),
+      publicKeys: () => [fixtureKey()],
+      downloader,
+      progressIntervalMs: 0,
+    });
+    const url = hosting.fx.baseUrl + hosting.fx.host.add(`fwup-lent-${++counter}.fw`, signed);
+    expect((await manager.handleUpdate(offerFor(url, signed))).status).toBe('completed');
+    expect(readFileSync(device).equals(signed)).toBe(true); // the stand-in writes what it received
+    expect(downloader.done.length).toBeGreaterThan(0);
+    expect(downloader.done).toEqual([...downloader.done].sort((a, b) => a - b));
+    expect(downloader.done.at(-1)).toBe(signed.length);
   });
 });

@@ -6,6 +6,7 @@ import type { ApplyContext } from '../firmware-applier.js';
 import { FRAMED_INPUT_END, FwupFramingDecoder, frameInput, fwupMessageOf } from '../fwup-framing.js';
 import { nextOrAbort, releaseSource } from '../../internal/abortable-source.js';
 import { ApplyErrorCodes, FwupError, abortedApplyError } from './apply-errors.js';
+import { chunkRecyclerOf } from '../chunk-recycling.js';
 
 const STDERR_KEEP_BYTES = 4096;
 
@@ -64,6 +65,8 @@ export class FwupProcess {
   #killTimer: NodeJS.Timeout | undefined;
   #drainWaiter: (() => void) | undefined;
   #iterator: AsyncIterator<Uint8Array> | undefined;
+  /** Told how many source bytes were framed (copied) so far, when the source lends its buffers. */
+  #doneThrough: ((offset: number) => void) | undefined;
   #resolve!: () => void;
   #reject!: (error: Error) => void;
   readonly #onAbort = (): void => this.#stop(abortedApplyError(this.#context.signal.reason, 'signal'));
@@ -81,6 +84,7 @@ export class FwupProcess {
       this.#reject = reject;
     });
     this.#iterator = source[Symbol.asyncIterator]();
+    this.#doneThrough = chunkRecyclerOf(source);
     const child = this.#child;
     this.#context.signal.addEventListener('abort', this.#onAbort, { once: true });
     child.stdout.on('data', (chunk: Buffer) => this.#onOutput(chunk));
@@ -189,6 +193,7 @@ export class FwupProcess {
     const iterator = this.#iterator;
     if (iterator === undefined) return;
     const stdin = this.#child.stdin;
+    let framed = 0;
     try {
       for (;;) {
         if (this.#finished) return;
@@ -199,6 +204,9 @@ export class FwupProcess {
           if (this.#finished || stdin.destroyed) return;
           if (!stdin.write(packet)) await this.#drained();
         }
+        // The packets are copies: the chunk is no longer needed.
+        framed += next.value.length;
+        this.#doneThrough?.(framed);
       }
       if (!this.#finished && !stdin.destroyed) stdin.end(FRAMED_INPUT_END);
     } catch (error) {
