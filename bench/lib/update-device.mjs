@@ -132,7 +132,7 @@ process.once('message', async (config) => {
     if (message?.type !== 'stop') return;
     await link.stop();
     clearInterval(sampler);
-    if (process.env.BENCH_VERBOSE === '1') process.stderr.write(`  threads (CPU ms): ${threadCpu()}\n`);
+    if (process.env.BENCH_VERBOSE === '1' || process.env.BENCH_THREADS === '1') process.stderr.write(`  threads (CPU ms): ${threadCpu()}\n`);
     send({ type: 'done', maxRssKiB: process.resourceUsage().maxRSS, cpuMs: cpuMs(process.cpuUsage()), peaks });
     process.disconnect();
   });

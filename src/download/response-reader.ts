@@ -14,16 +14,19 @@ interface Slot {
   readonly buffer: Buffer;
   filled: number;
   taken: number;
+  /** Its last byte is the last of a part of the file. */
+  readonly endsPart: boolean;
 }
 
 /**
  * Pulls a response body with an idle timeout that only runs while the reader is waiting for the
  * network (a slow consumer pauses the socket instead of tripping it). The body is copied once, as
- * it arrives, into buffers of one part (1 MiB, aligned to the file's parts) from
- * {@link PartBuffers}; {@link ResponseReader.next} hands on everything received and not yet
- * taken as one view. So a consumer that keeps up gets each network read as it comes, and one that
- * falls behind gets up to a part at once: its per-chunk work (hashing calls, zlib writes, async
- * steps) is then done once per part instead of once per 16 KiB TLS record.
+ * it arrives, into buffers from {@link PartBuffers} (a part of 1 MiB each when the download lends
+ * them, never across a part boundary of the file); {@link ResponseReader.next} hands on what a
+ * buffer received and was not taken yet, as one view. So a consumer that keeps up gets each
+ * network read as it comes, and one that falls behind gets up to a buffer at once: its per-chunk
+ * work (hashing calls, zlib writes, async steps) is then done once per part instead of once per
+ * 16 KiB TLS record.
  */
 export class ResponseReader {
   readonly #response: Http1Response;
@@ -32,8 +35,10 @@ export class ResponseReader {
   readonly #buffers: PartBuffers;
   /** Slots in file order; the last one is being filled. */
   readonly #slots: Slot[] = [];
-  /** Capacity of the next slot (the first one ends at a part boundary of the file). */
-  #nextCapacity: number;
+  /** Bytes from the end of the last slot to the next part boundary of the file. */
+  #toPartEnd: number;
+  /** Slots that complete a part and were not taken whole yet: a whole part is ready. */
+  #readyParts = 0;
   /** Received bytes not yet taken. */
   #untaken = 0;
   #ended = false;
@@ -52,7 +57,7 @@ export class ResponseReader {
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#idleError = idleError;
     this.#buffers = buffers;
-    this.#nextCapacity = buffers.partBytes - (offset % buffers.partBytes);
+    this.#toPartEnd = buffers.partBytes - (offset % buffers.partBytes);
     response.on('data', (chunk: Buffer) => {
       this.#copy(chunk);
       if (this.#untaken >= HIGH_WATER_BYTES) response.pause();
@@ -75,10 +80,10 @@ export class ResponseReader {
   }
 
   /**
-   * Everything received and not yet taken, as one view (up to the end of its part buffer), or
-   * `null` at the end of the body. With `wholeParts`, waits until the view reaches the end of its
-   * part (or of the body): for a consumer that holds bytes back per part anyway (the part
-   * checksums), so it takes each part in one piece. Throws on a drop, idle timeout (no byte for
+   * What the oldest buffer received and was not taken yet, as one view, or `null` at the end of
+   * the body. With `wholeParts`, waits until the whole part is received (or the body ended): for a
+   * consumer that holds bytes back per part anyway (the part checksums), so it takes each part in
+   * one go (one piece when the buffers are lent). Throws on a drop, idle timeout (no byte for
    * `idleTimeoutMs`) or {@link fail}. The bytes are never written again by the reader: the view
    * may be kept.
    */
@@ -86,11 +91,14 @@ export class ResponseReader {
     for (;;) {
       if (this.#error) throw this.#error;
       const slot = this.#slots[0];
-      if (slot !== undefined && slot.filled > slot.taken && (!wholeParts || this.#ended || slot.filled === slot.buffer.length)) {
+      if (slot !== undefined && slot.filled > slot.taken && (!wholeParts || this.#ended || this.#readyParts > 0)) {
         const view = slot.buffer.subarray(slot.taken, slot.filled);
         slot.taken = slot.filled;
         this.#untaken -= view.length;
-        if (slot.taken === slot.buffer.length) this.#slots.shift();
+        if (slot.taken === slot.buffer.length) {
+          this.#slots.shift();
+          if (slot.endsPart) this.#readyParts -= 1;
+        }
         if (this.#untaken < LOW_WATER_BYTES && this.#response.isPaused()) this.#response.resume();
         return view;
       }
@@ -113,14 +121,16 @@ export class ResponseReader {
     while (at < chunk.length) {
       let slot = this.#slots.at(-1);
       if (slot === undefined || slot.filled === slot.buffer.length) {
-        slot = { buffer: this.#buffers.take(this.#nextCapacity), filled: 0, taken: 0 };
-        this.#nextCapacity = this.#buffers.partBytes;
+        const capacity = Math.min(this.#buffers.bufferBytes, this.#toPartEnd);
+        this.#toPartEnd = this.#toPartEnd === capacity ? this.#buffers.partBytes : this.#toPartEnd - capacity;
+        slot = { buffer: this.#buffers.take(capacity), filled: 0, taken: 0, endsPart: this.#toPartEnd === this.#buffers.partBytes };
         this.#slots.push(slot);
       }
       const n = Math.min(chunk.length - at, slot.buffer.length - slot.filled);
       chunk.copy(slot.buffer, slot.filled, at, at + n);
       slot.filled += n;
       at += n;
+      if (slot.endsPart && slot.filled === slot.buffer.length) this.#readyParts += 1;
     }
     this.#untaken += chunk.length;
   }

@@ -86,9 +86,11 @@ export interface FirmwareVerifierOptions {
   workerHashingMinBytes?: number;
   /**
    * Also hash on the worker thread in {@link FirmwareVerifier.passThrough} (the streaming update).
-   * Measured on a 2-core machine, 256 MiB deflated firmware: the update took ≈ 15 % less time
-   * (median 1.48 vs 1.78 s, 8 alternating rounds) and its peak RSS rose from 83–87 to 92–105 MB.
-   * Default `false`: a download keeps its memory lowest. Through `NervesHubLink`, pass
+   * Measured on a 2-core machine shared with the test server, 256 MiB deflated firmware: the
+   * calling thread's CPU fell from 1.02–1.08 to 0.73–0.87 s, but the update took as long (median
+   * 1.08 vs 1.06 s, 6 alternating rounds: both cores were busy), with ≈ 0.2 s more CPU in all
+   * and peak RSS 84–86 instead of 75–77 MB. Worth trying where a core is idle during downloads
+   * (a fast network to a multi-core device). Default `false`. Through `NervesHubLink`, pass
    * `update.createVerifier`.
    *
    * @example

@@ -51,11 +51,13 @@ beforeEach(() => {
 });
 
 describe('download buffers', () => {
-  it('hands on each part of the partial checksums as one chunk, from a resumed offset too', async () => {
+  it('lending, hands on each part of the partial checksums as one chunk, from a resumed offset too', async () => {
     for (const offset of [0, 2 * PART_SIZE_BYTES]) {
       const lengths: number[] = [];
       const got: Buffer[] = [];
-      for await (const chunk of downloader().stream(url, { offset, partialsChecksums: partials, expectedSize: SIZE })) {
+      const lent = downloader().lend(url, { offset, partialsChecksums: partials, expectedSize: SIZE });
+      lent.doneThrough(offset); // the consumer takes part in the lending from the start
+      for await (const chunk of lent.chunks) {
         lengths.push(chunk.length);
         got.push(Buffer.from(chunk));
       }
@@ -64,16 +66,19 @@ describe('download buffers', () => {
     }
   });
 
-  it('without checksums, hands on what arrived, never across a part boundary of the file', async () => {
-    const offset = 300_000;
-    const got: Buffer[] = [];
-    let position = offset;
-    for await (const chunk of downloader().stream(url, { offset, expectedSize: SIZE })) {
-      expect(Math.floor(position / PART_SIZE_BYTES)).toBe(Math.floor((position + chunk.length - 1) / PART_SIZE_BYTES));
-      position += chunk.length;
-      got.push(Buffer.from(chunk));
+  it('a plain stream hands on chunks of at most 32 KiB (fresh memory the garbage collector frees promptly), never across a part boundary', async () => {
+    for (const options of [{ offset: 300_000 }, { partialsChecksums: partials }]) {
+      const offset = options.offset ?? 0;
+      const got: Buffer[] = [];
+      let position = offset;
+      for await (const chunk of downloader().stream(url, { ...options, expectedSize: SIZE })) {
+        expect(chunk.length).toBeLessThanOrEqual(32 * 1024);
+        expect(Math.floor(position / PART_SIZE_BYTES)).toBe(Math.floor((position + chunk.length - 1) / PART_SIZE_BYTES));
+        position += chunk.length;
+        got.push(Buffer.from(chunk));
+      }
+      expect(Buffer.concat(got).equals(body.subarray(offset))).toBe(true);
     }
-    expect(Buffer.concat(got).equals(body.subarray(offset))).toBe(true);
   });
 
   it('a plain stream never reuses a buffer it handed on', async () => {
@@ -111,18 +116,20 @@ describe('download buffers', () => {
     expect(Buffer.concat(kept.map((k) => k.copy)).equals(body)).toBe(true);
   });
 
-  it('without doneThrough, a lending download reuses nothing', async () => {
+  it('without doneThrough, a lending download reuses nothing and hands over 32 KiB buffers (no 1 MiB garbage)', async () => {
     const lent = downloader().lend(url, { partialsChecksums: partials, expectedSize: SIZE });
     const kept: Uint8Array[] = [];
     for await (const chunk of lent.chunks) kept.push(chunk);
     expect(Buffer.concat(kept).equals(body)).toBe(true);
     expect(overlapping(kept)).toBe(false);
+    expect(Math.max(...kept.map((chunk) => chunk.buffer.byteLength))).toBeLessThanOrEqual(32 * 1024);
   });
 });
 
 describe('PartBuffers', () => {
   it('never reuses a buffer with bytes that were not handed on (a part dropped after a checksum failure)', () => {
     const buffers = new PartBuffers({ lend: true, partBytes: 16 });
+    buffers.doneThrough(0); // lending starts
     const dropped = buffers.take(16);
     buffers.handedOn(dropped.subarray(0, 8), 8); // the rest of the part was discarded
     buffers.doneThrough(1_000);
