@@ -30,6 +30,7 @@ function committedModule() {
     inputPtr: constant('BLAKE2B_SIMD_INPUT_PTR'),
     inputSize: constant('BLAKE2B_SIMD_INPUT_SIZE'),
     outPtr: constant('BLAKE2B_SIMD_OUT_PTR'),
+    pages: constant('BLAKE2B_SIMD_MIN_PAGES'),
   };
 }
 
@@ -39,9 +40,11 @@ async function createHasher(kind) {
     const hasher = await createBLAKE2b(256);
     return { update: (data) => hasher.update(data), digestHex: () => hasher.digest('hex') };
   }
-  const { bytes, inputPtr, inputSize, outPtr } = committedModule();
+  const { bytes, inputPtr, inputSize, outPtr, pages } = committedModule();
   const { WebAssembly: wasm } = globalThis;
-  const { exports } = await wasm.instantiate(await wasm.compile(bytes), {});
+  // The module imports its (shared) memory, as the SDK gives it.
+  const env = { memory: new wasm.Memory({ initial: pages, maximum: pages, shared: true }) };
+  const { exports } = await wasm.instantiate(await wasm.compile(bytes), { env });
   const memory = new Uint8Array(exports.memory.buffer);
   exports.init(32);
   return {

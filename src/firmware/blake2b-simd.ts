@@ -1,6 +1,7 @@
 import {
   BLAKE2B_SIMD_INPUT_PTR,
   BLAKE2B_SIMD_INPUT_SIZE,
+  BLAKE2B_SIMD_MIN_PAGES,
   BLAKE2B_SIMD_OUT_PTR,
   BLAKE2B_SIMD_WASM_BASE64,
 } from './blake2b-simd-wasm.js';
@@ -13,9 +14,10 @@ interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   compile(bytes: Uint8Array): Promise<WasmModule>;
   Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer };
 }
 interface Blake2bExports {
-  memory: { buffer: ArrayBuffer };
+  memory: { buffer: SharedArrayBuffer };
   init(outlen: number): void;
   update(ptr: number, length: number): void;
   final(outPtr: number): void;
@@ -55,8 +57,11 @@ export class Blake2bSimd {
   constructor(module: Blake2bSimdModule, outlen: number) {
     if (!Number.isInteger(outlen) || outlen < 1 || outlen > 64) throw new RangeError(`BLAKE2b digest length must be 1..64, got ${outlen}`);
     const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-    this.#exports = new wasm.Instance(module, {}).exports as Blake2bExports;
-    // The module's memory has a fixed size (no memory.grow), so this view never detaches.
+    // The module imports its memory, shared so the worker hasher can hash in place: here a small
+    // one of its own (shared memory behaves like any other on one thread).
+    const memory = new wasm.Memory({ initial: BLAKE2B_SIMD_MIN_PAGES, maximum: BLAKE2B_SIMD_MIN_PAGES, shared: true });
+    this.#exports = new wasm.Instance(module, { env: { memory } }).exports as Blake2bExports;
+    // The memory has a fixed size (no memory.grow), so this view never changes.
     this.#memory = new Uint8Array(this.#exports.memory.buffer);
     this.#outlen = outlen;
     this.#exports.init(outlen);
