@@ -109,6 +109,28 @@ function checkedOffset(options: DownloadOptions): number {
   return offset;
 }
 
+/** A download whose consumer says when it is done with the bytes, so its buffers are reused. @internal */
+export interface LentDownload {
+  /** The bytes, as {@link Downloader.stream} yields them. */
+  chunks: AsyncGenerator<Uint8Array, void, undefined>;
+  /** The consumer keeps no view of the stream before `offset` any more. */
+  doneThrough(offset: number): void;
+}
+
+/** Set by the static block of {@link Downloader}. */
+let lendFrom: (downloader: Downloader, url: string | URL, options: DownloadOptions) => LentDownload;
+
+/**
+ * {@link Downloader.stream} for a consumer that says when it is done with the bytes
+ * (`doneThrough(offset)`: it keeps no view of the stream before `offset`), so the download's
+ * buffers are reused instead of one fresh 1 MiB buffer per part: the updates lend them to the
+ * SDK's own appliers (see `PartBuffers`). Not part of the package's API.
+ * @internal
+ */
+export function lendDownload(downloader: Downloader, url: string | URL, options: DownloadOptions = {}): LentDownload {
+  return lendFrom(downloader, url, options);
+}
+
 /**
  * Streams a firmware file over HTTP(S) with resume: after a drop, an idle timeout, a short body or
  * a 429/503 it waits and continues with `Range: bytes=N-`, never handing the consumer a byte twice
@@ -183,16 +205,12 @@ export class Downloader {
     return this.#stream(url, options, new PartBuffers());
   }
 
-  /**
-   * {@link Downloader.stream} for a consumer that says when it is done with the bytes
-   * (`doneThrough(offset)`: it keeps no view of the stream before `offset`), so the download's
-   * buffers are reused instead of one fresh 1 MiB buffer per part: the streaming update lends
-   * them to the SDK's own appliers.
-   * @internal
-   */
-  lend(url: string | URL, options: DownloadOptions = {}): { chunks: AsyncGenerator<Uint8Array, void, undefined>; doneThrough(offset: number): void } {
-    const buffers = new PartBuffers({ lend: true });
-    return { chunks: this.#stream(url, options, buffers), doneThrough: (offset) => buffers.doneThrough(offset) };
+  static {
+    // The lending download stays off the public class (see lendDownload).
+    lendFrom = (downloader, url, options) => {
+      const buffers = new PartBuffers({ lend: true });
+      return { chunks: downloader.#stream(url, options, buffers), doneThrough: (offset) => buffers.doneThrough(offset) };
+    };
   }
 
   async *#stream(url: string | URL, options: DownloadOptions, buffers: PartBuffers): AsyncGenerator<Uint8Array, void, undefined> {

@@ -1,5 +1,5 @@
 import type { DownloadOptions } from './download-options.js';
-import { Downloader } from './downloader.js';
+import { Downloader, lendDownload } from './downloader.js';
 
 /** A download whose consumer may hand its buffers back. @internal */
 export interface LendingStream {
@@ -11,10 +11,10 @@ export interface LendingStream {
 
 /**
  * Streams `url` from `source`, lending the buffers when `source` is the SDK's {@link Downloader}
- * (see `Downloader.lend`); any other source streams as usual and `doneThrough` does nothing.
+ * (see `lendDownload`); any other source streams as usual and `doneThrough` does nothing.
  * @internal
  */
 export function lendingStream(source: { stream(url: string | URL, options?: DownloadOptions): AsyncIterable<Uint8Array> }, url: string | URL, options: DownloadOptions): LendingStream {
-  if (source instanceof Downloader) return source.lend(url, options);
+  if (source instanceof Downloader) return lendDownload(source, url, options);
   return { chunks: source.stream(url, options), doneThrough: () => {} };
 }

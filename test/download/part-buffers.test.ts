@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Downloader } from '../../src/download/downloader.js';
+import { Downloader, lendDownload } from '../../src/download/downloader.js';
 import { PartBuffers } from '../../src/download/part-buffers.js';
 import { PART_SIZE_BYTES } from '../../src/download/sha256-parts.js';
 import { randomFirmware, startHost, type HostFixture } from './helpers.js';
@@ -55,7 +55,7 @@ describe('download buffers', () => {
     for (const offset of [0, 2 * PART_SIZE_BYTES]) {
       const lengths: number[] = [];
       const got: Buffer[] = [];
-      const lent = downloader().lend(url, { offset, partialsChecksums: partials, expectedSize: SIZE });
+      const lent = lendDownload(downloader(), url, { offset, partialsChecksums: partials, expectedSize: SIZE });
       lent.doneThrough(offset); // the consumer takes part in the lending from the start
       for await (const chunk of lent.chunks) {
         lengths.push(chunk.length);
@@ -89,7 +89,7 @@ describe('download buffers', () => {
   });
 
   it('a lent buffer is reused only after the consumer is done with every byte it held', async () => {
-    const lent = downloader().lend(url, { partialsChecksums: partials, expectedSize: SIZE });
+    const lent = lendDownload(downloader(), url, { partialsChecksums: partials, expectedSize: SIZE });
     const kept: Array<{ chunk: Uint8Array; start: number; copy: Buffer }> = [];
     const reusedAt: Array<{ start: number; done: number; previousEnd: number }> = [];
     let position = 0;
@@ -117,7 +117,7 @@ describe('download buffers', () => {
   });
 
   it('without doneThrough, a lending download reuses nothing and hands over 32 KiB buffers (no 1 MiB garbage)', async () => {
-    const lent = downloader().lend(url, { partialsChecksums: partials, expectedSize: SIZE });
+    const lent = lendDownload(downloader(), url, { partialsChecksums: partials, expectedSize: SIZE });
     const kept: Uint8Array[] = [];
     for await (const chunk of lent.chunks) kept.push(chunk);
     expect(Buffer.concat(kept).equals(body)).toBe(true);
