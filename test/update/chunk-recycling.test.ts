@@ -105,7 +105,7 @@ class KeepingVerifyVerifier extends FirmwareVerifier {
   }
 }
 
-function run(strategy: BuiltInStrategyName, applierOf: (file: FileApplier) => FirmwareApplier, verifier?: FirmwareVerifier) {
+function run(strategy: BuiltInStrategyName, applierOf: (file: FileApplier) => FirmwareApplier, verifier?: FirmwareVerifier, faults?: Parameters<typeof hosting.fx.host.setFaults>[1]) {
   const dir = hosting.dirs.make();
   const target = join(dir, 'target.img');
   writeFileSync(target, 'previous\n');
@@ -123,6 +123,7 @@ function run(strategy: BuiltInStrategyName, applierOf: (file: FileApplier) => Fi
   });
   const name = `fw-${++counter}.fw`;
   const url = hosting.fx.baseUrl + hosting.fx.host.add(name, firmware);
+  if (faults) hosting.fx.host.setFaults(name, faults);
   const outcome = manager.handleUpdate(offerFor(url, firmware, { partialsChecksums: partials }));
   return { outcome, target, downloader: { get done(): number[] { return lent.done.flat(); } } };
 }
@@ -135,6 +136,17 @@ describe.each(['streaming', 'cached'] as const)('%s update: lent buffers', (stra
     expect(downloader.done.length).toBeGreaterThan(0);
     expect(downloader.done).toEqual([...downloader.done].sort((a, b) => a - b));
     expect(downloader.done.at(-1)).toBeGreaterThanOrEqual(firmware.length - PART_SIZE_BYTES);
+  });
+
+  it.each([
+    ['a part that fails its SHA-256 is fetched again', { corruptByteAt: 3 * PART_SIZE_BYTES + 5, times: 1 }],
+    ['a download cut inside a part resumes', { cutAfterBytes: 2 * PART_SIZE_BYTES + 300_000, times: 1 }],
+  ] as const)('%s while buffers are lent: the file is still the firmware', async (_what, faults) => {
+    const { outcome, target, downloader } = run(strategy, (file) => file, undefined, faults);
+    expect((await outcome).status).toBe('completed');
+    expect(readFileSync(target).equals(firmware)).toBe(true);
+    expect(downloader.done.at(-1)).toBeGreaterThanOrEqual(firmware.length - PART_SIZE_BYTES);
+    expect(hosting.fx.host.requests.filter((r) => r.path.endsWith(`fw-${counter}.fw`)).length).toBe(2);
   });
 
   it('an applier wrapping the FileApplier keeps its chunks unchanged: nothing is reused behind it', async () => {
