@@ -12,18 +12,15 @@ export type FirmwareInput = string | Uint8Array | NodeJS.ReadableStream | AsyncI
  */
 export const FILE_READ_CHUNK_BYTES = 1024 * 1024;
 
-async function* readFileChunks(
-  path: string,
-  signal: AbortSignal | undefined,
-  reuseBuffers: boolean,
-): AsyncGenerator<Uint8Array> {
+/**
+ * Reads the file at `path` into the buffers `nextBuffer` supplies, one read per buffer. The next
+ * read is started before the current chunk is handed out, so disk/page-cache reads overlap with
+ * what the consumer does with it (so `nextBuffer` must not return the buffer of the chunk just
+ * handed out).
+ * @internal
+ */
+export async function* readFileChunks(path: string, signal: AbortSignal | undefined, nextBuffer: () => Buffer): AsyncGenerator<Uint8Array> {
   const handle = await open(path, 'r');
-  // The next read is started before the current chunk is handed out, so disk/page-cache reads
-  // overlap with hashing. With `reuseBuffers` two buffers alternate (the consumer must be done with
-  // a chunk when it asks for the next one); otherwise every chunk is a fresh buffer.
-  const ring = reuseBuffers ? [Buffer.allocUnsafeSlow(FILE_READ_CHUNK_BYTES), Buffer.allocUnsafeSlow(FILE_READ_CHUNK_BYTES)] : [];
-  let turn = 0;
-  const nextBuffer = (): Buffer => (reuseBuffers ? ring[turn++ % 2]! : Buffer.allocUnsafe(FILE_READ_CHUNK_BYTES));
   const read = (buffer: Buffer): Promise<{ buffer: Buffer; bytesRead: number }> =>
     handle.read(buffer, 0, buffer.length, null).then(({ bytesRead }) => ({ buffer, bytesRead }));
   let pending = read(nextBuffer());
@@ -41,6 +38,16 @@ async function* readFileChunks(
   }
 }
 
+/**
+ * Buffers for {@link readFileChunks}: with `reuseBuffers` two alternate (the consumer must be done
+ * with a chunk when it asks for the next one); otherwise every chunk is a fresh buffer.
+ */
+function fileReadBuffers(reuseBuffers: boolean): () => Buffer {
+  if (!reuseBuffers) return () => Buffer.allocUnsafe(FILE_READ_CHUNK_BYTES);
+  const ring = [Buffer.allocUnsafeSlow(FILE_READ_CHUNK_BYTES), Buffer.allocUnsafeSlow(FILE_READ_CHUNK_BYTES)];
+  let turn = 0;
+  return () => ring[turn++ % 2]!;
+}
 
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
@@ -61,7 +68,7 @@ export async function* firmwareChunks(
 ): AsyncGenerator<Uint8Array> {
   signal?.throwIfAborted();
   if (typeof input === 'string') {
-    yield* readFileChunks(input, signal, reuseBuffers);
+    yield* readFileChunks(input, signal, fileReadBuffers(reuseBuffers));
     return;
   }
   if (input instanceof Uint8Array) {
