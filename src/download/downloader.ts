@@ -7,7 +7,7 @@ import type { DownloadOptions } from './download-options.js';
 import { invalidOptions } from '../errors.js';
 import { DownloadError, DownloadErrorCodes } from './download-error.js';
 import { openHttpRequest, type OpenHttpRequest } from './http-connect.js';
-import { PartBuffers } from './part-buffers.js';
+import { PartBuffers, type LentChunks } from './part-buffers.js';
 import { DownloadAttempt, DownloadCursor, MAX_TIMER_MS, TransientFailure, isPartMismatch } from './download-attempt.js';
 import type { AttemptSettings, DownloadLog } from './download-attempt.js';
 import { DownloadLifetime } from './download-lifetime.js';
@@ -109,16 +109,8 @@ function checkedOffset(options: DownloadOptions): number {
   return offset;
 }
 
-/** A download whose consumer says when it is done with the bytes, so its buffers are reused. @internal */
-export interface LentDownload {
-  /** The bytes, as {@link Downloader.stream} yields them. */
-  chunks: AsyncGenerator<Uint8Array, void, undefined>;
-  /** The consumer keeps no view of the stream before `offset` any more. */
-  doneThrough(offset: number): void;
-}
-
 /** Set by the static block of {@link Downloader}. */
-let lendFrom: (downloader: Downloader, url: string | URL, options: DownloadOptions) => LentDownload;
+let lendFrom: (downloader: Downloader, url: string | URL, options: DownloadOptions) => LentChunks;
 
 /**
  * {@link Downloader.stream} for a consumer that says when it is done with the bytes
@@ -127,7 +119,7 @@ let lendFrom: (downloader: Downloader, url: string | URL, options: DownloadOptio
  * SDK's own appliers (see `PartBuffers`). Not part of the package's API.
  * @internal
  */
-export function lendDownload(downloader: Downloader, url: string | URL, options: DownloadOptions = {}): LentDownload {
+export function lendDownload(downloader: Downloader, url: string | URL, options: DownloadOptions = {}): LentChunks {
   return lendFrom(downloader, url, options);
 }
 

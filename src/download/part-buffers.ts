@@ -9,6 +9,14 @@ const MAX_FREE_BUFFERS = 8;
  */
 const HANDED_OVER_BUFFER_BYTES = 32 * 1024;
 
+/** A stream of bytes whose consumer may hand the buffers back, see {@link PartBuffers}. @internal */
+export interface LentChunks {
+  /** The bytes. */
+  chunks: AsyncIterable<Uint8Array>;
+  /** The consumer keeps no view of the stream before `offset` any more: the buffers of those bytes may be reused. */
+  doneThrough(offset: number): void;
+}
+
 /** A lent buffer: how many of its bytes were handed on, and the stream offset just past the last. */
 interface Lent {
   readonly buffer: Buffer;

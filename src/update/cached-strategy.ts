@@ -10,7 +10,7 @@ import { DownloadVerification } from './download-verification.js';
 import { offerChunkRecycling } from './chunk-recycling.js';
 import { lentFileChunks } from './lent-file-chunks.js';
 import type { DownloadOptions } from '../download/download-options.js';
-import { lendingStream, type LendingStream } from '../download/lending-stream.js';
+import { lendingStream } from '../download/lending-stream.js';
 import { FirmwareVerifier } from '../firmware/firmware-verifier.js';
 import type { StrategyContext, UpdateStrategy } from './update-strategy.js';
 
@@ -168,13 +168,16 @@ class RejectedArchive extends Error {}
  */
 async function fetchInto(ctx: StrategyContext, partial: string, offset: number): Promise<boolean> {
   const { info } = ctx;
-  // A resumed file's first bytes come from an earlier run: it is verified as a whole afterwards.
   // The download's buffers are reused once the file writer and the verifier are both done with them:
-  // the SDK's verify() keeps no view of a chunk once it asks for the next (another verifier might).
+  // the SDK's verify() keeps no view of a chunk once it asks for the next (another verifier might,
+  // so then nothing is handed back, and the download never starts lending).
   const lend = offset > 0 || ctx.verifier.verify === FirmwareVerifier.prototype.verify;
   let written = offset;
   let consumed = offset === 0 ? 0 : Infinity;
-  const release = (): void => download.doneThrough(Math.min(written, consumed));
+  const release = (): void => {
+    if (lend) download.doneThrough(Math.min(written, consumed));
+  };
+  // A resumed file's first bytes come from an earlier run: it is verified as a whole afterwards.
   const verification =
     offset === 0
       ? new DownloadVerification(
@@ -198,9 +201,7 @@ async function fetchInto(ctx: StrategyContext, partial: string, offset: number):
       if (total !== undefined && total > 0) ctx.onDownloadProgress((received / total) * 100);
     },
   };
-  const download: LendingStream = lend
-    ? lendingStream(ctx.downloader, info.firmwareUrl, options)
-    : { chunks: ctx.downloader.stream(info.firmwareUrl, options), doneThrough: () => {} };
+  const download = lendingStream(ctx.downloader, info.firmwareUrl, options);
   const handle = await open(partial, offset === 0 ? 'w' : 'r+', 0o600);
   const writer = new BatchedFileWriter(handle, {
     position: offset,

@@ -1,5 +1,4 @@
-import { PartBuffers } from '../download/part-buffers.js';
-import type { LendingStream } from '../download/lending-stream.js';
+import { PartBuffers, type LentChunks } from '../download/part-buffers.js';
 import { readFileChunks } from '../firmware/byte-source.js';
 
 /**
@@ -8,7 +7,7 @@ import { readFileChunks } from '../firmware/byte-source.js';
  * The next read runs while the consumer handles the current chunk.
  * @internal
  */
-export function lentFileChunks(path: string, signal: AbortSignal): LendingStream {
+export function lentFileChunks(path: string, signal: AbortSignal): LentChunks {
   const buffers = new PartBuffers({ lend: true });
   async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
     let position = 0;
