@@ -45,6 +45,16 @@ export function loadBlake2bSimdModule(): Promise<Blake2bSimdModule | undefined> 
 }
 
 /**
+ * A fixed-size shared memory of `pages` (64 KiB each) for the module to import as `env.memory`
+ * (at least `BLAKE2B_SIMD_MIN_PAGES`, at most `BLAKE2B_SIMD_MAX_PAGES`).
+ * @internal
+ */
+export function createBlake2bSimdMemory(pages: number): { buffer: SharedArrayBuffer } {
+  const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  return new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+/**
  * Incremental BLAKE2b (unkeyed, digest length 1..64) in one instance of the SIMD module: its state
  * lives in the instance's own memory, so two hashers never share anything.
  */
@@ -59,7 +69,7 @@ export class Blake2bSimd {
     const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
     // The module imports its memory, shared so the worker hasher can hash in place: here a small
     // one of its own (shared memory behaves like any other on one thread).
-    const memory = new wasm.Memory({ initial: BLAKE2B_SIMD_MIN_PAGES, maximum: BLAKE2B_SIMD_MIN_PAGES, shared: true });
+    const memory = createBlake2bSimdMemory(BLAKE2B_SIMD_MIN_PAGES);
     this.#exports = new wasm.Instance(module, { env: { memory } }).exports as Blake2bExports;
     // The memory has a fixed size (no memory.grow), so this view never changes.
     this.#memory = new Uint8Array(this.#exports.memory.buffer);

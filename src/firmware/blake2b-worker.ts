@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { NervesHubError } from '../errors.js';
 import { Worker } from 'node:worker_threads';
 import { BLAKE2B_SIMD_INPUT_PTR, BLAKE2B_SIMD_INPUT_SIZE, BLAKE2B_SIMD_MAX_PAGES, BLAKE2B_SIMD_OUT_PTR } from './blake2b-simd-wasm.js';
-import { loadBlake2bSimdModule, type Blake2bSimdModule } from './blake2b-simd.js';
+import { createBlake2bSimdMemory, loadBlake2bSimdModule, type Blake2bSimdModule } from './blake2b-simd.js';
 import { blake2b256Backend } from './blake2b.js';
 
 /** Bytes of the ring the main thread copies into and the worker hashes from (a power of two). */
@@ -29,11 +29,6 @@ const CONTROL_OFFSET = BLAKE2B_SIMD_INPUT_PTR + BLAKE2B_SIMD_INPUT_SIZE;
 const RING_OFFSET = CONTROL_OFFSET + CONTROL_BYTES;
 /** Pages of the shared memory: the module's own, then the control slots and the ring. */
 const MEMORY_PAGES = Math.ceil((RING_OFFSET + RING_BYTES) / 65536);
-
-// The lib settings of this package carry no WebAssembly types: the one used here.
-interface SharedMemoryApi {
-  Memory: new (descriptor: { initial: number; maximum: number; shared: true }) => { buffer: SharedArrayBuffer };
-}
 
 /**
  * The worker's whole program (run with `eval`: no file to ship or resolve in both builds). It
@@ -118,8 +113,7 @@ export class Blake2bWorkerHasher {
   constructor(module: Blake2bSimdModule) {
     // The module's own memory holds the ring, so the worker hashes each record where it lies.
     if (MEMORY_PAGES > BLAKE2B_SIMD_MAX_PAGES) throw new Blake2bWorkerError('the hashing ring does not fit the BLAKE2b module memory');
-    const wasm = (globalThis as unknown as { WebAssembly: SharedMemoryApi }).WebAssembly;
-    const memory = new wasm.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES, shared: true });
+    const memory = createBlake2bSimdMemory(MEMORY_PAGES);
     const shared = memory.buffer;
     this.#control = new Int32Array(shared, CONTROL_OFFSET, 16);
     this.#ring = new Uint8Array(shared, RING_OFFSET, RING_BYTES);
